@@ -158,9 +158,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that carry a message for the user: printed without a traceback, exit status 1."""
+    from cnnkit.data import DatasetUnavailable
+    from cnnkit.pretrained import WeightsError
+
+    return (DatasetUnavailable, WeightsError, FileNotFoundError)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except _user_errors() as err:
+        print(f"cnnkit {args.command}: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

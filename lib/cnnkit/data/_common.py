@@ -1,0 +1,122 @@
+"""What every dataset of the registry shares: the cache dir, the switches, the error, the split logic."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+# Fixed forever: changing it would move images between train and val for everyone.
+VAL_SEED = 20240531
+SPLITS = ("train", "val", "test")
+
+
+class DatasetUnavailable(RuntimeError):
+    """A dataset is not on this machine and could not be fetched; the message says how to get it."""
+
+
+class Split(NamedTuple):
+    """One split of a dataset (unpacks as `X, y, class_names = load(...)`).
+
+    - X: float32 (N, C, H, W) in [0, 1].
+    - y: int64 (N,) class indices.
+    - class_names: list of C_cls strings, `class_names[y[i]]` names image i.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    class_names: list
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def cache_dir() -> Path:
+    """The one cache directory: env CNNKIT_DATA, else $XDG_CACHE_HOME/cnnkit, else ~/.cache/cnnkit."""
+    env = os.environ.get("CNNKIT_DATA")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(base).expanduser() / "cnnkit"
+
+
+def system_files_enabled() -> bool:
+    """False when env CNNKIT_NO_SYSTEM_DATA is set (tests, or to force the cache)."""
+    return not _flag("CNNKIT_NO_SYSTEM_DATA")
+
+
+def downloads_enabled() -> bool:
+    """False when env CNNKIT_OFFLINE is set: nothing is fetched from the network."""
+    return not _flag("CNNKIT_OFFLINE")
+
+
+def stratified_order(y: np.ndarray, seed: int) -> np.ndarray:
+    """A permutation whose every prefix is (nearly) class-balanced.
+
+    Inputs:
+    - y: int (N,) labels.
+    - seed: seed of the permutation.
+
+    Returns:
+    - order: int64 (N,) permutation of range(N); order[:n] holds about n / num_classes of each class.
+    """
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(y))
+    ys = y[perm]
+    # Rank of each item within its class (in permuted order), then a stable sort by rank interleaves
+    # the classes: one of each class, then the second of each, ...
+    rank = np.empty(len(y), dtype=np.int64)
+    for c in np.unique(ys):
+        idx = np.flatnonzero(ys == c)
+        rank[idx] = np.arange(len(idx))
+    return perm[np.argsort(rank, kind="stable")]
+
+
+def carve(y: np.ndarray, split: str, n_val: int) -> np.ndarray:
+    """Indices of the train or val part of an official training set (val: a fixed stratified slice).
+
+    Inputs:
+    - y: int (N,) labels of the official training set.
+    - split: 'train' or 'val'.
+    - n_val: size of the validation part.
+
+    Returns:
+    - idx: int64 sorted indices into the official training set.
+    """
+    order = stratified_order(y, VAL_SEED)
+    idx = order[:n_val] if split == "val" else order[n_val:]
+    return np.sort(idx)
+
+
+def finish(X: np.ndarray, y: np.ndarray, class_names, n: int | None, seed: int) -> Split:
+    """Take the deterministic subset of size n (if given) and scale uint8 images to float32 [0, 1].
+
+    Inputs:
+    - X: uint8 (N, C, H, W) or float (N, C, H, W) already in [0, 1].
+    - y: int (N,) labels.
+    - class_names: list of names.
+    - n: optional subset size (first n of a stratified permutation seeded by `seed`).
+    - seed: seed of that permutation.
+
+    Returns:
+    - split: Split with float32 X, int64 y.
+    """
+    if n is not None:
+        if n > len(y):
+            raise ValueError(f"asked for n={n} but this split has only {len(y)} images")
+        idx = np.sort(stratified_order(y, seed)[:n])
+        X, y = X[idx], y[idx]
+    if X.dtype == np.uint8:
+        Xf = X.astype(np.float32)
+        Xf *= np.float32(1 / 255)
+    else:
+        Xf = np.array(X, dtype=np.float32, copy=True)
+    return Split(Xf, np.asarray(y, dtype=np.int64).copy(), list(class_names))
+
+
+def check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
