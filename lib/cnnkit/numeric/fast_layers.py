@@ -1,0 +1,154 @@
+"""Vectorized conv and max-pool layers in pure numpy (notebook 02, question 4).
+
+Same signatures, caches and results as conv_layers.py's naive loops (a cache from one works with the
+other's backward), no compiled extension:
+- conv: im2col through a strided window view (`sliding_window_view`, no data copied until the
+  reshape) and one matrix multiply; the backward pass scatters the column gradients back with
+  HH*WW strided adds (col2im), so overlapping windows add up.
+- max pool: a reshape when the windows tile the input (pool size == stride), else a strided window
+  view; the backward pass routes each window's gradient to its first max, adding where windows overlap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+# BEGIN EXERCISE 02_conv_layers
+
+
+def conv_forward_fast(x, w, b, conv_param):
+    """Vectorized forward pass of a conv layer (cross-correlation): im2col and one matrix multiply.
+
+    Inputs:
+    - x: input of shape (N, C, H, W).
+    - w: filters of shape (F, C, HH, WW).
+    - b: biases of shape (F,).
+    - conv_param: dict with 'stride' (int, both axes) and 'pad' (int, zeros added on every side).
+
+    Returns:
+    - out: output of shape (N, F, H_out, W_out) with
+      H_out = 1 + (H + 2 * pad - HH) // stride, W_out = 1 + (W + 2 * pad - WW) // stride.
+    - cache: (x, w, b, conv_param), as conv_forward_naive.
+    """
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    # (N, C, H_out, W_out, HH, WW): a view, every window of every image, nothing copied yet.
+    windows = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
+    # im2col: one row per (c, u, v) (the order of w.reshape(F, -1)), one column per output pixel;
+    # this order keeps the copy's inner loop on runs of neighbouring pixels.
+    cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * HH * WW, N * H_out * W_out)
+    out = (w.reshape(F, -1) @ cols).reshape(F, N, H_out, W_out)
+    out = out.transpose(1, 0, 2, 3) + b.reshape(1, F, 1, 1)
+    cache = (x, w, b, conv_param)
+    return out, cache
+
+
+def conv_backward_fast(dout, cache):
+    """Vectorized backward pass of a conv layer: two matrix multiplies and col2im by strided adds.
+
+    Inputs:
+    - dout: upstream gradient of shape (N, F, H_out, W_out).
+    - cache: (x, w, b, conv_param) from conv_forward_fast (or conv_forward_naive).
+
+    Returns:
+    - dx: gradient with respect to x, shape (N, C, H, W).
+    - dw: gradient with respect to w, shape (F, C, HH, WW).
+    - db: gradient with respect to b, shape (F,).
+    """
+    x, w, b, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    _, _, H_out, W_out = dout.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    windows = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
+    cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * HH * WW, N * H_out * W_out)
+    dout_rows = dout.transpose(1, 0, 2, 3).reshape(F, N * H_out * W_out)
+    db = dout.sum(axis=(0, 2, 3))
+    # The matrix product sums over every output pixel of every image: the batch sum of dw.
+    dw = (dout_rows @ cols.T).reshape(w.shape)
+    dcols = (w.reshape(F, -1).T @ dout_rows).reshape(C, HH, WW, N, H_out, W_out)
+    # col2im: kernel entry (u, v) touched input pixels (u + stride*i, v + stride*j); overlaps add.
+    dxp = np.zeros(xp.shape, dtype=dcols.dtype)
+    dxp_cn = dxp.transpose(1, 0, 2, 3)  # a (C, N, Hp, Wp) view, the layout of dcols[:, u, v]
+    for u in range(HH):
+        for v in range(WW):
+            rows = slice(u, u + stride * H_out, stride)
+            columns = slice(v, v + stride * W_out, stride)
+            dxp_cn[:, :, rows, columns] += dcols[:, u, v]
+    dx = dxp[:, :, pad : pad + H, pad : pad + W]
+    return dx, dw, db
+
+
+def max_pool_forward_fast(x, pool_param):
+    """Vectorized forward pass of a max-pooling layer.
+
+    Inputs:
+    - x: input of shape (N, C, H, W).
+    - pool_param: dict with 'pool_height', 'pool_width' and 'stride' (no padding).
+
+    Returns:
+    - out: output of shape (N, C, H_out, W_out) with
+      H_out = 1 + (H - pool_height) // stride, W_out = 1 + (W - pool_width) // stride.
+    - cache: (x, pool_param), as max_pool_forward_naive.
+    """
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    stride = pool_param["stride"]
+    N, C, H, W = x.shape
+    H_out = 1 + (H - ph) // stride
+    W_out = 1 + (W - pw) // stride
+    if ph == stride and pw == stride:
+        # The windows tile the input: split each spatial axis into (window index, offset in window).
+        tiles = x[:, :, : H_out * ph, : W_out * pw].reshape(N, C, H_out, ph, W_out, pw)
+        windows = tiles.transpose(0, 1, 2, 4, 3, 5)
+    else:
+        windows = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
+    # windows is a (N, C, H_out, W_out, ph, pw) view either way; ph*pw elementwise maxima over
+    # whole arrays run much faster than numpy's reduction over two tiny axes.
+    out = windows[:, :, :, :, 0, 0].copy()
+    for u in range(ph):
+        for v in range(pw):
+            np.maximum(out, windows[:, :, :, :, u, v], out=out)
+    cache = (x, pool_param)
+    return out, cache
+
+
+def max_pool_backward_fast(dout, cache):
+    """Vectorized backward pass of a max-pooling layer.
+
+    Each window's upstream gradient goes to the window's first max (row-major, as torch and the naive
+    version); where windows overlap, the gradients of every window an input is the max of add up.
+
+    Inputs:
+    - dout: upstream gradient of shape (N, C, H_out, W_out).
+    - cache: (x, pool_param) from max_pool_forward_fast (or max_pool_forward_naive).
+
+    Returns:
+    - dx: gradient with respect to x, shape (N, C, H, W).
+    """
+    x, pool_param = cache
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    stride = pool_param["stride"]
+    N, C, H_out, W_out = dout.shape
+    out, _ = max_pool_forward_fast(x, pool_param)
+    windows = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
+    dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
+    routed = np.zeros(out.shape, dtype=bool)
+    for u in range(ph):
+        for v in range(pw):
+            # Offsets in row-major order: a window's gradient goes to the first offset holding its max.
+            first = (windows[:, :, :, :, u, v] == out) & ~routed
+            routed |= first
+            rows = slice(u, u + stride * H_out, stride)
+            columns = slice(v, v + stride * W_out, stride)
+            # += (not =): an input inside several windows collects the gradient of each one.
+            dx[:, :, rows, columns] += np.where(first, dout, 0)
+    return dx
+
+
+# END EXERCISE
