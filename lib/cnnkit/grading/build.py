@@ -1,0 +1,550 @@
+"""`cnnkit build`: masters -> student notebooks, public tests, autograder zips (and sample submissions).
+
+For each stage the master `solutions/<stage>/<stage>.py` (jupytext percent) is converted to a notebook,
+the common ASSIGNMENT CONFIG below is merged into the master's own (small) one, and `otter assign` runs
+in a temp dir, twice: once for the normal build and once for the Colab variant (`runs_on: colab`, no
+export cell). The results are normalised (cell ids derived from content, fixed metadata, no outputs,
+zip entries sorted with fixed timestamps and permissions) so that rebuilding unchanged masters leaves
+git clean, scanned for leaks, and only then moved into place:
+
+    solutions/<stage>/<stage>.ipynb         the master as a notebook (for `otter assign` by hand)
+    assignments/<stage>/<stage>.ipynb       student notebook
+    assignments/<stage>/<stage>-colab.ipynb the same for Colab (tests fetched by the bootstrap cell)
+    assignments/<stage>/tests/*.py          public test cases only
+    autograder/<stage>/autograder.zip       for `otter grade` / Gradescope / `otter run` (all cases)
+    autograder/<stage>/otter_config.json
+    autograder/<stage>/solution/<stage>.ipynb
+
+Docker/Gradescope: the zip's environment installs otter-grader, a CPU build of torch (PyTorch's CPU
+index is added with --extra-index-url) and cnnkit itself from a wheel built here from lib/ and carried
+in the zip as files/cnnkit-<version>-py3-none-any.whl (the zip is unpacked to /autograder/source).
+The wheel leaves out cnnkit.grading (instructor tooling the grading image never needs). Instructors run:
+`otter grade -a autograder/<stage>/autograder.zip -p SUBMISSIONS_DIR -o OUT`.
+
+Seeds: otter's `generate: seed` only seeds numpy and random, so it is not used; every master seeds
+itself with `cnnkit.seed_everything(SEED)` (the build refuses a master without that call).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import hashlib
+import io
+import json
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from cnnkit.grading import leaks
+from cnnkit.grading.paths import StageDirs, stage_dirs
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+CELL_METADATA_KEYS = ("deletable", "editable", "jupyter", "otter", "tags")
+WHEEL_EXCLUDE = ("grading",)
+PACKAGE_DATA = ("*.py", "*.json", "*.md", "*.txt")
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+AUTOGRADER_SOURCE = "/autograder/source"
+EXPORT_INSTRUCTIONS = (
+    "Submit the `.ipynb` file itself (File > Download on Colab or JupyterLab){artifacts}. "
+    "On a local Jupyter the cell below also writes a zip that holds both; on Colab it does not "
+    "work, so download the files by hand."
+)
+
+
+class BuildError(RuntimeError):
+    """A master cannot be built safely (missing inline markers, no seed call, otter failed)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Config
+
+
+def _deep_merge(base: dict, extra: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def common_config(stage: str, artifacts: list[str]) -> dict:
+    """The ASSIGNMENT CONFIG every master shares (the master's own config is merged over it).
+
+    Inputs:
+    - stage: the stage name (otter's assignment name and the notebook's file name).
+    - artifacts: files the notebook saves and the student submits with it (samples.yml `artifacts`).
+
+    Returns:
+    - config: a dict for otter assign.
+    """
+    names = ", ".join(f"`{a}`" for a in artifacts)
+    export = {
+        "pdf": False,
+        # True would re-run the whole notebook (training included) inside export.
+        "run_tests": False,
+        "instructions": EXPORT_INSTRUCTIONS.format(
+            artifacts=f" together with {names}, which your training cell saves" if names else ""
+        ),
+    }
+    if artifacts:
+        export["files"] = list(artifacts)
+    return {
+        "name": stage,
+        "tests": {"files": True, "ok_format": False},
+        "strip_solutions_from_all_cells": True,
+        # otter would execute the whole solution (training included); `cnnkit grade` preflights it.
+        "run_tests": False,
+        "init_cell": True,
+        "check_all_cell": True,
+        "export_cell": export,
+        "generate": {"pdf": False, "show_hidden": False},
+        "python_version": "3.11",
+    }
+
+
+# Keys the builder owns: a master cannot turn these off.
+ENFORCED = {
+    "tests": {"files": True, "ok_format": False},
+    "strip_solutions_from_all_cells": True,
+}
+
+
+def merged_config(stage: str, master_cfg: dict, artifacts: list[str]) -> dict:
+    """Common config, then the master's, then the enforced keys."""
+    cfg = _deep_merge(common_config(stage, artifacts), master_cfg or {})
+    cfg = _deep_merge(cfg, ENFORCED)
+    cfg["name"] = stage
+    return cfg
+
+
+def grading_requirements(wheel_name: str, extra: list[str] | None = None) -> list[str]:
+    """pip lines for the grading image: CPU torch and cnnkit from the wheel the zip carries."""
+    return [
+        f"--extra-index-url {CPU_TORCH_INDEX}",
+        "torch>=2.1",
+        "torchvision>=0.16",
+        f"{AUTOGRADER_SOURCE}/files/{wheel_name}[extras]",
+        *(extra or []),
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Notebooks
+
+
+def _config_cell_index(nb) -> int | None:
+    for k, cell in enumerate(nb.cells):
+        if cell.cell_type == "raw" and cell.source.lstrip().startswith("# ASSIGNMENT CONFIG"):
+            return k
+    return None
+
+
+def read_master(dirs: StageDirs, artifacts: list[str]) -> nbformat.NotebookNode:
+    """The master as a notebook with the merged ASSIGNMENT CONFIG (no outputs, normalised).
+
+    Inputs:
+    - dirs: the stage's paths (reads dirs.master).
+    - artifacts: files the notebook saves for grading.
+
+    Returns:
+    - nb: a notebook node.
+    """
+    import jupytext
+
+    nb = jupytext.reads(dirs.master.read_text(encoding="utf-8"), fmt="py:percent")
+    idx = _config_cell_index(nb)
+    master_cfg = {}
+    if idx is not None:
+        text = nb.cells[idx].source.split("\n", 1)
+        master_cfg = yaml.safe_load(text[1] if len(text) > 1 else "") or {}
+    cfg = merged_config(dirs.stage, master_cfg, artifacts)
+    cell = nbformat.v4.new_raw_cell("# ASSIGNMENT CONFIG\n" + _dump_yaml(cfg))
+    if idx is None:
+        nb.cells.insert(0, cell)
+    else:
+        nb.cells[idx] = cell
+    return normalise(nb, dirs.stage)
+
+
+def _dump_yaml(cfg: dict) -> str:
+    return yaml.safe_dump(cfg, sort_keys=True, default_flow_style=False, width=100).rstrip()
+
+
+def set_config(nb, **changes) -> nbformat.NotebookNode:
+    """A copy of a built master with top-level ASSIGNMENT CONFIG keys replaced."""
+    nb = copy.deepcopy(nb)
+    idx = _config_cell_index(nb)
+    cfg = yaml.safe_load(nb.cells[idx].source.split("\n", 1)[1])
+    cfg.update(changes)
+    nb.cells[idx].source = "# ASSIGNMENT CONFIG\n" + _dump_yaml(cfg)
+    return nb
+
+
+def _move_init_after_bootstrap(nb) -> None:
+    """Put otter's init cell after the bootstrap cell: on Colab otter is installed by the bootstrap."""
+    init = next(
+        (
+            k
+            for k, c in enumerate(nb.cells)
+            if c.cell_type == "code" and "otter.Notebook(" in c.source
+        ),
+        None,
+    )
+    boot = next(
+        (k for k, c in enumerate(nb.cells) if c.cell_type == "code" and "bootstrap(" in c.source),
+        None,
+    )
+    if init is None or boot is None or init > boot:
+        return
+    cell = nb.cells.pop(init)
+    nb.cells.insert(boot, cell)  # boot shifted left by one: insert right after it
+
+
+def _colab_bootstrap(nb, stage: str) -> None:
+    """On Colab cnnkit is not installed yet: its bootstrap cell installs it before importing it."""
+    from cnnkit.colab import colab_cell
+
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "bootstrap(" in cell.source:
+            cell.source = colab_cell(stage)
+            return
+
+
+def normalise(nb, stage: str) -> nbformat.NotebookNode:
+    """Make a notebook byte-stable: fixed metadata, no outputs, ids derived from cell content.
+
+    Inputs:
+    - nb: a notebook node (modified in place and returned).
+    - stage: salt for the cell ids.
+
+    Returns:
+    - nb: the same node, nbformat 4.5.
+    """
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    meta = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
+    if "otter" in nb.metadata:
+        meta["otter"] = nb.metadata["otter"]
+    nb.metadata = nbformat.from_dict(meta)
+    seen: dict[str, int] = {}
+    for cell in nb.cells:
+        if isinstance(cell.source, list):
+            cell.source = "".join(cell.source)
+        cell.metadata = nbformat.from_dict(
+            {k: cell.metadata[k] for k in CELL_METADATA_KEYS if k in cell.metadata}
+        )
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        else:
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+        if cell.cell_type != "markdown":
+            cell.pop("attachments", None)
+        digest = hashlib.sha1(f"{stage}\0{cell.cell_type}\0{cell.source}".encode()).hexdigest()[:8]
+        n = seen.get(digest, 0)
+        seen[digest] = n + 1
+        cell.id = digest if n == 0 else f"{digest}-{n}"
+    return nb
+
+
+def notebook_bytes(nb, stage: str) -> bytes:
+    """A normalised, validated notebook as the bytes written to disk."""
+    nb = normalise(nb, stage)
+    nbformat.validate(nb)
+    return (nbformat.writes(nb) + "\n").encode()
+
+
+def write_notebook(nb, path: Path) -> None:
+    """Write a notebook as nbformat does (sorted keys, indent 1) with a final newline."""
+    nbformat.validate(nb)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+# --------------------------------------------------------------------------------------------------
+# Deterministic zips and the cnnkit wheel
+
+
+def _zipinfo(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+    mode = 0o755 if name.rsplit("/", 1)[-1] in ("run_autograder", "setup.sh") else 0o644
+    info.external_attr = (stat.S_IFREG | mode) << 16
+    info.create_system = 3  # unix, whatever machine builds it
+    # Stored, not deflated: deflate output can differ between zlib versions, these files are small.
+    info.compress_type = zipfile.ZIP_STORED
+    return info
+
+
+def write_zip(path: Path, members: dict[str, bytes]) -> None:
+    """A zip with sorted names, fixed timestamps (1980-01-01), fixed permissions, no compression."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name in sorted(members):
+            zf.writestr(_zipinfo(name), members[name])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.getvalue())
+
+
+def library_version(root: Path) -> str:
+    text = (root / "lib" / "cnnkit" / "__init__.py").read_text(encoding="utf-8")
+    m = re.search(r'^__version__\s*=\s*["\']([^"\']+)["\']', text, re.MULTILINE)
+    if not m:
+        raise BuildError("lib/cnnkit/__init__.py has no __version__")
+    return m.group(1)
+
+
+def _metadata(root: Path, version: str) -> str:
+    import tomllib
+
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lines = [
+        "Metadata-Version: 2.1",
+        "Name: cnnkit",
+        f"Version: {version}",
+        f"Summary: {project.get('description', '')}",
+        f"Requires-Python: {project.get('requires-python', '>=3.10')}",
+    ]
+    lines += [f"Requires-Dist: {d}" for d in project.get("dependencies", [])]
+    for extra, deps in sorted(project.get("optional-dependencies", {}).items()):
+        lines.append(f"Provides-Extra: {extra}")
+        lines += [f'Requires-Dist: {d}; extra == "{extra}"' for d in deps]
+    return "\n".join(lines) + "\n"
+
+
+def build_wheel(root: Path, out_dir: Path) -> Path:
+    """A pure-python wheel of lib/cnnkit (without cnnkit.grading), byte-identical for the same sources.
+
+    Inputs:
+    - root: the checkout.
+    - out_dir: where to write it.
+
+    Returns:
+    - path: out_dir / "cnnkit-<version>-py3-none-any.whl".
+    """
+    version = library_version(root)
+    lib = root / "lib"
+    members: dict[str, bytes] = {}
+    for pattern in PACKAGE_DATA:
+        for path in (lib / "cnnkit").rglob(pattern):
+            rel = path.relative_to(lib)
+            if "__pycache__" in rel.parts or rel.parts[1] in WHEEL_EXCLUDE:
+                continue
+            members[rel.as_posix()] = path.read_bytes()
+    info = f"cnnkit-{version}.dist-info"
+    members[f"{info}/METADATA"] = _metadata(root, version).encode()
+    members[f"{info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: cnnkit-build\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    members[f"{info}/entry_points.txt"] = b"[console_scripts]\ncnnkit = cnnkit.cli:main\n"
+    members[f"{info}/top_level.txt"] = b"cnnkit\n"
+    record = []
+    for name in sorted(members):
+        digest = base64.urlsafe_b64encode(hashlib.sha256(members[name]).digest()).rstrip(b"=")
+        record.append(f"{name},sha256={digest.decode()},{len(members[name])}")
+    record.append(f"{info}/RECORD,,")
+    members[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    path = out_dir / f"cnnkit-{version}-py3-none-any.whl"
+    write_zip(path, members)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------
+# otter assign
+
+
+def _otter_assign(master: Path, result: Path) -> None:
+    from otter.assign import main as assign
+
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            assign(str(master), str(result), no_pdfs=True, no_run_tests=True)
+    except Exception as e:
+        raise BuildError(f"otter assign failed on {master.name}: {e}\n{log.getvalue()}") from e
+
+
+def _artifacts(dirs: StageDirs) -> list[str]:
+    if not dirs.samples_yml.is_file():
+        return []
+    spec = yaml.safe_load(dirs.samples_yml.read_text(encoding="utf-8"))
+    return list(spec.get("artifacts", [])) if isinstance(spec, dict) else []
+
+
+def _check_master(dirs: StageDirs) -> None:
+    if not dirs.master.is_file():
+        raise BuildError(f"no master for stage {dirs.stage}: {dirs.master} does not exist")
+    problems = leaks.structure_problems(dirs.master) + leaks.missing_inline_markers(dirs.master)
+    if "seed_everything(" not in dirs.master.read_text(encoding="utf-8"):
+        problems.append(
+            f"{dirs.master}: no `cnnkit.seed_everything(SEED)` call; every master seeds itself "
+            "(otter's seed only covers numpy and random)"
+        )
+    if problems:
+        raise BuildError("master not buildable:\n  " + "\n  ".join(problems))
+
+
+def _stage_outputs(
+    dirs: StageDirs, work: Path
+) -> tuple[dict[str, bytes], dict[str, bytes], nbformat.NotebookNode]:
+    """Run otter assign twice for one stage.
+
+    Returns (assignment files, autograder files) keyed by relative path, and the master notebook.
+    """
+    artifacts = _artifacts(dirs)
+    master_nb = read_master(dirs, artifacts)
+    src = work / "src"
+    shutil.copytree(dirs.solution_dir, src, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
+    wheel = build_wheel(dirs.root, src)
+    idx = _config_cell_index(master_nb)
+    cfg = yaml.safe_load(master_nb.cells[idx].source.split("\n", 1)[1])
+    nb = set_config(
+        master_nb,
+        requirements=grading_requirements(wheel.name, cfg.get("requirements")),
+        autograder_files=[*cfg.get("autograder_files", []), wheel.name],
+    )
+    master_path = src / f"{dirs.stage}.ipynb"
+    nbformat.write(nb, str(master_path))
+    _otter_assign(master_path, work / "dist")
+
+    colab_src = work / "colab"
+    shutil.copytree(dirs.solution_dir, colab_src, ignore=shutil.ignore_patterns("*.ipynb"))
+    colab = set_config(master_nb, runs_on="colab", export_cell=False, generate=False)
+    colab_path = colab_src / f"{dirs.stage}.ipynb"
+    nbformat.write(colab, str(colab_path))
+    _otter_assign(colab_path, work / "dist-colab")
+
+    student, ag = work / "dist" / "student", work / "dist" / "autograder"
+    assignment: dict[str, bytes] = {}
+    for path in sorted(student.rglob("*")):
+        if path.is_file() and path.name != f"{dirs.stage}.ipynb":
+            assignment[path.relative_to(student).as_posix()] = path.read_bytes()
+    for name, source in (
+        (f"{dirs.stage}.ipynb", student / f"{dirs.stage}.ipynb"),
+        (f"{dirs.stage}-colab.ipynb", work / "dist-colab" / "student" / f"{dirs.stage}.ipynb"),
+    ):
+        snb = read_notebook(source)
+        _move_init_after_bootstrap(snb)
+        if name.endswith("-colab.ipynb"):
+            _colab_bootstrap(snb, dirs.stage)
+        assignment[name] = notebook_bytes(snb, dirs.stage)
+
+    autograder: dict[str, bytes] = {}
+    zips = sorted(ag.glob("*.zip"))
+    if len(zips) != 1:
+        raise BuildError(f"otter assign wrote {len(zips)} autograder zips for {dirs.stage}")
+    with zipfile.ZipFile(zips[0]) as zf:
+        members = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
+    members["requirements.txt"] = (
+        "\n".join(grading_requirements(wheel.name, cfg.get("requirements"))) + "\n"
+    ).encode()
+    buf = work / "autograder.zip"
+    write_zip(buf, members)
+    autograder["autograder.zip"] = buf.read_bytes()
+    autograder["otter_config.json"] = (
+        json.dumps(json.loads((ag / "otter_config.json").read_text()), indent=2, sort_keys=True)
+        + "\n"
+    ).encode()
+    sol = read_notebook(ag / f"{dirs.stage}.ipynb")
+    _move_init_after_bootstrap(sol)
+    autograder[f"solution/{dirs.stage}.ipynb"] = notebook_bytes(sol, dirs.stage)
+    return assignment, autograder, master_nb
+
+
+def _replace_tree(dest: Path, files: dict[str, bytes], keep: tuple[str, ...] = ()) -> None:
+    if dest.exists():
+        for child in dest.iterdir():
+            if child.name in keep:
+                continue
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    for rel, data in files.items():
+        path = dest / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def build_stage(stage: str, root: Path, secrets: leaks.Secrets | None = None) -> None:
+    """Build one stage into assignments/<stage>/ and autograder/<stage>/ (samples/ kept).
+
+    Inputs:
+    - stage: the stage name (its master must exist).
+    - root: the checkout.
+    - secrets: leak-scan secrets (default: collected from every master and the library).
+
+    Raises BuildError (bad master, otter failure) or leaks.LeakError (nothing written then).
+    """
+    dirs = stage_dirs(stage, root)
+    _check_master(dirs)
+    with tempfile.TemporaryDirectory(prefix=f"cnnkit-build-{stage}-") as tmp:
+        work = Path(tmp)
+        assignment, autograder, master_nb = _stage_outputs(dirs, work)
+        staged = work / "staged" / stage
+        _replace_tree(staged, assignment)
+        if secrets is None:
+            secrets = leaks.collect_secrets(root)
+        findings = leaks.scan(staged, secrets)
+        if findings:
+            lines = [
+                str(f).replace(str(staged), str(dirs.assignment.relative_to(root)))
+                for f in findings[:50]
+            ]
+            raise leaks.LeakError(
+                f"build of {stage} refused: {len(findings)} leak(s) would reach assignments/ "
+                "(nothing was written):\n  " + "\n  ".join(lines)
+            )
+        write_notebook(master_nb, dirs.master_nb)
+        _replace_tree(dirs.assignment, assignment)
+        _replace_tree(dirs.autograder, autograder, keep=("samples",))
+
+
+def build(stages: list[str], root: Path, samples: bool = False) -> None:
+    """Build stages (see the module docstring), then leak-scan all of assignments/.
+
+    Inputs:
+    - stages: stage names; those without solutions/<stage>/<stage>.py are skipped with a note
+      (an error if none of them has one).
+    - root: the checkout.
+    - samples: also generate autograder/<stage>/samples/ (executes the solution in CI mode).
+
+    Raises BuildError or leaks.LeakError with the offending file and line.
+    """
+    root = Path(root)
+    missing = [s for s in stages if not stage_dirs(s, root).master.is_file()]
+    if missing and len(missing) == len(stages):
+        raise BuildError(
+            "no master for " + ", ".join(missing) + " (expected solutions/<stage>/<stage>.py)"
+        )
+    for stage in missing:
+        print(f"cnnkit build: skipping {stage}: solutions/{stage}/{stage}.py does not exist yet")
+    stages = [s for s in stages if s not in missing]
+    secrets = leaks.collect_secrets(root)
+    for stage in stages:
+        print(f"cnnkit build: {stage}", flush=True)
+        build_stage(stage, root, secrets)
+        if samples:
+            from cnnkit.grading.samples import generate
+
+            generate(stage, root, execute=True)
+    leaks.check_tree(root / "assignments", secrets)
+    drift = leaks.exercise_drift(root)
+    if drift:
+        print("cnnkit build: WARNING, master solutions and library exercises differ:")
+        for problem in drift:
+            print(problem)
