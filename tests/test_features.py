@@ -1,0 +1,188 @@
+"""cnnkit.features: the offline photo task, frozen features, probes, PCA, saliency and occlusion."""
+
+import numpy as np
+import pytest
+import torch
+from cnnkit import features, transfer
+from torch import nn
+from torchvision.models import mobilenet_v2, resnet18
+
+
+def _band_photo(H=120, W=600, seed=0):
+    # Red encodes the band of every column; green is noise so no crop is rejected as flat.
+    rng = np.random.default_rng(seed)
+    photo = np.zeros((H, W, 3), np.uint8)
+    band = W // features.N_BANDS
+    photo[:, :, 0] = (np.minimum(np.arange(W) // band, features.N_BANDS - 1) * 40)[None, :]
+    photo[:, :, 1] = rng.integers(0, 256, size=(H, W))
+    return photo
+
+
+@pytest.mark.parametrize("split", sorted(features.SPLIT_BANDS))
+def test_crops_come_only_from_their_split_bands(split):
+    photo = _band_photo()
+    X = features.photo_crops(photo, 40, split, np.random.default_rng(1), size=16, jitter=0.0)
+    assert X.shape == (40, 3, 16, 16) and X.dtype == np.float32
+    red = X[:, 0] * 255 / 40
+    # a crop lies inside one band: its red channel is constant and names the band
+    assert np.allclose(red, red[:, :1, :1], atol=1e-3)
+    bands = set(np.round(red[:, 0, 0]).astype(int).tolist())
+    assert bands == set(features.SPLIT_BANDS[split])
+
+
+def test_split_bands_are_disjoint_and_cover_the_photo():
+    used = [b for bands in features.SPLIT_BANDS.values() for b in bands]
+    assert sorted(used) == list(range(features.N_BANDS))
+
+
+def test_photo_task_shapes_balance_and_determinism():
+    names = ("coffee", "brick", "china")
+    X, y, cls = features.photo_task(4, "val", seed=3, size=24, names=names)
+    assert X.shape == (12, 3, 24, 24) and X.dtype == np.float32
+    assert X.min() >= 0.0 and X.max() <= 1.0
+    assert cls == list(names) and np.bincount(y).tolist() == [4, 4, 4] and y.dtype == np.int64
+    X2, y2, _ = features.photo_task(4, "val", seed=3, size=24, names=names)
+    np.testing.assert_array_equal(X, X2)
+    X3, _, _ = features.photo_task(4, "val", seed=4, size=24, names=names)
+    assert not np.array_equal(X, X3)
+    Xg, _, _ = features.photo_task(2, "train", seed=0, size=24, names=names, gray=True)
+    np.testing.assert_allclose(Xg[:, 0], Xg[:, 1])
+    with pytest.raises(ValueError, match="split"):
+        features.photo_task(1, "holdout")
+
+
+def _identity(x):
+    return x
+
+
+def test_extract_features_matches_a_manual_forward():
+    torch.manual_seed(0)
+    m = mobilenet_v2(weights=None).eval()
+    X = torch.rand(5, 3, 32, 32)
+    got = features.extract_features(m, X, _identity, batch_size=2)
+    with torch.no_grad():
+        ref = nn.functional.adaptive_avg_pool2d(m.features(X), 1).flatten(1)
+    assert got.shape == (5, 1280)
+    torch.testing.assert_close(got, ref)
+    r = resnet18(weights=None).eval()
+    got = features.extract_features(r, X, _identity)
+    r.fc = nn.Identity()
+    with torch.no_grad():
+        torch.testing.assert_close(got, r(X))
+
+
+def test_top_of_network_equals_the_whole_frozen_network():
+    torch.manual_seed(0)
+    m = mobilenet_v2(weights=None)
+    transfer.freeze_backbone(m)
+    transfer.replace_head(m, 3)
+    m.eval()
+    X = torch.rand(4, 3, 32, 32)
+    top = features.TopOfNetwork(m, 3)
+    h = top.lower_features(X, _identity)
+    with torch.no_grad():
+        torch.testing.assert_close(top(h), m(X))
+    transfer.unfreeze_top(m, 3)
+    opt = torch.optim.SGD(transfer.param_groups(m, 0.1), lr=0.1)
+    losses = features.train_steps(
+        top, h, torch.tensor([0, 1, 2, 0]), opt, 3, batch_size=4, flip=False
+    )
+    assert len(losses) == 3 and not m.training
+
+
+def test_train_linear_and_accuracy_on_separable_data():
+    g = torch.Generator().manual_seed(0)
+    centers = torch.randn(3, 8, generator=g) * 5
+    y = torch.arange(60) % 3
+    F = centers[y] + torch.randn(60, 8, generator=g) * 0.3
+    lin = features.train_linear(F, y, 3, epochs=200)
+    assert features.accuracy(lin(F), y) == 1.0
+    assert features.accuracy(np.eye(3)[[0, 1, 1]], np.array([0, 1, 2])) == pytest.approx(2 / 3)
+
+
+def test_pca_matches_numpy_svd():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(30, 6)) @ np.diag([5, 3, 1, 0.5, 0.1, 0.01])
+    B = rng.normal(size=(7, 6))
+    Pa, Pb = features.pca(torch.from_numpy(A), 2, torch.from_numpy(B))
+    mu = A.mean(0)
+    _, _, vt = np.linalg.svd(A - mu, full_matrices=False)
+    # principal directions are defined up to sign
+    signs = np.sign(np.sum(Pa.numpy() * ((A - mu) @ vt[:2].T), axis=0))
+    np.testing.assert_allclose(Pa.numpy() * signs, (A - mu) @ vt[:2].T, atol=1e-10)
+    np.testing.assert_allclose(Pb.numpy() * signs, (B - mu) @ vt[:2].T, atol=1e-10)
+
+
+def _tiny_cnn(seed=0):
+    torch.manual_seed(seed)
+    return (
+        nn.Sequential(
+            nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 5)
+        )
+        .double()
+        .eval()
+    )
+
+
+def test_saliency_is_the_abs_input_gradient_max_over_channels():
+    model = _tiny_cnn()
+    x = torch.randn(3, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        got = features.saliency(model, x, 2)
+    xx = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(model(xx[None])[0, 2], xx)
+    torch.testing.assert_close(got, g.abs().amax(0))
+    assert x.grad is None
+
+
+def test_occlusion_matches_a_loop_oracle():
+    model = _tiny_cnn(1)
+    x = torch.randn(3, 8, 8, dtype=torch.float64)
+    got = features.occlusion(model, x, 4, patch=4, stride=2, fill=0.3)
+    with torch.no_grad():
+        base = model(x[None]).softmax(1)[0, 4]
+        ref = torch.zeros(3, 3, dtype=torch.float64)
+        for i in range(3):
+            for j in range(3):
+                occ = x.clone()
+                occ[:, 2 * i : 2 * i + 4, 2 * j : 2 * j + 4] = 0.3
+                ref[i, j] = base - model(occ[None]).softmax(1)[0, 4]
+    torch.testing.assert_close(got, ref)
+
+
+def test_scratch_cnn_shape():
+    net = features.scratch_cnn(7)
+    assert net(torch.zeros(2, 3, 112, 112)).shape == (2, 7)
+
+
+def _pretrained_available():
+    from pathlib import Path
+
+    return (Path(torch.hub.get_dir()) / "checkpoints" / "mobilenet_v2-b0353104.pth").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _pretrained_available(), reason="offline MobileNetV2 weights not seeded")
+def test_head_accuracy_round_trip(tmp_path):
+    from cnnkit.training import save_checkpoint
+    from torchvision.models import MobileNet_V2_Weights
+
+    weights = MobileNet_V2_Weights.IMAGENET1K_V1
+    model = mobilenet_v2(weights=weights)
+    size = 64
+    pre = weights.transforms(crop_size=size, resize_size=size)
+    X, y, names = features.photo_task(6, "train", seed=0, size=size)
+    head = features.train_linear(features.extract_features(model, X, pre), y, len(names))
+    cfg = {"arch": "mobilenet_v2", "weights": "IMAGENET1K_V1", "image_size": size}
+    path = save_checkpoint(tmp_path / "transfer_head.pt", head, config=cfg)
+    acc = features.head_accuracy(path, n_per_class=3, seed=5)
+    assert 1 / len(names) * 2 < acc <= 1.0
+    # a head of zeros scores exactly chance-by-argmax (class 0 every time)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.zero_()
+    save_checkpoint(path, head, config=cfg)
+    assert features.head_accuracy(path, n_per_class=3, seed=5) == pytest.approx(1 / len(names))
+    save_checkpoint(path, head, config={**cfg, "arch": "resnet18"})
+    with pytest.raises(ValueError, match="mobilenet_v2"):
+        features.head_accuracy(path, n_per_class=1)
