@@ -35,23 +35,8 @@ N_BANDS = 6
 _MIN_STD = 0.04
 
 
-def _read_photo(name: str) -> np.ndarray:
-    if name in ("china", "flower"):
-        from sklearn.datasets import load_sample_image
-
-        img = load_sample_image(f"{name}.jpg")
-    else:
-        import skimage.data
-
-        img = getattr(skimage.data, name)()
-    img = np.asarray(img)
-    if img.ndim == 2:
-        img = np.repeat(img[:, :, None], 3, axis=2)
-    return img[:, :, :3]
-
-
 def load_photos(names=PHOTOS) -> dict:
-    """Read the target task's photos (offline, from the scikit-image and scikit-learn wheels).
+    """Read the target task's photos through the dataset registry (offline: they ship in wheels).
 
     Inputs:
     - names: photo names (see PHOTOS).
@@ -59,7 +44,9 @@ def load_photos(names=PHOTOS) -> dict:
     Returns:
     - photos: dict name -> uint8 array of shape (H, W, 3).
     """
-    return {n: _read_photo(n) for n in names}
+    from cnnkit import data
+
+    return data.photos(names)
 
 
 def _resize(crop: np.ndarray, size: int) -> np.ndarray:

@@ -202,9 +202,9 @@ def load(name: str, split: str = "train", n: int | None = None, seed: int = 0):
     return _entry(name).load(split=split, n=n, seed=seed)
 
 
-def photos() -> dict:
-    """The bundled real photos: dict name -> uint8 (H, W, 3). See cnnkit.data.samples.photos."""
-    return samples.photos()
+def photos(names=None) -> dict:
+    """Real photos: dict name -> uint8 (H, W, 3). See cnnkit.data.samples.photos for `names`."""
+    return samples.photos(names)
 
 
 def loaders(

@@ -73,26 +73,44 @@ def photos_locate() -> tuple[Path, str] | None:
     return p, "scikit-image wheel (+ scikit-learn sample images)"
 
 
-def photos() -> dict[str, np.ndarray]:
-    """A handful of real colour photos for filter and transfer-learning demos.
+SKLEARN_PHOTOS = ("china", "flower")
+
+
+def photos(names: tuple[str, ...] | list[str] | None = None) -> dict[str, np.ndarray]:
+    """Real colour photos for filter and transfer-learning demos, read from the installed wheels.
+
+    Inputs:
+    - names: which photos; None gives the default set: scikit-image's astronaut, chelsea (a cat),
+      coffee, rocket, and scikit-learn's china and flower (when scikit-learn is installed). Any other
+      image in `skimage.data` (e.g. 'brick', 'grass', 'retina') may be named; grey images get 3 channels.
 
     Returns:
-    - dict name -> uint8 (H, W, 3) array: scikit-image's astronaut, chelsea (a cat), coffee, rocket, and scikit-learn's china and flower (when scikit-learn is installed).
+    - dict name -> uint8 (H, W, 3) array, in the order asked for.
     """
     if photos_locate() is None:
         raise _common.DatasetUnavailable(f"photos need scikit-image: {HOW_TO_GET_PHOTOS}")
     import skimage.data
 
+    wanted = list(names) if names is not None else [*SKIMAGE_PHOTOS, *SKLEARN_PHOTOS]
     out = {}
-    for name in SKIMAGE_PHOTOS:
-        img = np.asarray(getattr(skimage.data, name)())
+    for name in wanted:
+        if name in SKLEARN_PHOTOS:
+            try:
+                from sklearn.datasets import load_sample_image
+            except ImportError:
+                if names is None:  # the default set just leaves them out
+                    continue
+                raise _common.DatasetUnavailable(
+                    f"photo {name!r} needs scikit-learn: {HOW_TO_GET_PHOTOS}"
+                ) from None
+            img = np.asarray(load_sample_image(f"{name}.jpg"))
+        elif callable(getattr(skimage.data, name, None)):
+            img = np.asarray(getattr(skimage.data, name)())
+        else:
+            raise _common.DatasetUnavailable(
+                f"no photo named {name!r} in scikit-image or scikit-learn"
+            )
+        if img.ndim == 2:
+            img = np.repeat(img[:, :, None], 3, axis=2)
         out[name] = np.ascontiguousarray(img[..., :3]).astype(np.uint8)
-    try:
-        from sklearn.datasets import load_sample_images
-
-        bunch = load_sample_images()
-        for fname, img in zip(bunch.filenames, bunch.images, strict=True):
-            out[Path(fname).stem] = np.asarray(img, dtype=np.uint8)
-    except ImportError:
-        pass
     return out
