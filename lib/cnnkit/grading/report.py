@@ -1,0 +1,206 @@
+"""Outputs of `cnnkit grade`: final_grades.csv (otter grade's format), results.json, report.md,
+feedback/<student>.md, and the text gradebook that `GradeResult.summary()` prints.
+
+Hidden cases appear by name and pass/fail only: never their source, inputs, messages or expected values.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+# the column names and first-row label of otter.grade.utils.merge_scores_to_df (otter 7)
+FILE_KEY = "file"
+TOTAL_KEY = "total_points_earned"
+PERCENT_KEY = "percent_correct"
+STATUS_KEY = "grading_status"
+POSSIBLE_LABEL = "points-per-question"
+
+
+def _num(x: float):
+    return int(x) if float(x).is_integer() else round(float(x), 5)
+
+
+def csv_rows(result) -> list[dict]:
+    """Rows of final_grades.csv: the points-possible row, then one row per submission (sorted)."""
+    qs = sorted(result.questions)  # otter sorts question columns by name
+    total_possible = sum(result.possible.values())
+    rows = [
+        {
+            FILE_KEY: POSSIBLE_LABEL,
+            **{q: _num(result.possible[q]) for q in qs},
+            TOTAL_KEY: _num(total_possible),
+            PERCENT_KEY: 1,
+            STATUS_KEY: "--",
+        }
+    ]
+    for row in sorted(result.rows, key=lambda r: r["name"]):
+        total = sum(row["scores"].values())
+        rows.append(
+            {
+                FILE_KEY: row["name"],
+                **{q: _num(row["scores"].get(q, 0.0)) for q in qs},
+                TOTAL_KEY: _num(total),
+                PERCENT_KEY: round(total / total_possible, 4) if total_possible else 0,
+                STATUS_KEY: "Completed" if row["status"] == "Completed" else row["reason"],
+            }
+        )
+    return rows
+
+
+def write_outputs(result, ag) -> None:
+    """Write final_grades.csv, results.json, report.md and feedback/ into result.out."""
+    out = Path(result.out)
+    rows = csv_rows(result)
+    with open(out / "final_grades.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    ordered = sorted(result.rows, key=lambda r: r["name"])
+    results = {
+        "stage": result.stage,
+        "possible": result.possible,
+        "submissions": [_public_json(r, ag) for r in ordered],
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
+    (out / "report.md").write_text(report_markdown(result, ag))
+    fb = out / "feedback"
+    fb.mkdir(exist_ok=True)
+    for r in ordered:
+        (fb / f"{_safe(r['name'])}.md").write_text(student_markdown(r, result, ag))
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "submission"
+
+
+def _public_json(row: dict, ag) -> dict:
+    questions = {}
+    for q in ag.questions:
+        cases = {}
+        for c in ag.cases:
+            if c.question != q:
+                continue
+            v = row["cases"].get(c.name)
+            cases[c.name] = {
+                "points": c.points,
+                "earned": v["earned"] if v else 0.0,
+                "passed": bool(v and v["passed"]),
+                "hidden": c.hidden,
+                "message": "" if c.hidden or not v else v["message"],
+            }
+        questions[q] = {"score": row["scores"].get(q, 0.0), "possible": _possible(ag, q), **{}}
+        questions[q]["cases"] = cases
+    return {
+        "file": row["name"],
+        "status": row["status"],
+        "reason": row["reason"],
+        "sandbox": row.get("isolation", ""),
+        "total": sum(row["scores"].values()),
+        "possible": sum(c.points for c in ag.cases),
+        "questions": questions,
+    }
+
+
+def _possible(ag, q: str) -> float:
+    return sum(c.points for c in ag.cases if c.question == q)
+
+
+def _case_lines(row: dict, ag, q: str) -> list[str]:
+    lines = []
+    for c in ag.cases:
+        if c.question != q:
+            continue
+        v = row["cases"].get(c.name)
+        ok = bool(v and v["passed"])
+        mark = "pass" if ok else "FAIL"
+        kind = "hidden" if c.hidden else "public"
+        text = f"- `{c.name}` ({kind}, {_num(c.points)} pt): {mark}"
+        if not ok and not c.hidden and v and v["message"]:
+            text += f" — {v['message']}"
+        lines.append(text)
+    return lines
+
+
+def student_markdown(row: dict, result, ag) -> str:
+    """Feedback for one student: scores per question, public messages, hidden cases pass/fail only."""
+    total, possible = sum(row["scores"].values()), sum(result.possible.values())
+    lines = [f"# {result.stage}: {row['name']}", "", f"**Total: {_num(total)} / {_num(possible)}**"]
+    if row["status"] != "Completed":
+        lines += ["", f"Your submission could not be graded: {row['reason']}"]
+    elif row.get("reason"):
+        lines += ["", f"Note: {row['reason']}"]
+    lines += ["", "| question | score | possible |", "|---|---|---|"]
+    for q in ag.questions:
+        lines.append(f"| {q} | {_num(row['scores'].get(q, 0))} | {_num(result.possible[q])} |")
+    if row["status"] == "Completed":
+        for q in ag.questions:
+            lines += ["", f"## {q}", *_case_lines(row, ag, q)]
+    lines += [
+        "",
+        "Hidden cases are listed by name only; they run your code on inputs you have not seen.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def report_markdown(result, ag) -> str:
+    """The instructor's report: the gradebook table, then each student's feedback section."""
+    lines = [f"# Grades for {result.stage}", "", gradebook_markdown(result), ""]
+    modes = sorted({r.get("isolation", "") for r in result.rows} - {""})
+    if modes:
+        lines += [f"Sandbox: {'; '.join(modes)}.", ""]
+    for row in sorted(result.rows, key=lambda r: r["name"]):
+        body = student_markdown(row, result, ag).splitlines()
+        lines += ["", "#" + body[0], *["#" + ln if ln.startswith("## ") else ln for ln in body[1:]]]
+    return "\n".join(lines) + "\n"
+
+
+def gradebook_markdown(result) -> str:
+    qs = result.questions
+    head = ["student", *qs, "total", "status"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in sorted(result.rows, key=lambda r: r["name"]):
+        cells = [row["name"], *(_num(row["scores"].get(q, 0)) for q in qs)]
+        cells += [_num(sum(row["scores"].values())), _status(row)]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    possible = [_num(result.possible[q]) for q in qs]
+    lines.append("| (possible) | " + " | ".join(map(str, possible)) + f" | {_total(result)} | |")
+    return "\n".join(lines)
+
+
+def _total(result):
+    return _num(sum(result.possible.values()))
+
+
+def _status(row: dict) -> str:
+    if row["status"] == "Completed":
+        return "ok" if not row.get("reason") else "ok*"
+    return ("failed: " + row["reason"])[:60]
+
+
+def summary_table(result) -> str:
+    """Plain-text gradebook (student x question, total) and the report's path."""
+    qs = result.questions
+    head = ["student", *qs, "total", "status"]
+    body = []
+    for row in sorted(result.rows, key=lambda r: r["name"]):
+        cells = [row["name"], *(_num(row["scores"].get(q, 0)) for q in qs)]
+        body.append([*map(str, cells), str(_num(sum(row["scores"].values()))), _status(row)])
+    body.append(
+        ["(possible)", *(str(_num(result.possible[q])) for q in qs), str(_total(result)), ""]
+    )
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*r) for r in body]
+    lines += [
+        "",
+        f"{len(result.rows)} submission(s), {result.graded_now} graded now, "
+        f"{len(result.rows) - result.graded_now} from the cache",
+        f"report: {result.report}",
+        f"grades: {result.csv}",
+    ]
+    return "\n".join(lines)

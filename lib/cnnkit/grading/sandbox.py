@@ -1,0 +1,393 @@
+"""Run one notebook in a sandboxed kernel: the execution half of `cnnkit grade`.
+
+`execute(...)` (grader side) starts a runner process in its own session, where the OS allows inside
+fresh user, network, PID and mount namespaces (`unshare -rnpfm`): no network, every process the
+notebook starts dies with the runner, and the kit's checkout (library source, solutions, autograder,
+grades) is covered by empty tmpfs mounts so the kernel cannot read it. The runner executes the notebook
+with nbclient in a kernel that
+
+- sees only the stage-gated library (PYTHONPATH; the repo's lib/ entry of the editable install is
+  removed from sys.path at kernel start),
+- runs with resource limits (address space, CPU seconds, process count) set by its boot script,
+- has CNNKIT_GRADING=1, MPLBACKEND=Agg, OMP_NUM_THREADS=1 and cwd = a temp dir holding only the
+  submission's notebook and artifact files.
+
+Cells tagged `otter_ignore` and otter's `grader.check`/`export` cells are skipped, cell errors do not stop
+execution, each cell has a timeout and the whole run a wall-clock limit after which the process group is
+killed. The temp dir is removed by the caller (`grade`) in every case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KERNEL_NAME = "cnnkit-grade"
+# otter's own cells: the checks run outside the kernel here, and `import otter` alone costs seconds
+_SKIP_CELL = re.compile(r"^\s*(grader\.(check|check_all|export)\([^\n]*\)\s*)+$")
+_OTTER_LINE = re.compile(r"^\s*(#.*|import otter|grader\s*=\s*otter\.Notebook\(.*\))?\s*$")
+
+
+def _otter_cell(source: str) -> bool:
+    lines = source.splitlines()
+    return bool(_SKIP_CELL.match(source)) or (
+        "otter.Notebook(" in source and all(_OTTER_LINE.match(ln) for ln in lines)
+    )
+
+
+@dataclass
+class Limits:
+    """Per-submission limits.
+
+    - timeout: wall-clock seconds for the whole notebook (kernel start to probe end).
+    - cell_timeout: seconds per cell.
+    - memory_bytes: RLIMIT_AS of the kernel (address space; torch alone maps ~3 GiB).
+    - cpu_seconds: RLIMIT_CPU of the kernel (default: the wall-clock limit).
+    - nproc: extra processes the kernel may start (RLIMIT_NPROC is per user, so the limit is set to
+      the user's current count plus this margin). Linux never applies it to uid 0: a grader running
+      as root relies on the PID namespace (every process dies with the sandbox) instead.
+    - network: try to run without network (an unshared network namespace).
+    - hide: paths to cover with empty tmpfs mounts inside the sandbox (where mount namespaces work).
+    - isolate: use namespaces at all (False: only the process group, rlimits and the temp dir).
+    """
+
+    timeout: float = 600.0
+    cell_timeout: float = 300.0
+    memory_bytes: int = 6 * 1024**3
+    cpu_seconds: int | None = None
+    nproc: int = 64
+    network: bool = False
+    hide: list[str] = field(default_factory=list)
+    isolate: bool = True
+
+
+@dataclass
+class Outcome:
+    """What happened when a notebook ran: status "ok", "timeout", "crashed"; reason text for the row."""
+
+    status: str
+    reason: str = ""
+    seconds: float = 0.0
+    isolation: str = ""
+
+
+_BOOT = r"""
+import json, os, resource, sys
+
+cfg = json.loads({cfg!r})
+for name, value in (("RLIMIT_AS", cfg["as"]), ("RLIMIT_CPU", cfg["cpu"]), ("RLIMIT_NPROC", cfg["nproc"])):
+    if value:
+        try:
+            resource.setrlimit(getattr(resource, name), (value, value))
+        except (ValueError, OSError):
+            pass
+blocked = set(cfg["blocked"])
+sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") not in blocked]
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
+del cfg, blocked, json, resource
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+"""
+
+
+def user_process_count() -> int:
+    """Processes currently owned by this user (RLIMIT_NPROC counts them all)."""
+    uid, n = os.getuid(), 0
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if p.stat().st_uid == uid:
+                    n += 1
+            except OSError:
+                continue
+    return n
+
+
+def prepare_notebook(nb, probe_source: str | None):
+    """Normalise a notebook for grading (in place) and append the probe cell.
+
+    Inputs:
+    - nb: an nbformat NotebookNode (v4).
+    - probe_source: code of the final probe cell, or None.
+
+    Returns:
+    - nb: the same notebook; kernelspec python3, otter_ignore and grader.check cells emptied, outputs
+      cleared.
+    """
+    import nbformat
+
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.outputs, cell.execution_count = [], None
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "otter_ignore" in tags or _otter_cell(cell.source or ""):
+            cell.source = ""
+    if probe_source:
+        nb.cells.append(nbformat.v4.new_code_cell(probe_source))
+    return nb
+
+
+def _unshare_prefix(limits: Limits) -> tuple[list[str], str]:
+    """The `unshare` command line that isolates the runner, if this OS allows it."""
+    exe = shutil.which("unshare")
+    if not limits.isolate:
+        return [], "namespaces off"
+    if not exe:
+        return [], "no unshare: network and filesystem not isolated"
+    flags = "-rpfm" + ("" if limits.network else "n")
+    cmd = [exe, flags, "--kill-child"]
+    try:
+        ok = subprocess.run(cmd + ["true"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    if not ok:
+        return [], "unshare refused: network and filesystem not isolated"
+    return cmd, "namespaces: user, pid, mount" + ("" if limits.network else ", network")
+
+
+def execute(
+    notebook: Path,
+    workdir: Path,
+    library: Path,
+    limits: Limits,
+    probe_source: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Outcome:
+    """Execute `workdir/sub/<notebook>` in a sandboxed kernel (see the module docstring).
+
+    Inputs:
+    - notebook: the notebook file inside workdir/sub (the kernel's cwd).
+    - workdir: private temp dir of this run (holds sub/, the boot script, the runner's status file).
+    - library: directory holding the cnnkit package the kernel must import (gated or full).
+    - limits: Limits.
+    - probe_source: code appended as the final cell.
+    - extra_env: more environment variables for the kernel.
+
+    Returns:
+    - outcome: Outcome(status, reason, seconds, isolation).
+    """
+    workdir = Path(workdir)
+    cfg = {
+        "notebook": str(notebook),
+        "workdir": str(workdir),
+        "library": str(library),
+        "cell_timeout": min(limits.cell_timeout, limits.timeout),
+        "as": int(limits.memory_bytes) if limits.memory_bytes else 0,
+        "cpu": int(limits.cpu_seconds or limits.timeout) + 1,
+        "nproc": user_process_count() + limits.nproc if limits.nproc else 0,
+        "hide": [p for p in limits.hide if Path(p).exists()],
+        "blocked": sorted(_blocked_paths() - {os.path.realpath(library)}),
+        "probe": probe_source,
+        "env": extra_env or {},
+    }
+    (workdir / "runner.json").write_text(json.dumps(cfg))
+    prefix, isolation = _unshare_prefix(limits)
+    cmd = prefix + [sys.executable, "-m", "cnnkit.grading.sandbox", str(workdir / "runner.json")]
+    env = dict(os.environ)
+    for key in ("PYTHONPATH", "JUPYTER_PATH", "JUPYTER_CONFIG_DIR", "IPYTHONDIR"):
+        env.pop(key, None)
+    env["OMP_NUM_THREADS"] = "1"
+    # connection files and the notebook's own temp files stay in the work dir, removed with it
+    for key, sub in (("TMPDIR", "tmp"), ("JUPYTER_RUNTIME_DIR", "runtime")):
+        (workdir / sub).mkdir(exist_ok=True)
+        env[key] = str(workdir / sub)
+    start = time.monotonic()
+    log = open(workdir / "runner.log", "wb")  # noqa: SIM115 - closed in finally
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        try:
+            proc.wait(timeout=limits.timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            _kill_group(proc)
+    finally:
+        log.close()
+    seconds = time.monotonic() - start
+    short = workdir / "boot" / "ipc-dir"
+    if short.exists():
+        shutil.rmtree(short.read_text().strip(), ignore_errors=True)
+    status_file = workdir / "status.json"
+    status = json.loads(status_file.read_text()) if status_file.exists() else {}
+    if timed_out or status.get("status") == "timeout":
+        return Outcome("timeout", f"timed out after {limits.timeout:.0f} s", seconds, isolation)
+    if not status:
+        tail = (workdir / "runner.log").read_bytes()[-400:].decode(errors="replace")
+        return Outcome("crashed", f"grader runner failed: {tail.strip()}", seconds, isolation)
+    if cfg["hide"] and not status.get("hidden", False):
+        isolation += " (tmpfs hiding failed)"
+    return Outcome(status["status"], status.get("reason", ""), seconds, isolation)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the grader dies (a killed batch leaves nothing)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+
+
+def _blocked_paths() -> set[str]:
+    """sys.path entries of the full library (the editable install's lib/) that the kernel must not see."""
+    import cnnkit
+
+    lib = Path(cnnkit.__file__).resolve().parents[1]
+    return {str(lib)}
+
+
+# ---------------------------------------------------------------- runner (inside the sandbox) --
+
+
+def _hide(paths: list[str]) -> bool:
+    ok = True
+    for p in paths:
+        r = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m,mode=000", "none", p], check=False
+        )
+        ok = ok and r.returncode == 0
+    return ok
+
+
+def _lo_up() -> None:
+    # ZMQ uses ipc sockets below, so a down loopback only matters to students' own code
+    subprocess.run(["ip", "link", "set", "lo", "up"], capture_output=True, check=False)
+
+
+def _run(cfg_path: str) -> int:
+    import logging
+
+    import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    cfg = json.loads(Path(cfg_path).read_text())
+    workdir = Path(cfg["workdir"])
+    sub = workdir / "sub"
+    status_file = workdir / "status.json"
+
+    def done(status: str, reason: str = "", **extra) -> int:
+        status_file.write_text(json.dumps({"status": status, "reason": reason, **extra}))
+        return 0
+
+    boot = workdir / "boot"
+    (boot / "kernels" / KERNEL_NAME).mkdir(parents=True, exist_ok=True)
+    (boot / "boot.py").write_text(_BOOT.format(cfg=json.dumps({k: cfg[k] for k in _BOOT_KEYS})))
+    kernel_env = {
+        "PYTHONPATH": cfg["library"],
+        "CNNKIT_GRADING": "1",
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "IPYTHONDIR": str(boot / "ipython"),
+        "HOME": str(sub),
+        **cfg["env"],
+    }
+    spec = {
+        "argv": [sys.executable, str(boot / "boot.py"), "-f", "{connection_file}"],
+        "display_name": "cnnkit grading",
+        "language": "python",
+        "env": kernel_env,
+    }
+    (boot / "kernels" / KERNEL_NAME / "kernel.json").write_text(json.dumps(spec))
+    hidden = _hide(cfg["hide"]) if cfg["hide"] else True
+    _lo_up()
+
+    try:
+        nb = nbformat.read(str(sub / cfg["notebook"]), as_version=4)
+    except Exception as err:  # noqa: BLE001 - any unreadable notebook is the submission's fault
+        return done("crashed", f"not a readable notebook: {type(err).__name__}: {err}"[:300])
+    prepare_notebook(nb, cfg["probe"])
+    ksm = KernelSpecManager(kernel_dirs=[str(boot / "kernels")])
+    # unix socket paths are limited to ~107 bytes: deep temp dirs get a short private dir instead
+    ipc = str(boot / "k")
+    if len(ipc) > 80:
+        import tempfile
+
+        short = tempfile.mkdtemp(prefix="ck", dir="/tmp")
+        (boot / "ipc-dir").write_text(short)
+        ipc = os.path.join(short, "k")
+    # A kernel that dies (os._exit, the memory limit) loses the notebook's state: rerun the notebook
+    # from the top without the cell that killed it, so the points earned elsewhere are kept.
+    deaths: list[int] = []
+    for _attempt in range(3):
+        current = {"index": -1}
+
+        def remember(cell, cell_index, current=current, **_kw):
+            current["index"] = cell_index
+
+        # nbclient drives the kernel from an event loop: a blocking manager deadlocks on interrupt
+        km = AsyncKernelManager(
+            kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, transport="ipc", ip=ipc
+        )
+        client = NotebookClient(
+            nb,
+            km=km,
+            timeout=int(cfg["cell_timeout"]),
+            interrupt_on_timeout=True,
+            allow_errors=True,
+            kernel_name=KERNEL_NAME,
+            resources={"metadata": {"path": str(sub)}},
+            startup_timeout=120,
+            record_timing=False,
+            on_cell_execute=remember,
+        )
+        try:
+            client.execute(cwd=str(sub))
+            break
+        except DeadKernelError:
+            if current["index"] < 0 or current["index"] == len(nb.cells) - 1:
+                return done("ok", "the kernel died while grading", hidden=hidden, deaths=deaths)
+            deaths.append(current["index"])
+            nb.cells[current["index"]].source = ""
+        except CellTimeoutError:
+            return done("timeout", "a cell ran past the per-cell timeout", hidden=hidden)
+        except Exception as err:  # noqa: BLE001
+            return done("crashed", f"{type(err).__name__}: {err}"[:300], hidden=hidden)
+        finally:
+            # the process group is killed next anyway
+            with contextlib.suppress(Exception):
+                run_sync(km.shutdown_kernel)(now=True)
+    reason = f"the kernel died in cell(s) {deaths}; rerun without them" if deaths else ""
+    return done("ok", reason, hidden=hidden, deaths=deaths)
+
+
+_BOOT_KEYS = ("as", "cpu", "nproc", "blocked")
+
+
+if __name__ == "__main__":
+    sys.exit(_run(sys.argv[1]))
