@@ -109,13 +109,24 @@ def _device_report() -> str:
     )
 
 
+class BootstrapInfo(dict):
+    """What bootstrap() found: a dict that shows as one short line when it ends a notebook cell."""
+
+    def __repr__(self) -> str:
+        where = "Colab" if self.get("colab") else "local"
+        return f"<cnnkit {self.get('version')} ready ({where})>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
+
 def bootstrap(
     stage: str,
     release_ref: str | None = None,
     *,
     mount_drive: bool = False,
     runner: Runner | None = None,
-) -> dict:
+) -> BootstrapInfo:
     """Make the notebook ready: on Colab install and fetch tests; everywhere report version and device.
 
     Inputs:
@@ -125,11 +136,11 @@ def bootstrap(
     - runner: runs shell commands (tests inject a fake); default subprocess.run(check=True).
 
     Returns:
-    - info: dict with keys colab (bool), installed (list of specs installed), tests (str or None),
+    - info: BootstrapInfo (a dict) with keys colab (bool), installed (list of specs installed), tests (str or None),
       version, location (where cnnkit was imported from), device (the device message).
     """
     runner = runner or _run
-    info: dict = {"colab": on_colab(), "installed": [], "tests": None, "drive": None}
+    info = BootstrapInfo(colab=on_colab(), installed=[], tests=None, drive=None)
     if info["colab"]:
         spec = install_spec(release_ref)
         _pip(runner, spec, "otter-grader")
@@ -149,9 +160,10 @@ def bootstrap(
 
     info["version"] = cnnkit.__version__
     info["location"] = str(Path(cnnkit.__file__).resolve().parent)
-    info["device"] = _device_report()
     where = "Colab" if info["colab"] else "local"
     print(f"cnnkit {info['version']} ({where}) imported from {info['location']}")
+    print("cnnkit: checking the device (the first torch import takes a few seconds)...", flush=True)
+    info["device"] = _device_report()
     print(f"cnnkit: {info['device']}")
     if info["colab"] and info["tests"] is None:
         print("cnnkit: public tests not found in ./tests; upload the stage's tests folder")

@@ -1,7 +1,10 @@
 """`cnnkit demo` (make demo): the kit's main job on embedded defaults.
 
-For now: the doctor report, then a short real training run — a small CNN on cnnkit's offline shapes set
-with a progress bar — ending with the validation accuracy and a saved loss/accuracy plot.
+The instructor's loop, end to end: the doctor report, `cnnkit build` of every stage (masters -> student
+notebooks, public tests, autograder zips), then `cnnkit grade` of each stage's bundled sample
+submissions (solution, untouched, partial ones with realistic bugs, broken ones), printing a gradebook
+(student x question) per stage and where the reports are. `cnnkit demo --train` adds a short real
+training run (a small CNN on the offline shapes set, progress bar, saved loss/accuracy plot).
 """
 
 from __future__ import annotations
@@ -35,25 +38,71 @@ def small_cnn(in_channels=3, num_classes=10, width=16, image_size=32):
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * (image_size // 8) ** 2, num_classes))
 
 
-def run_demo(root: Path, out: Path) -> int:
-    """Print the doctor report, train a small CNN briefly on offline data, save its curves.
+STAGES = ("01_backprop", "02_conv_layers", "03_pytorch_cnn", "04_transfer_learning")
+
+
+def run_demo(root: Path, out: Path, train: bool = False, stages: tuple[str, ...] = STAGES) -> int:
+    """Doctor report, build every stage, grade the bundled samples; optionally a short training run.
 
     Inputs:
-    - root: the kit's checkout (unused for now; the grading demo builds from it).
-    - out: folder for the outputs (created).
+    - root: the kit's checkout (solutions/, autograder/<stage>/samples/).
+    - out: folder for the outputs (created): grades/<stage>/ and, with train, demo_training.png.
+    - train: also run the short training demo.
+    - stages: which stages to build and grade.
+
+    Returns:
+    - exit status: 0 on success, 1 when a stage could not be built or graded.
+    """
+    from cnnkit.doctor import report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(report())
+    status = grade_samples(Path(root), out / "grades", stages)
+    if train:
+        status = max(status, train_demo(out))
+    return status
+
+
+def grade_samples(root: Path, out: Path, stages: tuple[str, ...]) -> int:
+    """Build each stage and grade its bundled samples; print one gradebook per stage."""
+    from cnnkit.grading.build import build
+    from cnnkit.grading.grade import GradingError, grade
+
+    print(f"\nBuilding {', '.join(stages)} (otter assign; deterministic, so git stays clean)")
+    t0 = time.perf_counter()
+    build(list(stages), root=root)
+    print(f"built in {time.perf_counter() - t0:.0f} s")
+    status = 0
+    for stage in stages:
+        samples = root / "autograder" / stage / "samples"
+        subs = sorted(p for p in samples.iterdir() if p.is_dir()) if samples.is_dir() else []
+        if not subs:
+            print(f"\n{stage}: no bundled samples (run `cnnkit build --samples {stage}`)")
+            status = 1
+            continue
+        print(f"\nGrading {len(subs)} sample submissions of {stage} (Docker-free, 2 workers)")
+        try:
+            result = grade(stage, subs, out=out / stage, workers=2, root=root)
+        except GradingError as exc:
+            print(f"{stage}: {exc}")
+            status = 1
+            continue
+        print(result.summary())
+    return status
+
+
+def train_demo(out: Path) -> int:
+    """Train a small CNN briefly on offline data with a progress bar; save its curves.
+
+    Inputs:
+    - out: folder for demo_training.png.
 
     Returns:
     - exit status: 0 on success, 1 when no offline data could be loaded.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        from cnnkit.doctor import report
-    except ImportError as exc:  # the doctor ships with the data registry
-        print(f"cnnkit demo: doctor report unavailable ({exc})")
-    else:
-        print(report())
-
     from cnnkit import data, seed_everything
     from cnnkit.runtime import get_device
     from cnnkit.training import evaluate, fit
