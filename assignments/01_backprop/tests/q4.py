@@ -1,0 +1,48 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q4"
+points = None
+
+@test_case(points=1, hidden=False)
+def test_q4_params_and_init(TwoLayerNet):
+    import numpy as np
+    from cnnkit import checks
+    net = TwoLayerNet(input_dim=300, hidden_dim=50, num_classes=7, weight_scale=0.02, reg=0.0)
+    shapes = {k: tuple(np.shape(v)) for k, v in net.params.items()}
+    checks.equal('parameter names', sorted(shapes), ['W1', 'W2', 'b1', 'b2'])
+    checks.equal('W1 shape', shapes['W1'], (300, 50))
+    checks.equal('b1 shape', shapes['b1'], (50,))
+    checks.equal('W2 shape', shapes['W2'], (50, 7))
+    checks.equal('b2 shape', shapes['b2'], (7,))
+    checks.true('biases start at zero', not np.any(net.params['b1']) and (not np.any(net.params['b2'])), 'b1 and b2 must start at 0')
+    checks.close('std of W1', float(np.std(net.params['W1'])), 0.02, rtol=0.1)
+
+@test_case(points=1, hidden=False)
+def test_q4_loss_and_numeric_gradients(TwoLayerNet):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from cnnkit import checks
+    from cnnkit.numeric.gradcheck import eval_numerical_gradient
+
+    def grad_error(a, b):
+        a, b = (np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+        if a.shape != b.shape:
+            return float('inf')
+        return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
+    rng = checks.rng()
+    net = TwoLayerNet(input_dim=6, hidden_dim=5, num_classes=3, weight_scale=1.0, reg=0.0)
+    net.params = {'W1': rng.standard_normal((6, 5)), 'b1': rng.standard_normal(5), 'W2': rng.standard_normal((5, 3)), 'b2': rng.standard_normal(3)}
+    X = rng.standard_normal((4, 6))
+    y = rng.integers(3, size=4)
+    t = {k: torch.tensor(v) for k, v in net.params.items()}
+    scores = torch.relu(torch.tensor(X) @ t['W1'] + t['b1']) @ t['W2'] + t['b2']
+    loss, grads = net.loss(X, y)
+    checks.close('loss', loss, F.cross_entropy(scores, torch.tensor(y)).item(), rtol=1e-07, atol=1e-10)
+    for k in ['W1', 'b1', 'W2', 'b2']:
+        num = eval_numerical_gradient(lambda _: net.loss(X, y)[0], net.params[k])
+        err = grad_error(grads[k], num)
+        checks.true(f'd{k} matches numeric', err < 1e-06, f"grads['{k}']: relative error {err:.1e} vs the numeric gradient")
+

@@ -1,0 +1,44 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q2"
+points = None
+
+@test_case(points=1, hidden=False)
+def test_correlate2d_public(correlate2d):
+    import torch
+    import torch.nn.functional as F
+    from cnnkit import checks
+    rng = checks.rng()
+    image, kernel = (rng.standard_normal((6, 7)), rng.standard_normal((3, 2)))
+    expected = F.conv2d(torch.tensor(image)[None, None], torch.tensor(kernel)[None, None])[0, 0].numpy()
+    checks.close('correlate2d(image, kernel)', correlate2d(image, kernel), expected, rtol=1e-09, atol=1e-10)
+
+@test_case(points=1, hidden=False)
+def test_convolve2d_impulse_and_gaussian(convolve2d, gaussian_kernel):
+    import numpy as np
+    from cnnkit import checks
+    kernel = np.arange(9.0).reshape(3, 3)
+    impulse = np.zeros((5, 5))
+    impulse[2, 2] = 1.0
+    checks.close('convolve2d(impulse, kernel)', convolve2d(impulse, kernel), kernel, msg='the convolution of a centred impulse must reproduce the kernel')
+    g = gaussian_kernel(5, 1.0)
+    checks.equal('gaussian_kernel(5, 1.0).shape', np.shape(g), (5, 5))
+    r = np.arange(5) - 2.0
+    formula = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / 2.0)
+    checks.close('gaussian_kernel(5, 1.0)', g, formula / formula.sum(), rtol=1e-09, atol=1e-12)
+
+@test_case(points=1, hidden=False)
+def test_conv_as_matrix_public(conv_as_matrix):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from cnnkit import checks
+    rng = checks.rng()
+    kernel, image = (rng.standard_normal((3, 3)), rng.standard_normal((4, 4)))
+    M = conv_as_matrix(kernel, (4, 4))
+    checks.equal('conv_as_matrix(3x3 kernel, (4, 4)).shape', np.shape(M), (4, 16))
+    expected = F.conv2d(torch.tensor(image)[None, None], torch.tensor(kernel)[None, None]).numpy().ravel()
+    checks.close('M @ image.ravel()', np.asarray(M) @ image.ravel(), expected, rtol=1e-09, atol=1e-10)
+

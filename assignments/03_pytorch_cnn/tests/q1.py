@@ -1,0 +1,32 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q1"
+points = None
+
+@test_case(points=1, hidden=False)
+def test_q1_circuit_lecture_values(sigmoid_circuit_autograd):
+    import math
+    from cnnkit import checks
+    L, grads = sigmoid_circuit_autograd(2.0, -1.0, -3.0, -2.0, -3.0)
+    s = 2.0 * -1.0 + -3.0 * -2.0 + -3.0
+    z = 1.0 / (1.0 + math.exp(-s))
+    ds = z * (1.0 - z)
+    checks.close('L', L, z, rtol=1e-09)
+    checks.equal('gradient names', sorted(grads), ['w0', 'w1', 'w2', 'x0', 'x1'])
+    for name, local in (('w0', -1.0), ('x0', 2.0), ('w1', -2.0), ('x1', -3.0), ('w2', 1.0)):
+        checks.close(f'd{name}', grads[name], local * ds, rtol=1e-09)
+
+@test_case(points=1, hidden=False)
+def test_q1_gradcheck(Multiply, Sigmoid):
+    import torch
+    from cnnkit import checks
+    rng = checks.rng()
+    x = torch.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    y = torch.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    ok_mul = torch.autograd.gradcheck(Multiply.apply, (x, y), raise_exception=False)
+    ok_sig = torch.autograd.gradcheck(Sigmoid.apply, (x,), raise_exception=False)
+    checks.true('Multiply passes gradcheck', ok_mul, "Multiply's backward disagrees with gradcheck")
+    checks.true('Sigmoid passes gradcheck', ok_sig, "Sigmoid's backward disagrees with gradcheck")
+
