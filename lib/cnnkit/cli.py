@@ -84,7 +84,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
 def cmd_release(args: argparse.Namespace) -> int:
     from cnnkit.grading.release import release
 
-    out = release(args.stage, Path(args.out), root=_repo_root())
+    out = release(
+        args.stage,
+        Path(args.out),
+        root=_repo_root(),
+        repo_url=args.repo_url,
+        ref=args.ref,
+        archive=True if args.zip else None,
+    )
     print(f"cnnkit: released stage {args.stage} to {out}")
     return 0
 
@@ -92,7 +99,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 def cmd_export_nbgrader(args: argparse.Namespace) -> int:
     from cnnkit.grading.nbgrader import export
 
-    print(export(args.stage, Path(args.out), root=_repo_root()))
+    print(export(args.stage, Path(args.out), root=_repo_root(), course_id=args.course_id))
     return 0
 
 
@@ -145,11 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("release", help="write the student repository for a point in the term")
     s.add_argument("--stage", type=int, required=True, choices=[1, 2, 3, 4])
     s.add_argument("--out", required=True)
+    s.add_argument("--repo-url", help="student repository students install from (Colab links)")
+    s.add_argument("--ref", help="git tag or branch of the release (default: main)")
+    s.add_argument("--zip", action="store_true", help="also write OUT.zip (deterministic)")
     s.set_defaults(func=cmd_release)
 
     s = sub.add_parser("export-nbgrader", help="turn a master into an nbgrader source notebook")
     s.add_argument("stage", choices=STAGES)
     s.add_argument("--out", default="nbgrader-course")
+    s.add_argument("--course-id", default="cnnkit")
     s.set_defaults(func=cmd_export_nbgrader)
 
     s = sub.add_parser("demo", help="the kit's main job on embedded defaults")
@@ -168,9 +179,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     try:  # instructor tooling; absent from a student release
         from cnnkit.grading.build import BuildError
         from cnnkit.grading.grade import GradingError
+        from cnnkit.grading.release import ReleaseError
     except ImportError:
         return errors
-    return (*errors, BuildError, GradingError)
+    return (*errors, BuildError, GradingError, ReleaseError)
 
 
 def main(argv: list[str] | None = None) -> int:
