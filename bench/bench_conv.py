@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from cnnkit.numeric import conv_layers, fast_layers
 from cnnkit.timing import compare
 

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+
 from cnnkit.autograd import Multiply, Sigmoid, sigmoid_circuit_autograd
 
 

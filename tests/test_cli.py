@@ -5,8 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cnnkit
 import pytest
+
+import cnnkit
 
 BIN = Path(sys.executable).parent / "cnnkit"
 

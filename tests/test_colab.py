@@ -6,8 +6,9 @@ import sys
 import types
 from pathlib import Path
 
-import cnnkit
 import pytest
+
+import cnnkit
 from cnnkit import colab
 
 

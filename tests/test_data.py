@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from cnnkit import data
 from cnnkit.data import _common, fashion_mnist, shapes
 

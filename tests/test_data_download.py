@@ -16,6 +16,7 @@ import threading
 
 import numpy as np
 import pytest
+
 from cnnkit import data
 from cnnkit.data import cifar10, fashion_mnist
 from cnnkit.data._download import file_digest

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from cnnkit import data
 from cnnkit.data.torch import DeviceLoader, augment_batch, default_num_workers
 

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from cnnkit import features, transfer
 from torch import nn
 from torchvision.models import mobilenet_v2, resnet18
+
+from cnnkit import features, transfer
 
 
 def _band_photo(H=120, W=600, seed=0):
@@ -164,8 +165,9 @@ def _pretrained_available():
 @pytest.mark.slow
 @pytest.mark.skipif(not _pretrained_available(), reason="offline MobileNetV2 weights not seeded")
 def test_head_accuracy_round_trip(tmp_path):
-    from cnnkit.training import save_checkpoint
     from torchvision.models import MobileNet_V2_Weights
+
+    from cnnkit.training import save_checkpoint
 
     weights = MobileNet_V2_Weights.IMAGENET1K_V1
     model = mobilenet_v2(weights=weights)

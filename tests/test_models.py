@@ -6,8 +6,9 @@ import math
 
 import pytest
 import torch
-from cnnkit.models import build_cnn, build_mlp, count_params
 from torch import nn
+
+from cnnkit.models import build_cnn, build_mlp, count_params
 
 
 def conv_formula(f, c, k, groups=1, bias=True):

@@ -5,6 +5,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from cnnkit import pretrained
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,8 +52,9 @@ def test_seed_from_wheel_then_standard_torchvision_code_loads_offline(torch_home
 
     import numpy as np
     import torch
-    from cnnkit.data import photos
     from torchvision.models import MobileNet_V2_Weights, mobilenet_v2
+
+    from cnnkit.data import photos
 
     # The student's code, unchanged: torchvision finds the file in its cache and does not download.
     model = mobilenet_v2(weights=MobileNet_V2_Weights.IMAGENET1K_V1).eval()

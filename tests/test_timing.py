@@ -3,6 +3,7 @@
 import time
 
 import pytest
+
 from cnnkit.timing import compare, time_fn
 
 

@@ -4,10 +4,11 @@ import time
 
 import pytest
 import torch
-from cnnkit import training
-from cnnkit.training import History, evaluate, fit, load_checkpoint, save_checkpoint
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+
+from cnnkit import training
+from cnnkit.training import History, evaluate, fit, load_checkpoint, save_checkpoint
 
 
 def _blobs(n=64, seed=0, d=8, classes=3):

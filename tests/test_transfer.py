@@ -2,9 +2,10 @@
 
 import pytest
 import torch
-from cnnkit import transfer
 from torch import nn
 from torchvision.models import mobilenet_v2, resnet18
+
+from cnnkit import transfer
 
 
 def _mobilenet():

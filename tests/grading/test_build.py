@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from cnnkit.grading import build as B
 from cnnkit.grading import leaks
 from cnnkit.grading.paths import STAGES, repo_root, stage_dirs

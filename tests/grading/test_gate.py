@@ -5,6 +5,7 @@ import sys
 import textwrap
 
 import pytest
+
 from cnnkit.grading.gate import GateError, gate_source, gated_copy
 
 FAKE_LAYERS = textwrap.dedent(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from cnnkit.grading import leaks
 from cnnkit.grading.paths import repo_root
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from cnnkit.grading import leaks
 from cnnkit.grading.nbgrader import (
     GUARD,

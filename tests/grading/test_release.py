@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+
 from cnnkit.grading import leaks
 from cnnkit.grading.paths import STAGES, repo_root, stage_dirs
 from cnnkit.grading.release import (

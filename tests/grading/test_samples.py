@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from cnnkit.grading import build as B
 from cnnkit.grading import samples as S
 from cnnkit.grading.paths import repo_root, stage_dirs

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from cnnkit.grading.grade import grade
 
 ROOT = Path(__file__).resolve().parents[2]

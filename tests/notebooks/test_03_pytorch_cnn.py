@@ -46,9 +46,10 @@ def test_solution_runs_in_ci_mode(tmp_path):
     import jupytext
     import numpy as np
     import torch
+    from nbclient import NotebookClient
+
     from cnnkit import data, training
     from cnnkit.models import build_cnn
-    from nbclient import NotebookClient
 
     nb = jupytext.read(MASTER)
     env = {"CNNKIT_CI": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}

@@ -4,8 +4,9 @@ import math
 
 import pytest
 import torch
-from cnnkit.numeric import arch
 from torch import nn
+
+from cnnkit.numeric import arch
 
 
 def _torch_out_size(N, F, S, P):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from cnnkit.numeric.cnn import ThreeLayerConvNet
 from cnnkit.numeric.gradcheck import eval_numerical_gradient, rel_error
 from cnnkit.numeric.solver import Solver

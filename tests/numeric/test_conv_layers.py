@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from cnnkit.numeric import conv_layers, fast_layers
 from cnnkit.numeric.gradcheck import eval_numerical_gradient_array, rel_error
 from cnnkit.timing import compare

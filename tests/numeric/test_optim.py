@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from cnnkit.numeric import optim
 from cnnkit.numeric.gradcheck import rel_error
 

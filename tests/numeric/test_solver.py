@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from cnnkit.numeric.fc_net import TwoLayerNet
 from cnnkit.numeric.solver import Solver
 
