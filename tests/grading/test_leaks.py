@@ -73,6 +73,15 @@ def test_solution_line_in_a_cell_is_found(tmp_path, secrets):
     assert "toy_stage.py:" in str(found[0])
 
 
+def test_solution_line_pasted_as_a_comment_is_found(tmp_path, secrets):
+    tree = _tree(tmp_path, _clean_notebook())
+    (tree / "hints.py").write_text(f"# hint:\n#    {SOLUTION_LINE}\n")
+    found = leaks.scan(tree, secrets)
+    assert [(f.kind, f.path.name, f.where) for f in found] == [
+        ("solution line", "hints.py", "line 2")
+    ]
+
+
 def test_solution_line_in_metadata_is_found(tmp_path, secrets):
     nb = _clean_notebook()
     nb.metadata["widgets"] = {"state": {"note": f"cached: {SOLUTION_LINE}"}}

@@ -495,6 +495,8 @@ def scan(tree: Path, secrets: Secrets) -> list[Finding]:
                 if not norm:
                     continue
                 hit = secrets.lines.get(norm)
+                if hit is None and norm.startswith("#"):  # a solution line pasted as a comment
+                    hit = secrets.lines.get(normalise(norm.lstrip("#")))
                 if hit is None and deep and len(norm) > MIN_SUBSTRING:
                     hit = next((s for s in long_secrets if s.text in norm), None)
                 if hit is not None:
