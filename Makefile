@@ -70,7 +70,7 @@ format: $(STAMP)
 
 # pytest exits 5 when it collects nothing; that must not read as a pass or a crash silently.
 test: test-setup lint
-	@rc=0; $(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; $(BIN)/python -m pytest -n 2 --dist loadgroup --durations=25 $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 build: setup

@@ -452,9 +452,10 @@ def test_release_installs_in_a_fresh_venv_and_the_current_notebook_runs(
     released, fresh_venv, tmp_path
 ):
     stage, out = released
-    if stage not in (BUILT[0], BUILT[-1]):
-        # ~4 min per stage on 2 cores; the middle stages' gating is covered by the stub tests above
-        pytest.skip("notebook execution runs for the first and the latest built stage only")
+    if stage != BUILT[0]:
+        # 1-4 min per stage on 2 cores; the later stages' gating is covered by the stub tests above
+        # and their notebooks run against the gated library in every `cnnkit grade` of their samples
+        pytest.skip("notebook execution in a fresh venv runs for the first built stage only")
     work = tmp_path / "student"
     shutil.copytree(out, work)
     pip = [str(fresh_venv), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
