@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from toy_stage import STAGE, build_toy, hidden_sources, make_samples  # noqa: E402
+
 from cnnkit.grading.grade import PreflightError, collect_submissions, grade  # noqa: E402
 from cnnkit.grading.sandbox import Limits  # noqa: E402
-from toy_stage import STAGE, build_toy, hidden_sources, make_samples  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import cnnkit
 import nbformat
 import pytest
+
+import cnnkit
 from cnnkit.grading.gate import gated_copy
 from cnnkit.grading.sandbox import Limits, _unshare_prefix, execute, prepare_notebook
 

@@ -512,6 +512,33 @@ def build_stage(stage: str, root: Path, secrets: leaks.Secrets | None = None) ->
         write_notebook(master_nb, dirs.master_nb)
         _replace_tree(dirs.assignment, assignment)
         _replace_tree(dirs.autograder, autograder, keep=("samples",))
+        copy_solution_artifacts(dirs.autograder)
+
+
+def copy_solution_artifacts(ag_dir: Path) -> list[str]:
+    """Copy the trained files of the "solution" sample next to the solution notebook.
+
+    `cnnkit grade`'s preflight then runs the artifact cases on them too (without them it skips them).
+
+    Inputs:
+    - ag_dir: autograder/<stage>/ (reads samples/manifest.json and samples/solution/).
+
+    Returns:
+    - names: the files copied into ag_dir/solution/ (none when the samples are not built).
+    """
+    manifest = ag_dir / "samples" / "manifest.json"
+    if not manifest.exists():
+        return []
+    copied = []
+    for entry in json.loads(manifest.read_text()):
+        if entry.get("name") != "solution":
+            continue
+        src = (ag_dir / "samples" / entry["file"]).parent
+        for name in entry.get("artifacts", []):
+            if (src / name).is_file():
+                shutil.copyfile(src / name, ag_dir / "solution" / Path(name).name)
+                copied.append(Path(name).name)
+    return copied
 
 
 def build(stages: list[str], root: Path, samples: bool = False) -> None:
@@ -542,6 +569,7 @@ def build(stages: list[str], root: Path, samples: bool = False) -> None:
             from cnnkit.grading.samples import generate
 
             generate(stage, root, execute=True)
+            copy_solution_artifacts(stage_dirs(stage, root).autograder)
     leaks.check_tree(root / "assignments", secrets)
     drift = leaks.exercise_drift(root)
     if drift:

@@ -7,7 +7,9 @@ cases, hidden ones included) and the solution notebook `autograder/<stage>/solut
    "reference" mode with a fresh grading seed. Preflight: it must pass every case, else grading stops.
 2. Each submission (an .ipynb, a folder with one .ipynb and its artifact files, or an otter export
    zip) runs in its own temp dir and sandboxed kernel with the stage-gated library; the probe records
-   plain values in "record" mode with the same seed. A case passes iff it raised nothing and every
+   plain values in "record" mode with the same seed, running each test sliced by
+   `probe.record_source` (no expected values in the kernel). A notebook whose otter metadata names
+   another assignment gets 0 with that reason. A case passes iff it raised nothing and every
    record matches the reference's (`cnnkit.checks.match`). Artifact cases (test functions without
    parameters) run in a separate grader process on a copy of the submitted files.
 3. Results are cached in OUT/.cache by content hash (resume, idempotent reruns) and written as
@@ -33,7 +35,7 @@ from pathlib import Path
 
 from cnnkit.grading import report as report_mod
 from cnnkit.grading.gate import gated_copy
-from cnnkit.grading.probe import load_records, probe_cell
+from cnnkit.grading.probe import load_records, probe_cell, record_source
 from cnnkit.grading.sandbox import Limits, execute
 
 MAX_ZIP_BYTES = 512 * 1024**2
@@ -331,7 +333,15 @@ def _spec(plan: Plan, mode: str, out: Path, cases: list[Case]) -> dict:
         "mode": mode,
         "seed": plan.seed,
         "out": str(out),
-        "tests": [{"name": c.name, "source": c.source, "params": c.params} for c in cases],
+        # a student's kernel gets the tests without their expected values (see record_source)
+        "tests": [
+            {
+                "name": c.name,
+                "source": record_source(c.source, c.params) if mode == "record" else c.source,
+                "params": c.params,
+            }
+            for c in cases
+        ],
         "checks_source": plan.checks_source,
         "case_timeout": max(5, int(min(plan.limits.cell_timeout, plan.limits.timeout))),
         "memory_bytes": plan.limits.memory_bytes,
@@ -444,9 +454,17 @@ def grade_one(plan: Plan, sub: Submission) -> dict:
         try:
             import nbformat
 
-            nbformat.read(str(files / nb_name), as_version=4)
+            nb = nbformat.read(str(files / nb_name), as_version=4)
         except Exception as err:  # noqa: BLE001 - malformed JSON, wrong schema, binary junk
             raise _Row0(f"malformed notebook: {type(err).__name__}: {err}"[:300]) from err
+        # otter refuses another assignment's notebook too; without the metadata it is graded on
+        # its merits (its functions are simply missing)
+        other = (nb.metadata.get("otter") or {}).get("assignment_name")
+        if isinstance(other, str) and other and other != plan.stage:
+            raise _Row0(
+                f"wrong assignment: this notebook is {other[:60]!r}, not {plan.stage!r} "
+                f"(submit your {plan.stage}.ipynb)"
+            )
         lib = work / "lib"
         shutil.copytree(plan.gated, lib)
         got, outcome = run_kernel_cases(plan, files, nb_name, "record", lib, work)
@@ -495,6 +513,7 @@ def reference_run(plan: Plan, root: Path) -> dict:
         for f in sol_dir.iterdir():
             if f.is_file():
                 shutil.copyfile(f, files / f.name)
+        _reference_artifacts(sol_dir.parent / "samples", files)
         got, outcome = run_kernel_cases(
             plan, files, plan.ag.solution.name, "reference", plan.full, work
         )
@@ -524,6 +543,20 @@ def reference_run(plan: Plan, root: Path) -> dict:
         return got
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _reference_artifacts(samples: Path, files: Path) -> None:
+    """Add the "solution" sample's trained files when the solution folder lacks them (older builds)."""
+    manifest = samples / "manifest.json"
+    if _has_artifacts(files, []) or not manifest.exists():
+        return
+    with contextlib.suppress(ValueError, KeyError, TypeError, OSError):
+        for entry in json.loads(manifest.read_text()):
+            if entry.get("name") == "solution":
+                src = (samples / entry["file"]).parent
+                for name in entry.get("artifacts", []):
+                    if (src / Path(name).name).is_file():
+                        shutil.copyfile(src / Path(name).name, files / Path(name).name)
 
 
 def _has_artifacts(files: Path, cases: list[Case]) -> bool:
@@ -576,8 +609,10 @@ def grade(
     hide = [str(out)]
     for s in subs:
         hide.append(str(s.path.resolve().parent if s.kind != "folder" else s.path.resolve()))
+    # the whole checkout (its .git holds the library's history, build dirs hold wheels), except the
+    # folders that hold the grader's own interpreter (a venv inside the checkout)
+    hide += [str(p) for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
     hide += [str(p) for p in (root / "autograder", root / "solutions", root / "lib", pkg.parent)]
-    hide += [str(root / "tests")]
     tmp = Path(tempfile.mkdtemp(prefix="cnnkit-batch-"))
     keep = [tmp, Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve()]
     hide = [p for p in set(limits.hide + hide) if not any(_within(k, Path(p)) for k in keep)]

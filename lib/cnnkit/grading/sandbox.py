@@ -187,6 +187,7 @@ def execute(
         "workdir": str(workdir),
         "library": str(library),
         "cell_timeout": min(limits.cell_timeout, limits.timeout),
+        "wall_timeout": limits.timeout,
         "as": int(limits.memory_bytes) if limits.memory_bytes else 0,
         "cpu": int(limits.cpu_seconds or limits.timeout) + 1,
         "nproc": user_process_count() + limits.nproc if limits.nproc else 0,
@@ -354,10 +355,17 @@ def _run(cfg_path: str) -> int:
         km = AsyncKernelManager(
             kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, transport="ipc", ip=ipc
         )
+        probe_cell = nb.cells[-1] if cfg["probe"] else None
         client = NotebookClient(
             nb,
             km=km,
             timeout=int(cfg["cell_timeout"]),
+            # the probe runs every case (each under its own alarm): only the wall clock bounds it
+            timeout_func=lambda cell, probe_cell=probe_cell: (
+                int(cfg.get("wall_timeout", cfg["cell_timeout"]))
+                if cell is probe_cell
+                else int(cfg["cell_timeout"])
+            ),
             interrupt_on_timeout=True,
             allow_errors=True,
             kernel_name=KERNEL_NAME,

@@ -1,0 +1,469 @@
+"""Adversarial submissions for the real stages, generated at test time from the built notebooks.
+
+`make_samples(stage, root, dest)` writes one submission per attack into `dest` (a folder holding the
+notebook and, for solution-based samples, the trained artifact files) and returns
+`{name: (path, expect)}`. `expect` maps a question to "full", "zero" or "less" (strictly below full);
+the key "*" gives the default for the questions not named. Optional extras: "failed" (case names that
+must fail), "reason" (text the row's reason must contain).
+
+The cells below are what a hostile or broken student writes; none of them may earn a point that the
+student's own code did not earn.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+
+# a marker in the argv of processes the fork loop leaves behind: none may survive the batch
+SLEEP_MARK = "4242.25"
+
+OTTER_RUNNER_PATCH = """
+# the two-line patch that makes `otter run` give full marks, plus otter's exception-test internals
+import otter.test_files.ok_test as t
+t.run_doctest = lambda *a, **k: (True, "")
+import otter.test_files.exception_test as et
+import otter.test_files.abstract_test as at
+et.ExceptionTestFile.run = lambda self, *a, **k: None
+for cls in (et.TestCase, at.TestCase):
+    try:
+        cls.run = lambda self, *a, **k: True
+    except Exception:
+        pass
+et.test_case = lambda *a, **k: (lambda f: (lambda *x, **y: None))
+at.TestCaseResult.passed = property(lambda self: True)
+"""
+
+COMPARISON_PATCH = """
+# every comparison a test could use says "equal"
+import math
+import numpy as np
+import torch
+np.allclose = lambda *a, **k: True
+np.array_equal = lambda *a, **k: True
+np.isclose = lambda a, b, *x, **k: np.ones(np.broadcast(np.asarray(a), np.asarray(b)).shape, bool)
+np.testing.assert_allclose = lambda *a, **k: None
+np.testing.assert_array_equal = lambda *a, **k: None
+np.testing.assert_almost_equal = lambda *a, **k: None
+math.isclose = lambda *a, **k: True
+torch.allclose = lambda *a, **k: True
+torch.equal = lambda *a, **k: True
+from cnnkit import checks
+checks.close = lambda *a, **k: None
+checks.equal = lambda *a, **k: None
+checks.true = lambda *a, **k: None
+checks.match = lambda *a, **k: None
+"""
+
+FRAME_THIEF = '''
+def {name}(*args, **kwargs):
+    """Copies the test's expected values instead of computing anything."""
+    import sys
+    frame = sys._getframe(1)
+    loc = dict(frame.f_locals)
+    # an oracle the test evaluated before calling: copy its numbers
+    if "out" in loc and "t" in loc and hasattr(loc["out"], "item"):
+        t = loc["t"]
+        return float(loc["out"].item()), {{k: float(v.grad.item()) for k, v in t.items()}}
+    # patch the checks module at call time: record the expected value as if it were ours
+    ck = sys.modules.get("cnnkit.checks")
+    if ck is not None:
+        rec = ck._record
+
+        def close(name, got, expected, rtol=1e-7, atol=0.0, msg=None):
+            rec(name, "close", ck._expected(expected), rtol, atol)
+
+        def equal(name, got, expected, msg=None):
+            rec(name, "equal", ck._expected(expected))
+
+        ck.close, ck.equal = close, equal
+        frame.f_globals["checks"] = ck
+    return 0.0, {{k: 0.0 for k in ("w0", "x0", "w1", "x1", "w2")}}
+'''
+
+DETECTOR = '''
+def affine_forward(x, w, b):
+    """Right answer for the notebook, a cached array when it notices the grader."""
+    import inspect
+    import os
+    import sys
+
+    import numpy as np
+
+    grading = (
+        os.environ.get("CNNKIT_GRADING") == "1"
+        or any("grading" in m or m == "otter" for m in sys.modules)
+        or any(f.function.startswith("test_") or f.function == "run_probe" for f in inspect.stack())
+    )
+    if grading:
+        cached = np.zeros((x.shape[0], w.shape[1]))
+        return cached, (x, w, b)
+    return x.reshape(x.shape[0], -1) @ w + b, (x, w, b)
+'''
+
+IMPORT_BY_PATH = '''
+import glob
+import importlib.util
+import subprocess
+import sys
+
+
+def _steal(module_rel, names):
+    """Load the reference from the checkout, the installed package, the zip's wheel or git."""
+    candidates = [{root!r} + "/lib/" + module_rel]
+    candidates += glob.glob(sys.prefix + "/lib/python3*/site-packages/" + module_rel)
+    for path in candidates:
+        try:
+            spec = importlib.util.spec_from_file_location("stolen", path)
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            return [getattr(mod, n) for n in names]
+        except Exception:
+            pass
+    try:
+        text = subprocess.run(
+            ["git", "-C", {root!r}, "show", "HEAD:lib/" + module_rel],
+            capture_output=True, text=True, timeout=20,
+        ).stdout
+        g = {{}}
+        exec(text, g)
+        return [g[n] for n in names]
+    except Exception:
+        pass
+    import zipfile
+    for z in glob.glob({root!r} + "/autograder/*/autograder.zip"):
+        try:
+            with zipfile.ZipFile(z) as zf:
+                zf.extractall("stolen")
+        except Exception:
+            pass
+    raise ImportError("nothing to steal")
+'''
+
+READER = """
+# read the grader's files: hidden tests, the solution notebook, the library's history
+import glob
+import json
+import subprocess
+import zipfile
+
+ROOT = {root!r}
+for path in glob.glob(ROOT + "/autograder/*/solution/*.ipynb") + glob.glob(
+    ROOT + "/autograder/*/samples/solution/*.ipynb"
+) + glob.glob(ROOT + "/solutions/*/*.ipynb"):
+    try:
+        for c in json.load(open(path))["cells"]:
+            src = "".join(c["source"])
+            if c["cell_type"] == "code" and src.lstrip().startswith(("def ", "class ")):
+                exec(src)
+    except Exception:
+        pass
+for path in glob.glob(ROOT + "/autograder/*/autograder.zip"):
+    try:
+        with zipfile.ZipFile(path) as zf:
+            hidden_tests = {{n: zf.read(n) for n in zf.namelist() if n.startswith("tests/")}}
+    except Exception:
+        pass
+try:
+    text = subprocess.run(
+        ["git", "-C", ROOT, "show", "HEAD:lib/cnnkit/numeric/layers.py"],
+        capture_output=True, text=True, timeout=20,
+    ).stdout
+    exec(text)
+except Exception:
+    pass
+"""
+
+SYS_EXIT = "import sys\nsys.exit('student calls sys.exit mid-notebook')\n"
+OS_EXIT = "import os\nos._exit(3)\n"
+WHILE_TRUE = "while True:\n    pass\n"
+MEMORY_BOMB = """
+import numpy as np
+def _bomb():
+    chunks = []
+    while True:
+        chunks.append(bytearray(512 * 1024**2))
+_bomb()
+"""
+MEMORY_BOMB_2 = "import numpy as np\nhuge = np.ones((10**6, 10**6))\n"
+FORK_LOOP = f"""
+import os
+for _ in range(40):
+    if os.fork() == 0:
+        os.execvp("sleep", ["sleep", "{SLEEP_MARK}"])
+"""
+
+
+def _stub(name: str, kind: str = "def") -> str:
+    if kind == "class":
+        return (
+            f"class {name}:\n    def __init__(self, *a, **k):\n        raise NotImplementedError\n"
+        )
+    return f"def {name}(*args, **kwargs):\n    raise NotImplementedError\n"
+
+
+def _index(nb, name: str) -> int:
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == "code" and (
+            f"def {name}(" in c.source
+            or f"class {name}(" in c.source
+            or f"class {name}:" in c.source
+        ):
+            return i
+    raise KeyError(name)
+
+
+def replace(nb, name: str, source: str):
+    """A copy of nb whose cell defining `name` holds `source` instead."""
+    nb = copy.deepcopy(nb)
+    nb.cells[_index(nb, name)].source = source
+    return nb
+
+
+def insert(nb, source: str, after: str | None = None):
+    """A copy of nb with a code cell after the cell defining `after` (or at the end)."""
+    nb = copy.deepcopy(nb)
+    cell = nbformat.v4.new_code_cell(source)
+    if after is None:
+        nb.cells.append(cell)
+    else:
+        nb.cells.insert(_index(nb, after) + 1, cell)
+    return nb
+
+
+def delete(nb, name: str):
+    nb = copy.deepcopy(nb)
+    del nb.cells[_index(nb, name)]
+    return nb
+
+
+def move_to_end(nb, *names: str):
+    nb = copy.deepcopy(nb)
+    cells = [nb.cells[_index(nb, n)] for n in names]
+    for c in cells:
+        nb.cells.remove(c)
+    nb.cells.extend(cells)
+    return nb
+
+
+def _solution(root: Path, stage: str):
+    return nbformat.read(root / "autograder" / stage / "solution" / f"{stage}.ipynb", as_version=4)
+
+
+def _student(root: Path, stage: str):
+    return nbformat.read(root / "assignments" / stage / f"{stage}.ipynb", as_version=4)
+
+
+def _artifacts(root: Path, stage: str) -> list[Path]:
+    manifest = json.loads((root / "autograder" / stage / "samples" / "manifest.json").read_text())
+    sol = next(e for e in manifest if e["name"] == "solution")
+    base = root / "autograder" / stage / "samples" / Path(sol["file"]).parent
+    return [base / a for a in sol["artifacts"]]
+
+
+def _stage_01(root: Path, sol, stu) -> dict[str, tuple]:
+    lecture = (
+        "def sigmoid_circuit(w0, x0, w1, x1, w2):\n"
+        "    return 0.731059, {'w0': -0.196612, 'x0': 0.393224, 'w1': -0.393224,\n"
+        "                      'x1': -0.589836, 'w2': 0.196612}\n"
+    )
+    steal = IMPORT_BY_PATH.format(root=str(root)) + (
+        "affine_forward, affine_backward = _steal("
+        "'cnnkit/numeric/layers.py', ['affine_forward', 'affine_backward'])\n"
+    )
+    full = {"*": "full"}
+    return {
+        "solution": (sol, True, full),
+        "otter-runner-patch": (insert(stu, OTTER_RUNNER_PATCH), False, {"*": "zero"}),
+        "comparison-patch": (insert(stu, COMPARISON_PATCH), False, {"*": "zero"}),
+        # q1 left as stubs, every comparison patched: q1 stays 0, the honest rest keeps its points
+        "comparison-patch-keeps-honest": (
+            insert(
+                replace(
+                    replace(sol, "sigmoid_circuit", _stub("sigmoid_circuit")),
+                    "max_copy_circuit",
+                    _stub("max_copy_circuit"),
+                ),
+                COMPARISON_PATCH + OTTER_RUNNER_PATCH,
+            ),
+            True,
+            {"q1": "zero", "*": "full"},
+        ),
+        "hardcoded-lecture-outputs": (
+            replace(sol, "sigmoid_circuit", lecture),
+            True,
+            {"q1": "less", "*": "full", "failed": ["test_q1_sigmoid_circuit_hidden"]},
+        ),
+        "frame-thief": (
+            replace(sol, "sigmoid_circuit", FRAME_THIEF.format(name="sigmoid_circuit")),
+            True,
+            {
+                "q1": "less",
+                "*": "full",
+                "failed": [
+                    "test_q1_sigmoid_circuit_hidden",
+                    "test_q1_sigmoid_circuit_lecture_values",
+                ],
+            },
+        ),
+        "detects-grading": (
+            replace(sol, "affine_forward", DETECTOR),
+            True,
+            {"q3": "less", "q4": None, "*": "full", "failed": ["test_q3_affine_hidden"]},
+        ),
+        "imports-reference": (
+            replace(
+                replace(
+                    sol, "affine_forward", "from cnnkit.numeric.layers import affine_forward\n"
+                ),
+                "affine_backward",
+                "from cnnkit.numeric.layers import affine_backward\n",
+            ),
+            True,
+            {
+                "q3": "less",
+                "q4": None,
+                "*": "full",
+                "failed": ["test_q3_affine_hidden"],
+                "error": {"test_q3_affine_hidden": "NotImplementedError"},
+            },
+        ),
+        "imports-reference-by-path": (
+            replace(delete(sol, "affine_backward"), "affine_forward", steal),
+            True,
+            {"q3": "less", "q4": None, "*": "full", "failed": ["test_q3_affine_hidden"]},
+        ),
+        "reads-grader-files": (insert(stu, READER.format(root=str(root))), False, {"*": "zero"}),
+        "sys-exit": (insert(sol, SYS_EXIT, after="Value"), True, full),
+        "os-exit": (insert(sol, OS_EXIT, after="Value"), True, full),
+        "while-true": (insert(sol, WHILE_TRUE, after="Value"), True, full),
+        "memory-bomb": (
+            insert(insert(sol, MEMORY_BOMB, after="Value"), MEMORY_BOMB_2, after="Value"),
+            True,
+            full,
+        ),
+        "fork-loop": (insert(sol, FORK_LOOP, after="Value"), True, full),
+        "foreign-kernelspec": (_foreign(sol), True, full),
+        "deleted-cell": (
+            delete(sol, "max_copy_circuit"),
+            True,
+            {"q1": "less", "*": "full", "failed": ["test_q1_max_copy_circuit_hidden"]},
+        ),
+        "reordered-cells": (move_to_end(sol, "Value", "sigmoid_circuit", "sgd"), True, full),
+    }
+
+
+def _stage_03(root: Path, sol, stu) -> dict[str, tuple]:
+    q1 = "\n".join(
+        [_stub("Multiply", "class"), _stub("Sigmoid", "class"), _stub("sigmoid_circuit_autograd")]
+    )
+    lecture = (
+        "def sigmoid_circuit_autograd(w0, x0, w1, x1, w2):\n"
+        "    return 0.731059, {'w0': -0.196612, 'x0': 0.393224, 'w1': -0.393224,\n"
+        "                      'x1': -0.589836, 'w2': 0.196612}\n"
+    )
+    imports_ref = "from cnnkit.models import build_cnn, build_mlp\n"
+    full = {"*": "full"}
+    nb = sol
+    for cell in (SYS_EXIT, OS_EXIT, WHILE_TRUE, MEMORY_BOMB, FORK_LOOP):
+        nb = insert(nb, cell, after="count_params")
+    return {
+        "solution": (sol, True, full),
+        "otter-runner-patch": (insert(stu, OTTER_RUNNER_PATCH), False, {"*": "zero"}),
+        "comparison-patch-keeps-honest": (
+            insert(replace(sol, "Multiply", q1), COMPARISON_PATCH + OTTER_RUNNER_PATCH),
+            True,
+            # torch.equal patched to True also flips the student's own "parameters changed" check
+            {"q1": "zero", "q4": None, "*": "full"},
+        ),
+        "hardcoded-lecture-outputs": (
+            insert(sol, lecture),
+            True,
+            {"q1": "less", "*": "full", "failed": ["test_q1_circuit_hidden"]},
+        ),
+        "imports-reference": (
+            replace(sol, "build_cnn", imports_ref),
+            True,
+            {"q3": "zero", "q4": None, "*": "full"},
+        ),
+        # sys.exit, os._exit, while True, a memory bomb and a fork loop in one notebook
+        "chaos": (nb, True, full),
+        "foreign-kernelspec": (_foreign(sol), True, full),
+    }
+
+
+def _stage_02(root: Path, sol, stu) -> dict[str, tuple]:
+    return {
+        "solution": (sol, True, {"*": "full"}),
+        "imports-reference": (
+            replace(
+                sol,
+                "conv_forward_naive",
+                "from cnnkit.numeric.conv_layers import conv_forward_naive\n",
+            ),
+            True,
+            {
+                "q3": "less",
+                "q4": None,
+                "q5": None,
+                "q6": None,
+                "*": "full",
+                "failed": ["test_conv_naive_strides_pads_nonsquare"],
+            },
+        ),
+        "comparison-patch": (insert(stu, COMPARISON_PATCH), False, {"*": "zero"}),
+    }
+
+
+def _foreign(nb):
+    nb = copy.deepcopy(nb)
+    nb.metadata["kernelspec"] = {
+        "name": "conda-env-dl-py",
+        "display_name": "Python [conda env:dl]",
+        "language": "python",
+    }
+    return nb
+
+
+BUILDERS = {"01_backprop": _stage_01, "02_conv_layers": _stage_02, "03_pytorch_cnn": _stage_03}
+OTHER = {
+    "01_backprop": "03_pytorch_cnn",
+    "02_conv_layers": "01_backprop",
+    "03_pytorch_cnn": "01_backprop",
+}
+
+
+def make_samples(stage: str, root: Path, dest: Path) -> dict[str, tuple[Path, dict]]:
+    """Write the adversarial submissions of a stage into dest.
+
+    Inputs:
+    - stage: a stage with a builder in BUILDERS.
+    - root: the checkout (built autograder/<stage>/ and assignments/<stage>/).
+    - dest: an empty directory.
+
+    Returns:
+    - samples: {name: (path, expect)}.
+    """
+    sol, stu = _solution(root, stage), _student(root, stage)
+    arts = _artifacts(root, stage)
+    out: dict[str, tuple[Path, dict]] = {}
+    for name, (nb, with_artifacts, expect) in BUILDERS[stage](root, sol, stu).items():
+        d = dest / name
+        d.mkdir(parents=True)
+        nbformat.write(nb, d / f"{stage}.ipynb")
+        if with_artifacts:
+            for a in arts:
+                shutil.copy(a, d / a.name)
+        out[name] = (d, expect)
+    (dest / "malformed.ipynb").write_text("{ this is not json")
+    out["malformed.ipynb"] = (dest / "malformed.ipynb", {"*": "zero", "reason": "malformed"})
+    other = OTHER[stage]
+    d = dest / "other-stage"
+    d.mkdir()
+    shutil.copy(root / "autograder" / other / "solution" / f"{other}.ipynb", d / f"{other}.ipynb")
+    out["other-stage"] = (d, {"*": "zero", "reason": "wrong assignment"})
+    return out

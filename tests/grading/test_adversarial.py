@@ -1,0 +1,173 @@
+"""Adversarial submissions on the real stages: only working code earns points under `cnnkit grade`.
+
+For each stage one batch (module-scoped, `--workers 2`) grades every sample of
+tests/grading/adversarial/attacks.py together; the tests then check each sample's row against its
+expected score, that the batch left no process and no temp dir behind, and what the kernel-side
+test sources look like (no expected values in them).
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "adversarial"))
+from attacks import BUILDERS, SLEEP_MARK, make_samples  # noqa: E402
+
+from cnnkit.grading.grade import grade, load_autograder  # noqa: E402
+from cnnkit.grading.probe import record_source  # noqa: E402
+from cnnkit.grading.sandbox import Limits  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGES = sorted(BUILDERS)
+LIMITS = Limits(timeout=420, cell_timeout=20)
+
+
+def _built(stage: str) -> bool:
+    ag = ROOT / "autograder" / stage
+    return (ag / "autograder.zip").exists() and (ag / "samples" / "manifest.json").exists()
+
+
+def _sleepers() -> list[int]:
+    """Processes the fork-loop samples started (they exec `sleep SLEEP_MARK`)."""
+    pids = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if SLEEP_MARK in (p / "cmdline").read_bytes().decode(errors="replace"):
+                    pids.append(int(p.name))
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.fixture(scope="module", params=STAGES)
+def batch(request, tmp_path_factory):
+    stage = request.param
+    if not _built(stage):
+        pytest.skip(f"{stage} is not built (cnnkit build --samples {stage})")
+    samples = make_samples(stage, ROOT, tmp_path_factory.mktemp(f"adv-{stage}"))
+    out = tmp_path_factory.mktemp(f"adv-out-{stage}")
+    gradetmp = tmp_path_factory.mktemp(f"adv-tmp-{stage}")
+    old = tempfile.tempdir
+    tempfile.tempdir = str(gradetmp)
+    try:
+        result = grade(
+            stage,
+            [p for p, _ in samples.values()],
+            out,
+            workers=2,
+            root=ROOT,
+            limits=LIMITS,
+            progress=False,
+        )
+    finally:
+        tempfile.tempdir = old
+    rows = {r["name"]: r for r in result.rows}
+    return stage, samples, result, rows, gradetmp
+
+
+def test_every_adversarial_sample_gets_its_expected_score(batch):
+    stage, samples, result, rows, _ = batch
+    assert sorted(rows) == sorted(samples)  # the batch completed: one row each
+    problems = []
+    for name, (_, expect) in samples.items():
+        row = rows[name]
+        for q in result.questions:
+            want = expect.get(q, expect["*"])
+            got, full = row["scores"][q], result.possible[q]
+            ok = {
+                "full": got == full,
+                "zero": got == 0,
+                "less": got < full,
+                None: True,
+            }[want]
+            if not ok:
+                problems.append(f"{name}: {q} = {got}/{full}, expected {want} ({row['reason']})")
+        for case in expect.get("failed", []):
+            if row["cases"][case]["passed"]:
+                problems.append(f"{name}: {case} passed but must fail")
+        for case, text in expect.get("error", {}).items():
+            if text not in row["cases"][case]["message"]:
+                problems.append(f"{name}: {case} message {row['cases'][case]['message']!r}")
+        if "reason" in expect and expect["reason"] not in row["reason"]:
+            problems.append(f"{name}: reason {row['reason']!r} lacks {expect['reason']!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_broken_samples_say_why(batch):
+    _, _, _, rows, _ = batch
+    assert rows["malformed.ipynb"]["status"] == "Failed"
+    assert "wrong assignment" in rows["other-stage"]["reason"]
+    for name in ("os-exit", "chaos"):
+        if name in rows:
+            assert "kernel died" in rows[name]["reason"]
+
+
+def test_the_batch_leaves_nothing_behind(batch):
+    *_, gradetmp = batch
+    assert list(gradetmp.iterdir()) == []
+    assert _sleepers() == []
+
+
+# hidden cases whose oracle (torch autograd) must not run in the student's kernel
+ORACLE_FREE = {
+    "01_backprop": [
+        "test_q1_sigmoid_circuit_hidden",
+        "test_q1_max_copy_circuit_hidden",
+        "test_q3_affine_hidden",
+        "test_q3_relu_hidden",
+        "test_q3_sigmoid_hidden",
+    ],
+    "02_conv_layers": [
+        "test_conv_naive_strides_pads_nonsquare",
+        "test_max_pool_fast_overlap_nonsquare",
+    ],
+    "03_pytorch_cnn": ["test_q1_circuit_hidden"],
+}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_kernel_side_sources_hold_no_expected_values(stage):
+    """The record-mode tests keep the student calls and the checks, not the oracles."""
+    if not _built(stage):
+        pytest.skip(f"{stage} is not built")
+    ag = load_autograder(stage, ROOT)
+    for c in ag.cases:
+        if c.artifact:
+            continue
+        src = record_source(c.source, c.params)
+        compile(src, c.name, "exec")
+        for p in c.params:
+            assert p in src, (c.name, p)
+        assert src.count("checks.") == c.source.count("checks."), c.name
+        if c.name in ORACLE_FREE[stage]:
+            assert ".backward(" not in src and ".grad" not in src, c.name
+
+
+def test_record_source_slices_only_what_feeds_expected():
+    src = """
+def test_x(f):
+    import torch
+    from cnnkit import checks
+    rng = checks.rng()
+    x = rng.standard_normal(3)
+    torch.manual_seed(0)
+    w = torch.randn(3)
+    t = torch.tensor(x, requires_grad=True)
+    out = (t * 2).sum()
+    out.backward()
+    want = t.grad.numpy()
+    got = f(x, w.numpy())
+    checks.close("dx", got, want)
+    checks.close("lazy", got, lambda: t.grad.numpy() * 1)
+    checks.equal(name="shape", got=got.shape, expected=want.shape)
+"""
+    out = record_source(src, ["f"])
+    assert "out.backward" not in out and "want" not in out and "requires_grad" not in out
+    assert "torch.manual_seed(0)" in out and "w = torch.randn(3)" in out
+    assert "checks.close('dx', got, None)" in out
+    assert "expected=None" in out
