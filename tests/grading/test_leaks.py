@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import zipfile
@@ -11,7 +12,7 @@ import nbformat
 import pytest
 
 from cnnkit.grading import leaks
-from cnnkit.grading.paths import repo_root
+from cnnkit.grading.paths import repo_root, stage_dirs
 
 FIXTURE = Path(__file__).parent / "build_fixtures" / "toy_stage"
 SOLUTION_LINE = "squared_value_of_x = np.multiply(x, x)"
@@ -172,8 +173,22 @@ def test_missing_inline_markers_are_reported_with_the_line(tmp_path):
 
 def test_repo_masters_match_the_library_exercises():
     """One source per reference: master solution cells and library exercise regions agree."""
-    problems = leaks.exercise_drift(repo_root())
+    root = repo_root()
+    problems = leaks.exercise_drift(root)
     assert problems == [], "\n\n".join(problems)
+    # ...and no exercise lives only in the library, where no master would show or grade it
+    exercises = {
+        node.name
+        for _, _, node, _ in leaks.library_regions(root)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
+    in_masters = {
+        name
+        for stage in leaks.STAGES
+        if stage_dirs(stage, root).master.is_file()
+        for name, _, _ in leaks.master_definitions(stage_dirs(stage, root).master)
+    }
+    assert exercises and exercises <= in_masters, sorted(exercises - in_masters)
 
 
 def test_repo_assignments_hold_no_secret():

@@ -1,7 +1,6 @@
 """Notebook 03: the master's solution cells match the library's exercise regions, and the solution
 notebook runs top to bottom in CI mode on a CPU and writes a checkpoint a grader can use."""
 
-import ast
 import os
 import time
 from pathlib import Path
@@ -10,35 +9,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = ROOT / "solutions" / "03_pytorch_cnn" / "03_pytorch_cnn.py"
-LIB = [ROOT / "lib" / "cnnkit" / "models.py", ROOT / "lib" / "cnnkit" / "autograd.py"]
-
-
-def _defs(tree):
-    return {
-        n.name: ast.dump(n, annotate_fields=False)
-        for n in tree.body
-        if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-    }
-
-
-def test_solution_cells_match_library_regions():
-    import jupytext
-
-    nb = jupytext.read(MASTER)
-    master = {}
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            try:
-                master.update(_defs(ast.parse(cell.source)))
-            except SyntaxError:
-                continue
-    library = {}
-    for path in LIB:
-        library.update(_defs(ast.parse(path.read_text())))
-    shared = sorted(set(master) & set(library))
-    assert {"Multiply", "Sigmoid", "count_params", "build_cnn", "build_mlp"} <= set(shared)
-    drifted = [name for name in shared if master[name] != library[name]]
-    assert not drifted, f"master and library differ for {drifted}"
 
 
 @pytest.mark.slow
