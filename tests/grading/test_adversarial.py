@@ -44,9 +44,14 @@ def _sleepers() -> list[int]:
     return pids
 
 
+_BATCHES: dict[str, tuple] = {}  # pytest may set a parametrized module fixture up twice
+
+
 @pytest.fixture(scope="module", params=STAGES)
 def batch(request, tmp_path_factory):
     stage = request.param
+    if stage in _BATCHES:
+        return _BATCHES[stage]
     if not _built(stage):
         pytest.skip(f"{stage} is not built (cnnkit build --samples {stage})")
     samples = make_samples(stage, ROOT, tmp_path_factory.mktemp(f"adv-{stage}"))
@@ -67,7 +72,8 @@ def batch(request, tmp_path_factory):
     finally:
         tempfile.tempdir = old
     rows = {r["name"]: r for r in result.rows}
-    return stage, samples, result, rows, gradetmp
+    _BATCHES[stage] = (stage, samples, result, rows, gradetmp)
+    return _BATCHES[stage]
 
 
 def test_every_adversarial_sample_gets_its_expected_score(batch):

@@ -26,9 +26,14 @@ def _manifest(stage: str) -> list[dict]:
     return json.loads(path.read_text())
 
 
+_GRADED: dict[str, tuple] = {}  # pytest may set a parametrized module fixture up twice
+
+
 @pytest.fixture(scope="module", params=STAGES)
 def graded(request, tmp_path_factory):
     stage = request.param
+    if stage in _GRADED:
+        return _GRADED[stage]
     manifest = _manifest(stage)
     samples = ROOT / "autograder" / stage / "samples"
     subs = [samples / m["name"] for m in manifest]
@@ -36,7 +41,8 @@ def graded(request, tmp_path_factory):
     result = grade(stage, subs, out=out, workers=2, timeout=600, root=ROOT, progress=False)
     data = json.loads((out / "results.json").read_text())
     rows = {Path(r["file"]).name: r for r in data["submissions"]}
-    return stage, manifest, rows, result
+    _GRADED[stage] = (stage, manifest, rows, result)
+    return _GRADED[stage]
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stage-samples")]
