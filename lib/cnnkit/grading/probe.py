@@ -235,13 +235,18 @@ def _tainted(fn: ast.FunctionDef, params: set[str]) -> set[str]:
                 targets, value = [node.target], node.iter
             elif isinstance(node, ast.withitem) and node.optional_vars is not None:
                 targets, value = [node.optional_vars], node.context_expr
-            elif isinstance(node, ast.Call) and _loads(node.func) & tainted:
-                # an object handed to the student's code may be changed by it (`freeze(model)`):
-                # what is later computed from it belongs to the student's run, not to an oracle
-                targets = [a.value if isinstance(a, ast.Starred) else a for a in node.args]
-                targets += [k.value for k in node.keywords]
+            elif (
+                isinstance(node, ast.Expr)
+                and isinstance(node.value, ast.Call)
+                and _loads(node.value.func) & tainted
+            ):
+                # a student call made for its effect (`freeze_backbone(model)`) changes its
+                # arguments: what is later computed from them belongs to the student's run
+                call = node.value
+                targets = [a.value if isinstance(a, ast.Starred) else a for a in call.args]
+                targets += [k.value for k in call.keywords]
                 targets = [t for t in targets if isinstance(t, ast.Name)]
-                value = node.func
+                value = call.func
             else:
                 continue
             if _loads(value) & tainted:
