@@ -69,15 +69,18 @@ format: $(STAMP)
 	$(BIN)/ruff format $(PY_DIRS)
 
 # pytest exits 5 when it collects nothing; that must not read as a pass or a crash silently.
+# --dist loadscope: a module's tests stay on one worker, so its module-scoped fixtures (a graded batch,
+# an executed notebook) are built once, not once per worker.
 test: test-setup lint
-	@rc=0; $(BIN)/python -m pytest -n 2 --dist loadgroup --durations=25 $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; $(BIN)/python -m pytest -n 2 --dist loadscope --durations=25 $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 build: setup
 	$(BIN)/cnnkit build
 
 bench: setup
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/bench_conv.py
+	$(BIN)/python bench/bench_grading.py
 
 clean:
 	rm -rf $(VENV) $(CACHE) .pytest_cache .ruff_cache

@@ -24,8 +24,6 @@ SECRET_LINES = (
 HIDDEN = ("test_square_plus_one_secret_inputs", "test_affine_hidden_values")
 PUBLIC = ("test_square_plus_one_public", "test_affine_shape")
 
-pytestmark = pytest.mark.xdist_group("cnnkit-build")
-
 
 def make_root(dest: Path, master: str | None = None) -> Path:
     """A minimal checkout: pyproject, the real library, and the toy master (optionally replaced)."""

@@ -19,7 +19,7 @@ from cnnkit.grading.paths import repo_root, stage_dirs
 FIXTURE = Path(__file__).parent / "build_fixtures" / "toy_stage"
 STAGE = "toy_stage"
 
-pytestmark = [pytest.mark.xdist_group("cnnkit-samples"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

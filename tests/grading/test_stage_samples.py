@@ -45,7 +45,7 @@ def graded(request, tmp_path_factory):
     return _GRADED[stage]
 
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stage-samples")]
+pytestmark = pytest.mark.slow
 
 
 def test_every_sample_has_exactly_one_row(graded):
