@@ -131,6 +131,17 @@ def test_results_json_and_reports_never_show_hidden_cases(batch, toy):
     assert "partial" in summary
 
 
+def test_report_states_the_sandbox_once(batch):
+    result, out = batch
+    modes = {r.get("isolation", "") for r in result.rows} - {""}
+    report = (out / "report.md").read_text()
+    assert report.count("Sandbox: ") == (1 if modes else 0)
+    if any("kernel runs as uid" in m for m in modes):  # a root grader
+        # each worker's kernel ran as an unprivileged uid of its own; the report says it once
+        assert 0 not in {int(m.rsplit(" ", 1)[1]) for m in modes}
+        assert "; kernel runs as its own unprivileged uid." in report
+
+
 def test_rerun_is_idempotent_and_uses_the_cache(batch, samples, toy):
     result, out = batch
     before = (out / "final_grades.csv").read_bytes()

@@ -3,6 +3,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -12,15 +14,21 @@ import pytest
 
 import cnnkit
 from cnnkit.grading.gate import gated_copy
-from cnnkit.grading.sandbox import Limits, _unshare_prefix, execute, prepare_notebook
+from cnnkit.grading.sandbox import (
+    Limits,
+    _unshare_prefix,
+    execute,
+    kernel_uid,
+    prepare_notebook,
+)
 
 pytestmark = pytest.mark.slow
 
 LIB = Path(cnnkit.__file__).resolve().parents[1]
 
 
-def _run(cells, limits, library=LIB, files=None):
-    """Run code cells in the sandbox; each cell appends its result to sub/out.json lines."""
+def _run(cells, limits, library=LIB, files=None, writable=()):
+    """Run code cells in the sandbox; each cell appends its result to sub/log.txt lines."""
     work = Path(tempfile.mkdtemp(prefix="cnnkit-sbtest-"))
     try:
         sub = work / "sub"
@@ -30,7 +38,8 @@ def _run(cells, limits, library=LIB, files=None):
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
         nbformat.write(nb, sub / "n.ipynb")
-        outcome = execute(Path("n.ipynb"), work, library, limits)
+        dirs = [work / w for w in writable]
+        outcome = execute(Path("n.ipynb"), work, library, limits, writable=dirs)
         log = sub / "log.txt"
         lines = log.read_text().splitlines() if log.exists() else []
         return outcome, lines
@@ -43,6 +52,27 @@ def _say(expr: str) -> str:
 
 
 ISOLATED = _unshare_prefix(Limits())[0] != []
+# a root grader's kernel drops to an unprivileged uid of its own (Linux exempts uid 0 from RLIMIT_NPROC)
+DROPS = ISOLATED and kernel_uid() is not None
+# RLIMIT_NPROC binds any kernel but the real root's
+NPROC_BINDS = DROPS or os.getuid() != 0
+
+# forks until RLIMIT_NPROC refuses, then ends the children (the kernel needs tasks of its own to go on)
+FORK_LOOP = """
+import os, signal
+pids, err = [], None
+try:
+    for _ in range(200):
+        pid = os.fork()
+        if pid == 0:
+            os.execv('/bin/sleep', ['sleep', '60'])
+        pids.append(pid)
+except OSError as e:
+    err = type(e).__name__
+for pid in pids:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+"""
 
 
 def test_kernel_sees_gated_library_env_and_limits(tmp_path):
@@ -62,6 +92,10 @@ def test_kernel_sees_gated_library_env_and_limits(tmp_path):
         "import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=3); net = 'up'\n"
         "except OSError:\n    net = 'down'\n" + _say("net"),
         _say("os.getcwd().endswith('/sub')"),
+        # the kernel holds no capability over the sandbox's mounts: the cover stays
+        f"import subprocess\nfor flags in ([], ['-l']):\n"
+        f"    subprocess.run(['umount', *flags, {str(secret)!r}], capture_output=True)\n"
+        + _say(f"os.path.exists({str(secret / 'answer.txt')!r})"),
     ]
     outcome, lines = _run(probe, limits, library=gated)
     assert outcome.status == "ok", outcome
@@ -74,6 +108,8 @@ def test_kernel_sees_gated_library_env_and_limits(tmp_path):
         assert lines[5] == "False"  # hidden behind an empty tmpfs
         assert lines[6] == "'down'"
     assert lines[7] == "True"
+    if ISOLATED:
+        assert lines[8] == "False"
 
 
 def test_memory_bomb_and_fork_bomb_are_contained():
@@ -81,16 +117,77 @@ def test_memory_bomb_and_fork_bomb_are_contained():
     cells = [
         "try:\n    x = bytearray(8 * 1024**3)\n    r = 'allocated'\nexcept MemoryError:\n"
         "    r = 'MemoryError'\n" + _say("r"),
-        "import os\nn = 0\ntry:\n    for _ in range(200):\n        if os.fork() == 0:\n"
-        "            import time; time.sleep(60); os._exit(0)\n        n += 1\n"
-        "except OSError:\n    pass\n" + _say("n < 200"),
+        FORK_LOOP + _say("(len(pids), err)"),
         _say("'after'"),
     ]
     outcome, lines = _run(cells, limits)
     assert outcome.status == "ok", outcome
-    # Linux exempts uid 0 from RLIMIT_NPROC; as root the forks live until the sandbox is torn down
-    assert lines == ["'MemoryError'", "True" if os.getuid() != 0 else lines[1], "'after'"]
+    assert lines[0] == "'MemoryError'"
+    assert lines[2] == "'after'"
+    forks, err = eval(lines[1])
+    if NPROC_BINDS:
+        # the limit counts the kernel's own threads too: fewer forks than nproc succeed
+        assert 0 < forks <= limits.nproc and err == "BlockingIOError", lines[1]
     assert _gone(b"cnnkit-sbtest-")
+
+
+@pytest.mark.skipif(not DROPS, reason="only a root grader (with namespaces) drops the kernel's uid")
+def test_root_grader_runs_kernel_as_unprivileged_uid_with_nproc_limit():
+    # a root-only file outside the hidden paths, in a directory everyone may enter
+    shown = Path(tempfile.mkdtemp(prefix="cnnkit-sbtest-shown-"))
+    try:
+        shown.chmod(0o755)
+        (shown / "root-only.txt").write_text("secret")
+        (shown / "root-only.txt").chmod(0o600)
+        limits = Limits(timeout=90, cell_timeout=30, nproc=30)
+        cells = [
+            "import os, tempfile\n" + _say("(os.getuid(), os.getgid(), os.getgroups())"),
+            f"try:\n    r = open({str(shown / 'root-only.txt')!r}).read()\nexcept OSError as e:\n"
+            "    r = type(e).__name__\n" + _say("r"),
+            # the grader's own files in the work dir are out of reach; the kernel's dirs are its own
+            "try:\n    open('../runner.json', 'a'); r = 'wrote'\nexcept OSError as e:\n"
+            "    r = type(e).__name__\n" + _say("r"),
+            "open('../records/x', 'w').write('1'); tempfile.mkstemp()\n" + _say("'writable'"),
+            _say("open('/proc/self/status').read().split('NoNewPrivs:')[1].split()[0]"),
+            FORK_LOOP + _say("(len(pids), err)"),
+        ]
+        outcome, lines = _run(cells, limits, writable=["records"])
+    finally:
+        shutil.rmtree(shown)
+    assert outcome.status == "ok", outcome
+    uid = eval(lines[0])[0]
+    assert uid != 0 and lines[0] == repr((uid, uid, []))
+    assert f"kernel runs as uid {uid}" in outcome.isolation
+    # no_new_privs: no setuid binary gives root back
+    assert lines[1:5] == ["'PermissionError'", "'PermissionError'", "'writable'", "'1'"]
+    forks, err = eval(lines[5])
+    assert 0 < forks <= limits.nproc and err == "BlockingIOError", lines[5]
+
+
+@pytest.mark.skipif(not DROPS, reason="only a root grader (with namespaces) drops the kernel's uid")
+def test_paths_behind_barriers_are_exposed_and_nothing_else(tmp_path):
+    # /barred (0700) holds the wanted dir and a sibling; inside the wanted dir, another 0700 dir
+    # holds a deeper wanted dir (covered in a second round)
+    barred = tmp_path / "barred"
+    deep = barred / "want" / "inner" / "deep"
+    deep.mkdir(parents=True)
+    (barred / "sibling").mkdir()
+    for d in (barred, barred / "want" / "inner"):
+        d.chmod(0o700)
+    (deep / "f").write_text("ok")
+    (barred / "want" / "g").write_text("ok")
+    code = (
+        "import os, sys; from pathlib import Path\n"
+        "from cnnkit.grading.sandbox import _expose\n"
+        f"_expose([{str(barred / 'want')!r}, {str(deep)!r}], Path({str(tmp_path / 'stage')!r}))\n"
+        "os.setgroups([]); os.setgid(2**31 - 7); os.setuid(2**31 - 7)\n"
+        f"print(open({str(deep / 'f')!r}).read(), open({str(barred / 'want' / 'g')!r}).read(),"
+        f" sorted(os.listdir({str(barred)!r})))\n"
+    )
+    r = subprocess.run(
+        ["unshare", "-m", sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert r.stdout.split() == ["ok", "ok", "['want']"], r.stderr
 
 
 def test_wall_clock_limit_kills_everything():

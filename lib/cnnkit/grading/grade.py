@@ -367,6 +367,7 @@ def run_kernel_cases(
         library,
         limits,
         probe_source=probe_cell(_spec(plan, mode, records, cases)),
+        writable=[records],
     )
     return load_records(records), outcome
 

@@ -149,7 +149,11 @@ def student_markdown(row: dict, result, ag) -> str:
 def report_markdown(result, ag) -> str:
     """The instructor's report: the gradebook table, then each student's feedback section."""
     lines = [f"# Grades for {result.stage}", "", gradebook_markdown(result), ""]
-    modes = sorted({r.get("isolation", "") for r in result.rows} - {""})
+    # each worker's kernel has a uid of its own (sandbox.kernel_uid): one line for all of them
+    modes = {
+        re.sub(r"uid \d+", "its own unprivileged uid", r.get("isolation", "")) for r in result.rows
+    }
+    modes = sorted(modes - {""})
     if modes:
         lines += [f"Sandbox: {'; '.join(modes)}.", ""]
     for row in sorted(result.rows, key=lambda r: r["name"]):

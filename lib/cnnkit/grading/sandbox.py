@@ -1,11 +1,20 @@
 """Run one notebook in a sandboxed kernel: the execution half of `cnnkit grade`.
 
 `execute(...)` (grader side) starts a runner process in its own session, where the OS allows inside
-fresh user, network, PID and mount namespaces (`unshare -rnpfm`): no network, every process the
-notebook starts dies with the runner, and the kit's checkout (library source, solutions, autograder,
-grades) is covered by empty tmpfs mounts so the kernel cannot read it. The runner executes the notebook
-with nbclient in a kernel that
+fresh network, PID and mount namespaces (`unshare -npfm`, plus a user namespace `-r` when the grader is
+not root): no network, every process the notebook starts dies with the runner, and the kit's checkout
+(library source, solutions, autograder, grades) is covered by empty tmpfs mounts so the kernel cannot
+read it. The runner executes the notebook with nbclient in a kernel that
 
+- holds no privilege: when the grader is root, the boot script first drops to an unprivileged uid of
+  its own (`SANDBOX_UID_BASE` + the grader process's pid, no groups), since Linux exempts uid 0 from
+  RLIMIT_NPROC and root may read every file. The kernel then owns only its dirs (sub/, tmp/, ipc/,
+  ipython/ and the caller's `writable` ones); the grader's files in the work dir stay root's, and
+  directories on the way to what it needs that others may not enter (python under a 0700 /root, a
+  0700 batch dir) are covered by a tmpfs holding only those paths, bind-mounted back. A grader that is
+  not root runs the kernel as root of the user namespace, i.e. its own uid, which RLIMIT_NPROC binds;
+  there the boot script drops every capability (or the kernel could unmount the tmpfs covers). Either
+  way no_new_privs keeps setuid binaries from giving anything back,
 - sees only the stage-gated library (PYTHONPATH; the repo's lib/ entry of the editable install is
   removed from sys.path at kernel start),
 - runs with resource limits (address space, CPU seconds, process count) set by its boot script,
@@ -52,9 +61,10 @@ class Limits:
     - cell_timeout: seconds per cell.
     - memory_bytes: RLIMIT_AS of the kernel (address space; torch alone maps ~3 GiB).
     - cpu_seconds: RLIMIT_CPU of the kernel (default: the wall-clock limit).
-    - nproc: extra processes the kernel may start (RLIMIT_NPROC is per user, so the limit is set to
-      the user's current count plus this margin). Linux never applies it to uid 0: a grader running
-      as root relies on the PID namespace (every process dies with the sandbox) instead.
+    - nproc: processes and threads the kernel may add (RLIMIT_NPROC counts all tasks of the kernel's
+      uid, so the limit is that uid's current task count plus this margin; the kernel's own ~12
+      threads come out of it). Linux never applies it to uid 0, so a root grader runs the kernel as an
+      unprivileged uid of its own (one per grader process: concurrent workers do not share a count).
     - network: try to run without network (an unshared network namespace).
     - hide: paths to cover with empty tmpfs mounts inside the sandbox (where mount namespaces work).
     - isolate: use namespaces at all (False: only the process group, rlimits and the temp dir).
@@ -84,6 +94,29 @@ _BOOT = r"""
 import json, os, resource, sys
 
 cfg = json.loads({cfg!r})
+if cfg["uid"] is not None or cfg["userns"]:
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def check(ret, what):
+        if ret != 0:
+            raise OSError(ctypes.get_errno(), what)
+
+    if cfg["uid"] is not None:
+        # first, as root: the kernel's own uid and gid, no groups (this clears every capability)
+        os.setgroups([])
+        os.setgid(cfg["uid"])
+        os.setuid(cfg["uid"])
+    else:
+        # root of the user namespace that owns the tmpfs covers: with its capabilities it could
+        # unmount them. Give up all of them, for this process and anything it execs
+        for cap in range(int(open("/proc/sys/kernel/cap_last_cap").read()) + 1):
+            check(libc.prctl(24, cap, 0, 0, 0), "prctl(PR_CAPBSET_DROP)")
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+        check(libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")
+    # no way back through a setuid binary or file capabilities
+    check(libc.prctl(38, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+    del ctypes, libc, check
 for name, value in (("RLIMIT_AS", cfg["as"]), ("RLIMIT_CPU", cfg["cpu"]), ("RLIMIT_NPROC", cfg["nproc"])):
     if value:
         try:
@@ -99,15 +132,40 @@ kernelapp.launch_new_instance()
 """
 
 
-def user_process_count() -> int:
-    """Processes currently owned by this user (RLIMIT_NPROC counts them all)."""
-    uid, n = os.getuid(), 0
+# The kernel's uid under a root grader is this plus the grader process's pid: unique among the graders
+# running at once (pid_max <= 2**22), so each has its own RLIMIT_NPROC count and cannot open another's
+# files. systemd leaves 1879048192-2147352575 unassigned (no users, no container ranges).
+SANDBOX_UID_BASE = 2_000_000_000
+
+
+def kernel_uid() -> int | None:
+    """The uid the kernel drops to: only for the real root (uid 0 of the initial user namespace,
+    which RLIMIT_NPROC exempts) where that uid exists; otherwise None (the kernel keeps the grader's
+    uid, root of a user namespace that maps it: rootless containers are bound by RLIMIT_NPROC)."""
+    if os.geteuid() != 0:
+        return None
+    uid = SANDBOX_UID_BASE + os.getpid()
+    try:
+        lines = Path("/proc/self/uid_map").read_text().splitlines()
+        ranges = [tuple(map(int, ln.split())) for ln in lines]
+    except (OSError, ValueError):
+        return None
+    if not any(a <= 0 < a + n and b == a for a, b, n in ranges):
+        return None  # "root" of a user namespace: not the uid Linux exempts
+    return uid if any(a <= uid < a + n for a, b, n in ranges) else None
+
+
+def user_task_count(uid: int | None = None) -> int:
+    """Processes and threads currently owned by `uid` (default: this user): what RLIMIT_NPROC counts."""
+    uid, n = os.getuid() if uid is None else uid, 0
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             try:
-                if p.stat().st_uid == uid:
-                    n += 1
-            except OSError:
+                # the real uid (a setuid process's /proc entry belongs to root)
+                real = (p / "status").read_text().split("\nUid:", 1)[1].split()[0]
+                if int(real) == uid:
+                    n += len(os.listdir(p / "task"))
+            except (OSError, IndexError, ValueError):
                 continue
     return n
 
@@ -149,7 +207,9 @@ def _unshare_prefix(limits: Limits) -> tuple[list[str], str]:
         return [], "namespaces off"
     if not exe:
         return [], "no unshare: network and filesystem not isolated"
-    flags = "-rpfm" + ("" if limits.network else "n")
+    # the real root needs no user namespace (and must not be one's root: the kernel drops to its uid)
+    real_root = kernel_uid() is not None
+    flags = ("-pfm" if real_root else "-rpfm") + ("" if limits.network else "n")
     cmd = [exe, flags, "--kill-child"]
     try:
         ok = subprocess.run(cmd + ["true"], capture_output=True, timeout=20).returncode == 0
@@ -157,7 +217,8 @@ def _unshare_prefix(limits: Limits) -> tuple[list[str], str]:
         ok = False
     if not ok:
         return [], "unshare refused: network and filesystem not isolated"
-    return cmd, "namespaces: user, pid, mount" + ("" if limits.network else ", network")
+    kinds = "pid, mount" if real_root else "user, pid, mount"
+    return cmd, "namespaces: " + kinds + ("" if limits.network else ", network")
 
 
 def execute(
@@ -167,6 +228,7 @@ def execute(
     limits: Limits,
     probe_source: str | None = None,
     extra_env: dict[str, str] | None = None,
+    writable: list[Path] | None = None,
 ) -> Outcome:
     """Execute `workdir/sub/<notebook>` in a sandboxed kernel (see the module docstring).
 
@@ -177,11 +239,16 @@ def execute(
     - limits: Limits.
     - probe_source: code appended as the final cell.
     - extra_env: more environment variables for the kernel.
+    - writable: more directories the kernel must write (the probe's output), created if missing.
 
     Returns:
     - outcome: Outcome(status, reason, seconds, isolation).
     """
     workdir = Path(workdir)
+    prefix, isolation = _unshare_prefix(limits)
+    # a root grader's kernel runs as its own uid; mounting the covers that keep its paths reachable
+    # needs the mount namespace
+    uid = kernel_uid() if prefix else None
     cfg = {
         "notebook": str(notebook),
         "workdir": str(workdir),
@@ -190,14 +257,33 @@ def execute(
         "wall_timeout": limits.timeout,
         "as": int(limits.memory_bytes) if limits.memory_bytes else 0,
         "cpu": int(limits.cpu_seconds or limits.timeout) + 1,
-        "nproc": user_process_count() + limits.nproc if limits.nproc else 0,
+        "nproc": user_task_count(uid) + limits.nproc if limits.nproc else 0,
         "hide": [p for p in limits.hide if Path(p).exists()],
         "blocked": sorted(_blocked_paths() - {os.path.realpath(library)}),
         "probe": probe_source,
         "env": extra_env or {},
+        "uid": uid,
+        "userns": bool(prefix) and uid is None,  # the kernel starts as root of a user namespace
+        "expose": sorted(
+            {
+                os.path.realpath(p)
+                for p in (sys.prefix, sys.base_prefix, Path(sys.executable).resolve().parent)
+            }
+            | {os.path.realpath(library), os.path.realpath(workdir)}
+        ),
     }
     (workdir / "runner.json").write_text(json.dumps(cfg))
-    prefix, isolation = _unshare_prefix(limits)
+    own = [workdir / d for d in ("sub", "tmp", "ipc", "ipython")] + list(writable or [])
+    for d in [*own, workdir / "runtime"]:
+        d.mkdir(parents=True, exist_ok=True)
+    if uid is not None:
+        isolation += f"; kernel runs as uid {uid}"
+        # the kernel enters the work dir but cannot list it or touch the grader's files there
+        workdir.chmod(0o711)
+        (workdir / "runtime").chmod(0o711)
+        (workdir / "runner.json").chmod(0o600)
+        for d in own:
+            _give(d, uid)
     cmd = prefix + [sys.executable, "-m", "cnnkit.grading.sandbox", str(workdir / "runner.json")]
     env = dict(os.environ)
     for key in ("PYTHONPATH", "JUPYTER_PATH", "JUPYTER_CONFIG_DIR", "IPYTHONDIR"):
@@ -205,10 +291,10 @@ def execute(
     env["OMP_NUM_THREADS"] = "1"
     # connection files and the notebook's own temp files stay in the work dir, removed with it
     for key, sub in (("TMPDIR", "tmp"), ("JUPYTER_RUNTIME_DIR", "runtime")):
-        (workdir / sub).mkdir(exist_ok=True)
         env[key] = str(workdir / sub)
     start = time.monotonic()
     log = open(workdir / "runner.log", "wb")  # noqa: SIM115 - closed in finally
+    os.chmod(log.fileno(), 0o600)
     try:
         proc = subprocess.Popen(
             cmd,
@@ -243,6 +329,16 @@ def execute(
     return Outcome(status["status"], status.get("reason", ""), seconds, isolation)
 
 
+def _give(top: Path, uid: int) -> None:
+    """Hand a directory tree to the kernel's uid (lchown: a submitted symlink must not pass root's
+    file to the kernel), private to it."""
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in [*dirnames, *filenames]:
+            os.lchown(os.path.join(dirpath, name), uid, uid)
+    os.chown(top, uid, uid)
+    top.chmod(0o700)
+
+
 def _die_with_parent() -> None:
     """In the child before exec: get SIGKILL when the grader dies (a killed batch leaves nothing)."""
     import ctypes
@@ -269,9 +365,56 @@ def _blocked_paths() -> set[str]:
 # ---------------------------------------------------------------- runner (inside the sandbox) --
 
 
+def _barrier(path: str) -> str | None:
+    """The outermost directory above `path` that others may not enter (e.g. /root, 0700), if any."""
+    parts = Path(path).parts
+    for i in range(2, len(parts)):
+        d = os.path.join(*parts[:i])
+        if not os.stat(d).st_mode & 0o001:
+            return d
+    return None
+
+
+def _expose(paths: list[str], stage: Path) -> None:
+    """Keep `paths` reachable for the kernel's uid: cover each barrier above them with a tmpfs that
+    holds only these paths, bind-mounted back (the rest of the barred directory disappears).
+
+    Each cover is built on a staging dir first and then moved onto its barrier in one step: the
+    staging dir and the paths may lie under the barrier themselves (a worker's dir in a 0700 batch
+    dir). A barrier inside a bound path is covered in the next round.
+    """
+    for rnd in range(32):
+        groups: dict[str, list[str]] = {}
+        for p in paths:
+            barrier = _barrier(p)
+            if barrier:
+                groups.setdefault(barrier, []).append(p)
+        if not groups:
+            return
+        for i, (barrier, inside) in enumerate(groups.items()):
+            cover = stage / f"{rnd}-{i}"
+            cover.mkdir(parents=True)
+            _mount(["-t", "tmpfs", "-o", "size=1m,mode=755", "none", str(cover)])
+            for p in inside:
+                if any(p.startswith(q + "/") for q in inside):
+                    continue  # comes with the enclosing path
+                target = cover / os.path.relpath(p, barrier)
+                target.mkdir(parents=True)
+                _mount(["--bind", p, str(target)])
+            _mount(["--move", str(cover), barrier])
+    raise RuntimeError(f"cannot expose {paths}")
+
+
+def _mount(args: list[str]) -> None:
+    # a failure ends the run (fail closed), with mount's message in runner.log
+    subprocess.run(["mount", *args], check=True)
+
+
 def _hide(paths: list[str]) -> bool:
     ok = True
     for p in paths:
+        if not os.path.lexists(p):
+            continue  # inside a barrier covered by _expose: gone already
         r = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", "size=1m,mode=000", "none", p], check=False
         )
@@ -306,7 +449,11 @@ def _run(cfg_path: str) -> int:
 
     boot = workdir / "boot"
     (boot / "kernels" / KERNEL_NAME).mkdir(parents=True, exist_ok=True)
-    (boot / "boot.py").write_text(_BOOT.format(cfg=json.dumps({k: cfg[k] for k in _BOOT_KEYS})))
+    boot.chmod(0o700)
+    boot_cfg = {k: cfg[k] for k in _BOOT_KEYS}
+    boot_cfg["blocked"] = [*boot_cfg["blocked"], os.path.realpath(boot)]  # the script's own dir
+    (boot / "boot.py").write_text(_BOOT.format(cfg=json.dumps(boot_cfg)))
+    uid = cfg["uid"]
     kernel_env = {
         "PYTHONPATH": cfg["library"],
         "CNNKIT_GRADING": "1",
@@ -314,7 +461,7 @@ def _run(cfg_path: str) -> int:
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "IPYTHONDIR": str(boot / "ipython"),
+        "IPYTHONDIR": str(workdir / "ipython"),
         "HOME": str(sub),
         **cfg["env"],
     }
@@ -325,6 +472,8 @@ def _run(cfg_path: str) -> int:
         "env": kernel_env,
     }
     (boot / "kernels" / KERNEL_NAME / "kernel.json").write_text(json.dumps(spec))
+    if uid is not None:
+        _expose(cfg["expose"], boot / "stage")
     hidden = _hide(cfg["hide"]) if cfg["hide"] else True
     _lo_up()
 
@@ -334,14 +483,24 @@ def _run(cfg_path: str) -> int:
         return done("crashed", f"not a readable notebook: {type(err).__name__}: {err}"[:300])
     prepare_notebook(nb, cfg["probe"])
     ksm = KernelSpecManager(kernel_dirs=[str(boot / "kernels")])
-    # unix socket paths are limited to ~107 bytes: deep temp dirs get a short private dir instead
-    ipc = str(boot / "k")
+    # the kernel binds its ipc sockets: in a dir of its own. Unix socket paths are limited to ~107
+    # bytes: deep temp dirs get a short private dir instead
+    ipc = str(workdir / "ipc" / "k")
     if len(ipc) > 80:
         import tempfile
 
         short = tempfile.mkdtemp(prefix="ck", dir="/tmp")
         (boot / "ipc-dir").write_text(short)
+        if uid is not None:
+            os.chown(short, uid, uid)
         ipc = os.path.join(short, "k")
+
+    class Manager(AsyncKernelManager):
+        def write_connection_file(self, **kw):
+            super().write_connection_file(**kw)
+            if uid is not None:  # written 0600 by root: the kernel must read its ports and key
+                os.chown(self.connection_file, uid, uid)
+
     # A kernel that dies (os._exit, the memory limit) loses the notebook's state: rerun the notebook
     # from the top without the cell that killed it, so the points earned elsewhere are kept.
     deaths: list[int] = []
@@ -352,9 +511,7 @@ def _run(cfg_path: str) -> int:
             current["index"] = cell_index
 
         # nbclient drives the kernel from an event loop: a blocking manager deadlocks on interrupt
-        km = AsyncKernelManager(
-            kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, transport="ipc", ip=ipc
-        )
+        km = Manager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, transport="ipc", ip=ipc)
         probe_cell = nb.cells[-1] if cfg["probe"] else None
         client = NotebookClient(
             nb,
@@ -394,7 +551,7 @@ def _run(cfg_path: str) -> int:
     return done("ok", reason, hidden=hidden, deaths=deaths)
 
 
-_BOOT_KEYS = ("as", "cpu", "nproc", "blocked")
+_BOOT_KEYS = ("as", "cpu", "nproc", "blocked", "uid", "userns")
 
 
 if __name__ == "__main__":
