@@ -8,6 +8,20 @@ files (not from the notebook), and `cnnkit.checks` is re-created from the grader
 right before each case, so a notebook that redefines tests or monkeypatches `checks` changes nothing.
 Artifact cases (no parameters) run outside the kernel: `python -m cnnkit.grading.probe SPEC.json` in a
 copy of the submission's files.
+
+Tamper check. A student function called by a case runs in the same process as the recording code and
+could patch it at call time: rebind `cnnkit.checks.true` (booleans have a guessable reference value,
+True), swap a function's `__code__`, replace or edit `checks._state["records"]`, or rebind a builtin or
+a numpy/json/torch function the recording path and the tests' comparisons use. `run_probe` notes all of
+these by identity before each case (modules once, when first seen) and compares after it; a case
+during which any of them changed gets the error "the grading helpers were modified while the case ran"
+and no records (0 points). Nothing is restored: a patch that outlives its case (a builtin, numpy,
+torch) fails every later case too. This catches the known ways, not every way: code in the kernel can
+in principle rewrite anything in the kernel (the probe's own state, or `records.json` once written),
+and patches made before the probe starts are its baseline, so a notebook-level
+`torch.allclose = lambda *a, **k: True` still turns a boolean the test computes in the kernel true.
+Records compared with the reference run's values (arrays, losses, gradients) cannot be forged that way;
+guessable ones (`checks.true`, shapes, small counts) are where this check matters.
 """
 
 from __future__ import annotations
@@ -45,19 +59,126 @@ def run_probe(nb_globals, spec):  # noqa: C901 - one self-contained function: it
     checks = types.ModuleType("cnnkit.checks")
     results = {}
 
+    # --- tamper check (module docstring). Bound now: a case that rebinds a builtin cannot blind it.
+    _type, _getattr, _len, _list, _dict, _zip = type, getattr, len, list, dict, zip
+    _isinstance, _frozenset, _all, _sorted, _open = isinstance, frozenset, all, sorted, open
+    dump, save_npy, join = json.dump, numpy.save, os.path.join
+    module_type, function_type = types.ModuleType, types.FunctionType
+    mapping_type, builtin_type = types.MappingProxyType, types.BuiltinFunctionType
+    # builtins, the recording path (numpy), this probe's writer (json) and, of torch, what the tests'
+    # comparisons and conversions use (torch rebinds some of its own names on lazy imports:
+    # `import torch._dynamo` wraps torch.manual_seed)
+    torch_names = ("Tensor", "all", "allclose", "any", "as_tensor", "equal", "eq", "from_numpy")
+    torch_names += ("is_tensor", "isclose", "ne", "no_grad", "tensor")
+    watched = {"builtins": None, "numpy": None, "numpy.lib.format": None, "json": None}
+    watched.update({"json.encoder": None, "torch": torch_names})
+
+    class Records(list):
+        """A case's record list that keeps a copy of each record appended, so edits show."""
+
+        def __init__(self):
+            super().__init__()
+            self.copies = []
+
+        def append(self, rec):
+            self.copies.append(_dict(rec))
+            list.append(self, rec)
+
+    def note(where, attrs, into, cls=None, only=None):
+        """Note a namespace's values by identity (a Python function's code and defaults too)."""
+        if cls is not None:  # a class: so is overriding what it inherits (`Tensor.__bool__ = ..`);
+            # adding a name of its own is not (pickle caches `Tensor.__slotnames__`)
+            inherited = {k for base in cls.__mro__[1:] for k in base.__dict__}
+            into[(where, "<inherited>")] = _frozenset(inherited - attrs.keys())
+        for k, v in _list(attrs.items()):
+            if only is not None and k not in only:
+                continue
+            if where == "builtins" and not _isinstance(v, (_type, builtin_type)):
+                continue  # IPython keeps objects of its own there (display, exit)
+            into[(where, k)] = v
+            if _type(v).__name__ == "_ArrayFunctionDispatcher":  # np.allclose: the code is here
+                k, v = k + "._implementation", _getattr(v, "_implementation", None)
+                into[(where, k)] = v
+            if _type(v) is function_type:
+                into[(where, k + ".__code__")] = v.__code__
+                into[(where, k + ".__defaults__")] = v.__defaults__
+                into[(where, k + ".__kwdefaults__")] = v.__kwdefaults__
+
+    def environment():
+        """The watched modules (those loaded now) and torch.Tensor's attributes."""
+        now = {}
+        for name, only in watched.items():
+            mod = sys.modules.get(name)
+            if mod is not None:  # a module loaded later joins the baseline then
+                now[("sys.modules", name)] = mod
+                if _type(mod) is module_type:
+                    note(name, mod.__dict__, now, only=only)
+        tensor = now.get(("torch", "Tensor"))
+        if _isinstance(tensor, _type) and _type(tensor.__dict__) is mapping_type:
+            note("torch.Tensor", tensor.__dict__, now, cls=tensor)
+        return now
+
+    def case_state():
+        """What one case's recording relies on: the checks module, its functions and state."""
+        now = {("sys.modules", "cnnkit.checks"): sys.modules.get("cnnkit.checks")}
+        pkg = sys.modules.get("cnnkit")
+        if _type(pkg) is module_type:
+            now[("cnnkit", "checks")] = pkg.__dict__.get("checks", checks)
+        note("checks", checks.__dict__, now)
+        st = checks.__dict__.get("_state")
+        if _type(st) is _dict:
+            for k in ("records", "mode", "seed", "test"):
+                now[("checks._state", k)] = st.get(k)
+            if _type(st.get("records")) is Records:
+                now[("checks._state", "records.copies")] = st["records"].__dict__.get("copies")
+        note("Records", Records.__dict__, now, cls=Records)
+        return now
+
+    def modified(before, now):
+        """Names of what differs from `before`."""
+        bad = []
+        for key, old in before.items():
+            new = now.get(key, modified)
+            if new is not old and not (
+                _type(old) is _frozenset and _type(new) is _frozenset and new == old
+            ):
+                where, what = key
+                if where in ("sys.modules", "checks._state"):
+                    bad.append(f"{where}[{what!r}]")
+                else:
+                    over = what == "<inherited>"
+                    bad.append(f"{where} (overridden attributes)" if over else f"{where}.{what}")
+        return bad
+
+    def records_edited(recs):
+        """True unless recs is the case's own record list with the records as they were appended."""
+        if _type(recs) is not Records:
+            return True
+        copies = recs.__dict__.get("copies")
+        return not (
+            _type(copies) is _list
+            and _len(recs) == _len(copies)
+            and _all(
+                _type(a) is _dict and _sorted(a) == _sorted(b) and _all(a[k] is b[k] for k in b)
+                for a, b in _zip(_list(recs), copies)
+            )
+        )
+
+    baseline = {}
+
     def on_alarm(signum, frame):
         raise TimeoutError(f"the case ran past {spec['case_timeout']} s")
 
     def plain(value, stem):
-        if isinstance(value, numpy.ndarray):
+        if _isinstance(value, numpy.ndarray):
             fname = stem + ".npy"
-            numpy.save(os.path.join(out, fname), value, allow_pickle=False)
+            save_npy(join(out, fname), value, allow_pickle=False)
             return {"npy": fname}
         return {"value": value}
 
     def save():
-        with open(os.path.join(out, "records.json"), "w") as f:
-            json.dump(results, f)
+        with _open(join(out, "records.json"), "w") as f:
+            dump(results, f)
 
     for i, test in enumerate(spec["tests"]):
         exec(compile(spec["checks_source"], "cnnkit/checks.py", "exec"), checks.__dict__)
@@ -65,6 +186,7 @@ def run_probe(nb_globals, spec):  # noqa: C901 - one self-contained function: it
         if "cnnkit" in sys.modules:
             sys.modules["cnnkit"].checks = checks
         entry = {"error": None, "records": []}
+        recorded, tampered = [], []
         try:
             g = dict(nb_globals)
             g.update(__builtins__=builtins, np=numpy, numpy=numpy, __name__="__cnnkit_tests__")
@@ -75,6 +197,10 @@ def run_probe(nb_globals, spec):  # noqa: C901 - one self-contained function: it
                 raise NameError(f"{', '.join(missing)} is not defined in your notebook")
             args = {p: nb_globals[p] for p in test["params"]}
             checks._begin(test["name"], spec["mode"], spec["seed"])
+            checks._state["records"] = Records()
+            before = case_state()
+            for key, value in environment().items():
+                baseline.setdefault(key, value)
             old = signal.signal(signal.SIGALRM, on_alarm)
             signal.alarm(int(spec["case_timeout"]))
             try:
@@ -82,13 +208,28 @@ def run_probe(nb_globals, spec):  # noqa: C901 - one self-contained function: it
             finally:
                 signal.alarm(0)
                 signal.signal(signal.SIGALRM, old)
+                # copy the records first, then compare: whatever runs in between is seen
+                st = checks.__dict__.get("_state")
+                recs = st.get("records") if _type(st) is _dict else None
+                if _type(recs) is Records:
+                    recorded = [_dict(r) for r in _list(recs) if _type(r) is _dict]
+                tampered = modified(before, case_state()) + modified(baseline, environment())
+                if records_edited(recs):
+                    tampered.append("checks._state['records']")
         except BaseException as err:  # noqa: BLE001 - a student's SystemExit is a failed case too
             text = f"{type(err).__name__}: {err}"
             if spec["mode"] == "reference":
                 text += "\n" + "".join(traceback.format_exception(err)[-3:])
             entry["error"] = text[:2000]
+        if tampered:  # nothing restored: the records are dropped and so are every later case's
+            more = f" and {_len(tampered) - 3} more" if _len(tampered) > 3 else ""
+            entry["error"] = (
+                "the grading helpers were modified while the case ran "
+                f"({', '.join(tampered[:3])}{more})"
+            )[:2000]
+            recorded = []
         try:
-            for j, rec in enumerate(checks._records()):
+            for j, rec in enumerate(recorded):
                 entry["records"].append(
                     {
                         "name": rec["name"],
@@ -101,7 +242,8 @@ def run_probe(nb_globals, spec):  # noqa: C901 - one self-contained function: it
                 )
         except BaseException as err:  # noqa: BLE001
             entry["error"] = entry["error"] or f"{type(err).__name__}: {err}"[:2000]
-        checks._end()
+        if not tampered:
+            checks._end()
         results[test["name"]] = entry
         save()
     save()
@@ -313,6 +455,17 @@ def _visible(fn: ast.FunctionDef, student: set[str]) -> set[str]:
             return visible - student
 
 
+def _definition(stmt: ast.stmt) -> bool:
+    """`def f(..)`, `class C`, `f = lambda ..`: binds code that runs only where it is called."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    return (
+        isinstance(stmt, ast.Assign)
+        and isinstance(stmt.value, ast.Lambda)
+        and all(isinstance(t, ast.Name) for t in stmt.targets)
+    )
+
+
 def _oracle_backward(stmt: ast.stmt, student: set[str]) -> bool:
     """`x.backward(...)` on a value that does not come from the student's code."""
     if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
@@ -408,15 +561,21 @@ def record_source(source: str, params: list[str]) -> str:
             else:
                 names = _loads(stmt)
                 targets = _targets(stmt)
-                is_live = (
-                    isinstance(stmt, _ALWAYS)
-                    or bool(names & keep_names)
-                    or bool(targets & live_names)
-                    # mutates an object the student's code gets (`p.requires_grad_(False)`)
-                    or bool(targets & visible)
-                    # global state such as `torch.manual_seed(..)`, `np.random.seed(..)`
-                    or (isinstance(stmt, ast.Expr) and _root(stmt.value) in modules)
-                )
+                if _definition(stmt):
+                    # a nested def, class or lambda runs only where it is used: live only when a
+                    # live statement loads its name (`def reference(): ...` called by stripped
+                    # expected values goes), however much of the student's state it reads
+                    is_live = bool(targets & live_names)
+                else:
+                    is_live = (
+                        isinstance(stmt, _ALWAYS)
+                        or bool(names & keep_names)
+                        or bool(targets & live_names)
+                        # mutates an object the student's code gets (`p.requires_grad_(False)`)
+                        or bool(targets & visible)
+                        # global state such as `torch.manual_seed(..)`, `np.random.seed(..)`
+                        or (isinstance(stmt, ast.Expr) and _root(stmt.value) in modules)
+                    )
                 if _oracle_backward(stmt, student):
                     # an oracle's backward pass only fills .grad, i.e. expected gradients, even
                     # when its output is live because an input's shape was read from it

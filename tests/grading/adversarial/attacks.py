@@ -12,6 +12,7 @@ student's own code did not earn.
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import shutil
@@ -21,6 +22,8 @@ import nbformat
 
 # a marker in the argv of processes the fork loop leaves behind: none may survive the batch
 SLEEP_MARK = "4242.25"
+# the probe's error for a case during which the grading helpers were patched
+MODIFIED = "the grading helpers were modified while the case ran"
 
 OTTER_RUNNER_PATCH = """
 # the two-line patch that makes `otter run` give full marks, plus otter's exception-test internals
@@ -178,6 +181,46 @@ except Exception:
     pass
 """
 
+# Makes every later `checks.true` of the running case record True. A student function runs it at call
+# time, after the probe has re-created `cnnkit.checks`, so patching that fresh module is what would
+# stick; the probe's tamper check fails the case instead.
+CHECKS_PATCHER = """
+    import sys
+    _ck = sys.modules.get("cnnkit.checks")
+    if _ck is not None:
+        _rec = _ck._record
+        _ck.true = lambda name, cond, msg: _rec(name, "true", True, msg=msg)
+"""
+
+# replace_head (04): attaches a right head, returns another layer (so "the layer it returns is
+# attached" and "the head learned" are false) and patches checks.true to say True anyway
+PATCHING_REPLACE_HEAD = (
+    "def replace_head(model, num_classes):\n"
+    '    """A correct new head is attached; the layer returned is a different, untrained one."""'
+    + CHECKS_PATCHER
+    + """
+    head = head_module(model)
+    old = [m for m in head.modules() if isinstance(m, nn.Linear)][-1]
+    linear = nn.Linear(old.in_features, num_classes)
+    if isinstance(head, nn.Sequential):
+        set_head(model, nn.Sequential(*[m for m in head if not isinstance(m, nn.Linear)], linear))
+    else:
+        set_head(model, linear)
+    return nn.Linear(old.in_features, num_classes)
+"""
+)
+
+# save_model (03): saves a fresh model's weights, not the given one's (so reloading it reproduces
+# nothing) and patches checks.true to say True anyway
+PATCHING_SAVE_MODEL = (
+    "def save_model(path, model, config):\n"
+    '    """Saves the config with the weights of a freshly built, untrained model."""'
+    + CHECKS_PATCHER
+    + """
+    return training.save_checkpoint(path, build_cnn(**config), config=config)
+"""
+)
+
 SYS_EXIT = "import sys\nsys.exit('student calls sys.exit mid-notebook')\n"
 OS_EXIT = "import os\nos._exit(3)\n"
 WHILE_TRUE = "while True:\n    pass\n"
@@ -232,6 +275,19 @@ def insert(nb, source: str, after: str | None = None):
         nb.cells.append(cell)
     else:
         nb.cells.insert(_index(nb, after) + 1, cell)
+    return nb
+
+
+def replace_def(nb, name: str, source: str):
+    """A copy of nb whose top-level `def name` (in a cell holding others too) is `source` instead."""
+    nb = copy.deepcopy(nb)
+    cell = nb.cells[_index(nb, name)]
+    lines = cell.source.splitlines()
+    node = next(
+        n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef) and n.name == name
+    )
+    lines[node.lineno - 1 : node.end_lineno] = source.strip("\n").splitlines()
+    cell.source = "\n".join(lines) + "\n"
     return nb
 
 
@@ -393,6 +449,17 @@ def _stage_03(root: Path, sol, stu) -> dict[str, tuple]:
         # sys.exit, os._exit, while True, a memory bomb and a fork loop in one notebook
         "chaos": (nb, True, full),
         "foreign-kernelspec": (_foreign(sol), True, full),
+        # a broken save_model that makes the checkpoint cases' booleans record True at call time
+        "checks-patcher": (
+            replace_def(sol, "save_model", PATCHING_SAVE_MODEL),
+            True,
+            {
+                "q4": "less",
+                "*": "full",
+                "failed": ["test_q4_predict_and_checkpoint", "test_q4_checkpoint_hidden"],
+                "error": {"test_q4_checkpoint_hidden": MODIFIED},
+            },
+        ),
     }
 
 
@@ -419,6 +486,62 @@ def _stage_02(root: Path, sol, stu) -> dict[str, tuple]:
     }
 
 
+def _stage_04(root: Path, sol, stu) -> dict[str, tuple]:
+    full = {"*": "full"}
+    q2_head = [  # the cases that call replace_head
+        "test_q2_frozen_mobilenet_trains_only_its_head",
+        "test_q2_backbone_bit_identical_hidden",
+        "test_q2_bn_running_stats_unchanged_hidden",
+        "test_q2_resnet_head_hidden",
+    ]
+    q5 = _stub("saliency") + "\n\n" + _stub("occlusion")
+    imports_ref = "from cnnkit.transfer import count_trainable, freeze_backbone, replace_head\n"
+    nb = sol
+    for cell in (SYS_EXIT, OS_EXIT, WHILE_TRUE, MEMORY_BOMB, FORK_LOOP):
+        nb = insert(nb, cell, after="top5")
+    return {
+        "solution": (sol, True, full),
+        "otter-runner-patch": (insert(stu, OTTER_RUNNER_PATCH), False, {"*": "zero"}),
+        "comparison-patch-keeps-honest": (
+            insert(replace(sol, "saliency", q5), COMPARISON_PATCH + OTTER_RUNNER_PATCH),
+            True,
+            # torch.equal patched to True also fails the student's own "the head learned"
+            {
+                "q5": "zero",
+                "q2": "less",
+                "*": "full",
+                "failed": ["test_q2_backbone_bit_identical_hidden"],
+            },
+        ),
+        # the kernel's cnnkit.transfer is the stage-gated copy: its exercises raise
+        "imports-reference": (
+            replace(sol, "replace_head", imports_ref),
+            True,
+            {
+                "q2": "zero",
+                "q3": "less",
+                "*": "full",
+                "failed": ["test_q3_param_groups_resnet_hidden"],
+                "error": {"test_q2_resnet_head_hidden": "NotImplementedError"},
+            },
+        ),
+        # a wrong replace_head that makes the cases' booleans record True at call time
+        "checks-patcher": (
+            replace_def(sol, "replace_head", PATCHING_REPLACE_HEAD),
+            True,
+            {
+                "q2": "less",
+                "*": "full",
+                "failed": q2_head,
+                "error": {c: MODIFIED for c in q2_head},
+            },
+        ),
+        # sys.exit, os._exit, while True, a memory bomb and a fork loop in one notebook
+        "chaos": (nb, True, full),
+        "foreign-kernelspec": (_foreign(sol), True, full),
+    }
+
+
 def _foreign(nb):
     nb = copy.deepcopy(nb)
     nb.metadata["kernelspec"] = {
@@ -429,11 +552,17 @@ def _foreign(nb):
     return nb
 
 
-BUILDERS = {"01_backprop": _stage_01, "02_conv_layers": _stage_02, "03_pytorch_cnn": _stage_03}
+BUILDERS = {
+    "01_backprop": _stage_01,
+    "02_conv_layers": _stage_02,
+    "03_pytorch_cnn": _stage_03,
+    "04_transfer_learning": _stage_04,
+}
 OTHER = {
     "01_backprop": "03_pytorch_cnn",
     "02_conv_layers": "01_backprop",
     "03_pytorch_cnn": "01_backprop",
+    "04_transfer_learning": "02_conv_layers",
 }
 
 

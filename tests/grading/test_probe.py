@@ -1,0 +1,211 @@
+"""The probe's tamper check: a student function that patches the recording path at call time.
+
+`run_probe` runs here in-process on a tiny case (record mode, as in a student's kernel). Each tamper
+way is done by the "student" function while the case runs, through `monkeypatch` so the pytest process
+gets its builtins and modules back afterwards (the probe itself restores nothing).
+"""
+
+import builtins
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+import cnnkit
+import cnnkit.checks
+from cnnkit.grading.probe import load_records, run_probe
+
+CHECKS_SOURCE = open(cnnkit.checks.__file__, encoding="utf-8").read()  # noqa: SIM115
+
+# The student function runs between two checks: a boolean recorded before it (whose record could be
+# edited) and one recorded after it (which a patched `checks.true` would turn into True).
+CASE = textwrap.dedent(
+    """
+    def test_case(f):
+        from cnnkit import checks
+
+        x = checks.rng().standard_normal(3)
+        checks.true("recorded before", bool(x.size == 3), "no")
+        checks.close("value", f(x), None)
+        checks.true("recorded after", False, "the student's property does not hold")
+    """
+)
+HONEST = textwrap.dedent(
+    """
+    def test_honest(f):
+        from cnnkit import checks
+
+        x = checks.rng().standard_normal(3)
+        checks.close("value", f(x), None)
+        checks.true("holds", True, "no")
+    """
+)
+
+
+@pytest.fixture(autouse=True)
+def _own_checks(monkeypatch):
+    """run_probe installs its own cnnkit.checks: give the real one back after each test."""
+    monkeypatch.setitem(sys.modules, "cnnkit.checks", sys.modules["cnnkit.checks"])
+    monkeypatch.setattr(cnnkit, "checks", cnnkit.checks)
+
+
+def probe(tmp_path, f, *sources):
+    tests = []
+    for src in sources:
+        name = src.split("def ", 1)[1].split("(", 1)[0]
+        tests.append({"name": name, "source": src, "params": ["f"]})
+    spec = {
+        "mode": "record",
+        "seed": 7,
+        "out": str(tmp_path),
+        "tests": tests,
+        "checks_source": CHECKS_SOURCE,
+        "case_timeout": 30,
+    }
+    run_probe({"f": f}, spec)
+    return load_records(tmp_path)
+
+
+def _checks():
+    return sys.modules["cnnkit.checks"]  # the probe's copy while a case runs
+
+
+def _forged_true(name, cond, msg):
+    _checks()._record(name, "true", True, msg=msg)
+
+
+def patch_true(mp):
+    mp.setattr(_checks(), "true", _forged_true)
+
+
+def replace_records(mp):
+    _checks()._state["records"] = []
+
+
+def swap_code(mp):
+    g = _checks().__dict__
+    forged = {}
+    exec("def true(name, cond, msg):\n    _record(name, 'true', True, msg=msg)\n", g, forged)
+    mp.setattr(g["true"], "__code__", forged["true"].__code__)
+
+
+def replace_module(mp):
+    fake = type(sys)("cnnkit.checks")
+    fake.__dict__.update(_checks().__dict__, true=_forged_true)
+    mp.setitem(sys.modules, "cnnkit.checks", fake)
+
+
+def edit_records(mp):
+    _checks()._state["records"][0]["value"] = False
+
+
+def patch_bool(mp):
+    real = bool
+    mp.setattr(builtins, "bool", type("bool", (), {"__new__": lambda cls, x=False: real(x)}))
+
+
+def patch_isinstance(mp):
+    real = isinstance
+    mp.setattr(builtins, "isinstance", lambda obj, cls: real(obj, cls))
+
+
+def patch_asarray(mp):
+    real = np.asarray
+    mp.setattr(np, "asarray", lambda *a, **k: real(*a, **k))
+
+
+def patch_numpy_code(mp):
+    impl = np.allclose._implementation  # np.allclose dispatches to this Python function
+    mp.setattr(impl, "__code__", impl.__code__.replace())
+
+
+def patch_tensor(mp):
+    base = torch._C.TensorBase.__bool__  # an override that still tells the truth, for pytest's sake
+    mp.setattr(torch.Tensor, "__bool__", lambda self: base(self), raising=False)
+
+
+TAMPERS = {
+    "checks.true rebound": (patch_true, "checks.true"),
+    "records list replaced": (replace_records, "checks._state['records']"),
+    "checks.true.__code__ swapped": (swap_code, "checks.true.__code__"),
+    "sys.modules entry replaced": (replace_module, "sys.modules['cnnkit.checks']"),
+    "record edited in place": (edit_records, "checks._state['records']"),
+    "builtins.bool": (patch_bool, "builtins.bool"),
+    "builtins.isinstance": (patch_isinstance, "builtins.isinstance"),
+    "numpy.asarray": (patch_asarray, "numpy.asarray"),
+    "a numpy function's code": (patch_numpy_code, "numpy.allclose._implementation.__code__"),
+    "torch.Tensor.__bool__ overridden": (patch_tensor, "torch.Tensor (overridden attributes)"),
+}
+
+
+def test_an_honest_case_is_recorded(tmp_path):
+    got = probe(tmp_path, lambda x: 2 * x, HONEST, CASE)
+    assert got["test_honest"]["error"] is None
+    rec = got["test_honest"]["records"]
+    assert [(r["name"], r["kind"]) for r in rec] == [("value", "close"), ("holds", "true")]
+    assert rec[1]["value"] is True
+    x = np.random.default_rng(cnnkit.checks._seed_for("test_honest", 7, 0)).standard_normal(3)
+    np.testing.assert_array_equal(rec[0]["value"], 2 * x)
+    # the second case: all three records, the false one false
+    assert got["test_case"]["error"] is None
+    assert [r["value"] for r in got["test_case"]["records"][::2]] == [True, False]
+
+
+@pytest.mark.parametrize("way", sorted(TAMPERS))
+def test_a_call_time_patch_fails_the_case(tmp_path, monkeypatch, way):
+    patch, what = TAMPERS[way]
+
+    def student(x):
+        if not done:  # once: the second case calls an honest function
+            done.append(patch(monkeypatch))
+        return 2 * x
+
+    done = []
+
+    got = probe(tmp_path, student, CASE, HONEST)
+    case = got["test_case"]
+    assert case["error"].startswith("the grading helpers were modified while the case ran")
+    assert what in case["error"]
+    assert case["records"] == []  # none kept: the forged True never reaches the grader
+    # nothing is restored: a patch that outlives the case (builtins, numpy, torch) fails the next one
+    lasting = patch in (patch_bool, patch_isinstance, patch_asarray, patch_numpy_code, patch_tensor)
+    assert (got["test_honest"]["error"] is not None) == lasting
+
+
+def test_without_the_check_the_patch_earns_the_boolean(tmp_path, monkeypatch):
+    """What the dropped records would have said: the patched `checks.true` records True."""
+    seen = []
+
+    def student():
+        patch_true(monkeypatch)
+        seen.append(_checks())
+
+    src = "def test_case(f):\n    from cnnkit import checks\n    f()\n    checks.true('holds', False, 'no')\n"
+    got = probe(tmp_path, student, src)
+    assert got["test_case"]["records"] == [] and "checks.true" in got["test_case"]["error"]
+    patched = seen[0]  # the probe's checks module, still patched (nothing was restored)
+    patched._begin("test_case", "record", 7)
+    patched.true("holds", False, "no")
+    assert patched._records()[0]["value"] is True
+
+
+def test_what_torch_changes_by_itself_is_not_tampering(tmp_path, monkeypatch):
+    """Lazy imports and caches: `import torch._dynamo` (an optimizer's first step) rebinds
+    torch.manual_seed; pickling a tensor (torch.save) caches `torch.Tensor.__slotnames__`."""
+    import io
+
+    real = torch.manual_seed
+    if "__slotnames__" in vars(torch.Tensor):  # cached by an earlier test: start without it
+        monkeypatch.delattr(torch.Tensor, "__slotnames__")
+
+    def student(x):
+        monkeypatch.setattr(torch, "manual_seed", lambda seed: real(seed))  # what dynamo does
+        torch.save(torch.zeros(2), io.BytesIO())
+        return 2 * x
+
+    got = probe(tmp_path, student, HONEST)
+    assert "__slotnames__" in vars(torch.Tensor)  # the cache did appear while the case ran
+    assert got["test_honest"]["error"] is None
+    assert [r["name"] for r in got["test_honest"]["records"]] == ["value", "holds"]
