@@ -6,6 +6,8 @@ gets its builtins and modules back afterwards (the probe itself restores nothing
 """
 
 import builtins
+import json
+import os
 import sys
 import textwrap
 
@@ -15,7 +17,13 @@ import torch
 
 import cnnkit
 import cnnkit.checks
-from cnnkit.grading.probe import load_records, run_probe
+from cnnkit.grading.probe import (
+    depends_on,
+    load_records,
+    read_kernel_file,
+    recording_path,
+    run_probe,
+)
 
 CHECKS_SOURCE = open(cnnkit.checks.__file__, encoding="utf-8").read()  # noqa: SIM115
 
@@ -209,3 +217,119 @@ def test_what_torch_changes_by_itself_is_not_tampering(tmp_path, monkeypatch):
     assert "__slotnames__" in vars(torch.Tensor)  # the cache did appear while the case ran
     assert got["test_honest"]["error"] is None
     assert [r["name"] for r in got["test_honest"]["records"]] == ["value", "holds"]
+
+
+USES_TORCH_ALLCLOSE = textwrap.dedent(
+    """
+    def test_uses_allclose(f):
+        import torch
+        from cnnkit import checks
+
+        x = checks.rng().standard_normal(3)
+        same = torch.allclose(torch.tensor(f(x)), torch.tensor(x))
+        checks.true("f is the identity", same, "f changes its input")
+    """
+)
+
+
+def _pristine(tmp_path, f):
+    """What the reference kernel writes at probe start: its watched functions, described."""
+    ref = tmp_path / "reference"
+    spec = {
+        "mode": "reference",
+        "seed": 7,
+        "out": str(ref),
+        "tests": [],
+        "checks_source": CHECKS_SOURCE,
+        "case_timeout": 30,
+    }
+    run_probe({"f": f}, spec)
+    return json.loads((ref / "environment.json").read_text())
+
+
+def _record(tmp_path, f, pristine, *sources):
+    tests = [
+        {
+            "name": s.split("def ", 1)[1].split("(", 1)[0],
+            "source": s,
+            "params": ["f"],
+            "depends": depends_on(s, pristine),  # what the grader ships with each case
+        }
+        for s in sources
+    ]
+    always = recording_path(pristine)
+    pristine = {k: pristine[k] for t in tests for k in [*always, *t["depends"]]}
+    out = tmp_path / "student"
+    spec = {
+        "mode": "record",
+        "seed": 7,
+        "out": str(out),
+        "tests": tests,
+        "checks_source": CHECKS_SOURCE,
+        "case_timeout": 30,
+        "pristine": pristine,
+        "always": always,
+    }
+    run_probe({"f": f}, spec)
+    return load_records(out)
+
+
+def test_a_notebook_level_patch_voids_the_cases_that_use_it(tmp_path, monkeypatch):
+    def wrong(x):
+        return x + 1
+
+    pristine = _pristine(tmp_path, wrong)
+    # unpatched: the wrong function fails on its merits, the honest case is recorded
+    got = _record(tmp_path, wrong, pristine, USES_TORCH_ALLCLOSE, HONEST)
+    assert got["test_uses_allclose"]["records"][0]["value"] is False
+    # the notebook replaced torch.allclose before the probe: the boolean it would forge is void,
+    # the case that does not use it keeps its records
+    monkeypatch.setattr(torch, "allclose", lambda *a, **k: True)
+    got = _record(tmp_path, wrong, pristine, USES_TORCH_ALLCLOSE, HONEST)
+    assert "replaced torch.allclose before grading" in got["test_uses_allclose"]["error"]
+    assert got["test_uses_allclose"]["records"] == []
+    assert got["test_honest"]["error"] is None and len(got["test_honest"]["records"]) == 2
+
+
+def test_a_replaced_builtin_voids_every_case(tmp_path, monkeypatch):
+    pristine = _pristine(tmp_path, lambda x: 2 * x)
+    real = builtins.isinstance
+    monkeypatch.setattr(builtins, "isinstance", lambda o, t: real(o, t))
+    got = _record(tmp_path, lambda x: 2 * x, pristine, HONEST)
+    assert "replaced builtins.isinstance" in got["test_honest"]["error"]
+
+
+def test_records_are_never_read_through_a_link(tmp_path):
+    """The kernel owns its output folder: a link to a grader-side file must not be read."""
+    secret = tmp_path / "reference-records.json"
+    secret.write_text(json.dumps({"test_x": {"error": None, "records": []}}))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "records.json").symlink_to(secret)
+    got = load_records(out)
+    assert "test_x" not in got and "unreadable records" in got["<records>"]["error"]
+    (out / "records.json").unlink()
+    os.link(secret, out / "records.json")  # a hard link: same inode, two names
+    assert "not a plain file" in load_records(out)["<records>"]["error"]
+    (out / "records.json").unlink()
+    with pytest.raises(ValueError, match="too large"):
+        read_kernel_file(secret, 4)
+
+
+def test_a_case_depends_on_what_its_source_uses_not_on_checks_names():
+    env = {
+        "torch:equal": "a",
+        "torch:allclose": "b",
+        "numpy:allclose._implementation": "c",
+        "numpy:save": "d",
+        "builtins:max": "e",
+        "torch.Tensor:<inherited>": "f",
+    }
+    src = "def test_x(f):\n    import torch\n    checks.equal('n', f(), 3)\n    ok = torch.allclose(f(), f())\n"
+    assert recording_path(env) == ["numpy:save"]  # every case relies on it
+    assert depends_on(src, env) == [
+        "numpy:allclose._implementation",  # by name: `allclose` is used (whichever module's)
+        "torch.Tensor:<inherited>",
+        "torch:allclose",
+    ]
+    assert "builtins:max" in depends_on("def t():\n    m = max(1, 2)\n", env)

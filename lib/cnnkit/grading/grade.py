@@ -35,7 +35,14 @@ from pathlib import Path
 
 from cnnkit.grading import report as report_mod
 from cnnkit.grading.gate import gated_copy
-from cnnkit.grading.probe import load_records, probe_cell, record_source
+from cnnkit.grading.probe import (
+    depends_on,
+    load_records,
+    probe_cell,
+    read_kernel_file,
+    record_source,
+    recording_path,
+)
 from cnnkit.grading.sandbox import Limits, execute
 
 MAX_ZIP_BYTES = 512 * 1024**2
@@ -326,23 +333,30 @@ class Plan:
     reference: dict
     cache: Path
     tmp: Path
+    # the reference kernel's watched functions at probe start (see run_probe): a student's kernel
+    # compares its own with them
+    pristine: dict = field(default_factory=dict)
 
 
 def _spec(plan: Plan, mode: str, out: Path, cases: list[Case]) -> dict:
+    tests = []
+    always = recording_path(plan.pristine) if mode == "record" else []
+    for c in cases:
+        # a student's kernel gets the tests without their expected values (see record_source), and
+        # which of the functions watched by the probe each one relies on (see run_probe)
+        source = record_source(c.source, c.params) if mode == "record" else c.source
+        test = {"name": c.name, "source": source, "params": c.params}
+        if mode == "record" and plan.pristine:
+            test["depends"] = depends_on(source, plan.pristine)
+        tests.append(test)
     return {
         "mode": mode,
         "seed": plan.seed,
         "out": str(out),
-        # a student's kernel gets the tests without their expected values (see record_source)
-        "tests": [
-            {
-                "name": c.name,
-                "source": record_source(c.source, c.params) if mode == "record" else c.source,
-                "params": c.params,
-            }
-            for c in cases
-        ],
+        "tests": tests,
         "checks_source": plan.checks_source,
+        "always": always,
+        "pristine": {k: plan.pristine[k] for t in tests for k in [*always, *t.get("depends", [])]},
         "case_timeout": max(5, int(min(plan.limits.cell_timeout, plan.limits.timeout))),
         "memory_bytes": plan.limits.memory_bytes,
     }
@@ -518,6 +532,9 @@ def reference_run(plan: Plan, root: Path) -> dict:
         got, outcome = run_kernel_cases(
             plan, files, plan.ag.solution.name, "reference", plan.full, work
         )
+        env = work / "records" / "environment.json"
+        with contextlib.suppress(OSError, ValueError):
+            plan.pristine = json.loads(read_kernel_file(env, 64 * 1024**2))
         failing = []
         if outcome.status != "ok":
             failing.append(f"(the solution notebook: {outcome.reason})")

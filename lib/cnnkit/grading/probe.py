@@ -28,7 +28,11 @@ from __future__ import annotations
 
 import ast
 import inspect
+import io
 import json
+import os
+import re
+import stat
 import sys
 from pathlib import Path
 
@@ -45,6 +49,7 @@ def run_probe(nb_globals, spec):  # noqa: C901 - one self-contained function: it
     - None; writes out/records.json: {case: {"error": str | None, "records": [...]}}.
     """
     import builtins
+    import hashlib
     import json
     import os
     import signal
@@ -164,6 +169,57 @@ def run_probe(nb_globals, spec):  # noqa: C901 - one self-contained function: it
             )
         )
 
+    def describe(v):
+        """What a watched value is, as text both kernels can compare (the objects differ)."""
+        try:
+            t = _type(v)
+            if t is module_type:
+                return "module " + v.__name__
+            if t is _frozenset:
+                return "names " + " ".join(_sorted(v))
+            if t is function_type:
+                c = v.__code__
+                return (
+                    f"function {v.__module__}.{v.__qualname__} {c.co_filename}:{c.co_firstlineno}"
+                )
+            if t is types.CodeType:
+                return f"code {v.co_name} {v.co_filename}:{v.co_firstlineno}"
+            if _isinstance(v, _type) or t is builtin_type or t.__name__ in dispatchers:
+                name = _getattr(v, "__qualname__", None) or _getattr(v, "__name__", "?")
+                return f"{t.__name__} {_getattr(v, '__module__', None)}.{name}"
+            return "object " + t.__qualname__
+        except Exception:  # noqa: BLE001 - a value that cannot describe itself is not watched
+            return "?"
+
+    dispatchers = ("_ArrayFunctionDispatcher", "ufunc", "method_descriptor", "wrapper_descriptor")
+    # Before the first case: what the notebook left in the watched modules, as short digests. The
+    # reference kernel writes them all; a student's kernel gets from the grader the digests of what
+    # its cases depend on ("pristine", see `pristine_for`) and each case's list of them ("depends"):
+    # a function the notebook replaced (`torch.allclose = lambda *a, **k: True`) voids the cases that
+    # use it. Digests keep the cell small: a kernel whose threads ran out (a fork bomb) cannot send a
+    # large message.
+    start = {
+        f"{w}:{k}": hashlib.sha1(describe(v).encode()).hexdigest()[:10]
+        for (w, k), v in environment().items()
+    }
+    if spec["mode"] == "reference":
+        with _open(join(out, "environment.json"), "w") as f:
+            dump(start, f)
+    pristine = spec.get("pristine") or {}
+    # a builtin replaced by a Python function drops out of `start` (note() keeps builtin types only);
+    # elsewhere a missing name is one the notebook did not load yet
+    replaced = {
+        k
+        for k in pristine
+        if (k in start and start[k] != pristine[k])
+        or (k.startswith("builtins:") and k not in start)
+    }
+
+    always = spec.get("always", [])  # what every case relies on (the recording path)
+
+    class ReplacedBeforeGrading(Exception):
+        pass
+
     baseline = {}
 
     def on_alarm(signum, frame):
@@ -188,6 +244,12 @@ def run_probe(nb_globals, spec):  # noqa: C901 - one self-contained function: it
         entry = {"error": None, "records": []}
         recorded, tampered = [], []
         try:
+            hit = _sorted(k for k in [*always, *test.get("depends", [])] if k in replaced)
+            if hit:
+                names = ", ".join(k.replace(":", ".", 1) for k in hit[:3])
+                raise ReplacedBeforeGrading(
+                    f"your notebook replaced {names} before grading; this case relies on it"
+                )
             g = dict(nb_globals)
             g.update(__builtins__=builtins, np=numpy, numpy=numpy, __name__="__cnnkit_tests__")
             exec(compile(test["source"], f"<test {test['name']}>", "exec"), g)
@@ -249,6 +311,76 @@ def run_probe(nb_globals, spec):  # noqa: C901 - one self-contained function: it
     save()
 
 
+# What the probe and `cnnkit.checks` themselves use to record and write: replaced before grading, it
+# voids every case. Other numpy/torch/builtin names void the cases whose kernel-side source uses them.
+_RECORDING_PATH = {
+    "builtins": {
+        "bool",
+        "dict",
+        "float",
+        "getattr",
+        "int",
+        "isinstance",
+        "len",
+        "list",
+        "open",
+        "type",
+    },
+    "numpy": {"array", "asarray", "generic", "iscomplexobj", "ndarray", "save"},
+    "numpy.lib.format": {"write_array", "dtype_to_descr", "header_data_from_array_1_0"},
+    "json": {"dump", "dumps", "JSONEncoder"},
+    "json.encoder": {"JSONEncoder", "c_make_encoder", "encode_basestring_ascii"},
+    "sys.modules": {"builtins", "json", "json.encoder", "numpy", "numpy.lib.format"},
+}
+
+
+def _used_names(source: str) -> set[str]:
+    """Names a test source uses: bare names and attributes (`torch.equal`), not `checks.*`."""
+    attrs = {
+        a for p, a in re.findall(r"([A-Za-z_]\w*)\s*\.\s*([A-Za-z_]\w*)", source) if p != "checks"
+    }
+    return attrs | set(re.findall(r"(?<![\w.])([A-Za-z_]\w*)", source))
+
+
+def recording_path(environment: dict) -> list[str]:
+    """The watched names (keys of the reference's environment.json) every case relies on."""
+    return sorted(
+        k
+        for k in environment
+        if k.split(":", 1)[1].split(".")[0] in _RECORDING_PATH.get(k.split(":")[0], ())
+    )
+
+
+def depends_on(source: str, environment: dict) -> list[str]:
+    """The watched names (keys of the reference's environment.json) a kernel-side test relies on.
+
+    Inputs:
+    - source: the test's kernel-side source.
+    - environment: {"<module>:<name>[.__code__ ...]": digest} written by the reference kernel.
+
+    Returns:
+    - keys: those whose name the source uses (the recording path's are in `recording_path`).
+    """
+    words = _used_names(source)
+    torch_used = "torch" in words
+    path = set(recording_path(environment))
+
+    def relied_on(where: str, what: str) -> bool:
+        if f"{where}:{what}" in path:
+            return False
+        name = what.split(".")[0]
+        if where in ("builtins", "numpy", "torch"):
+            return name in words
+        # a Tensor method overridden (`Tensor.__eq__ = ..`), or torch itself swapped
+        return torch_used and (where, what) in (
+            ("torch.Tensor", "<inherited>"),
+            ("sys.modules", "torch"),
+        )
+
+    keys = [k for k in environment if relied_on(*k.split(":", 1))]
+    return sorted(keys)
+
+
 def probe_cell(spec: dict) -> str:
     """The source of the probe cell for a kernel.
 
@@ -264,6 +396,29 @@ def probe_cell(spec: dict) -> str:
         f"run_probe(globals(), __import__('json').loads({json.dumps(json.dumps(spec))}))\n"
         "del run_probe\n"
     )
+
+
+def read_kernel_file(path: Path, max_bytes: int) -> bytes:
+    """Read a file the student's kernel wrote, as the grader (maybe root): never through a link.
+
+    The kernel owns the directory, so it could leave a symlink or a hard link to a grader-side file
+    (the reference run's records) in place of its own output.
+
+    Inputs:
+    - path: the file.
+    - max_bytes: refuse larger files.
+
+    Returns:
+    - data: the file's bytes; raises OSError or ValueError for a link, a non-regular or a large file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            raise ValueError(f"{path.name} is not a plain file")
+        if st.st_size > max_bytes:
+            raise ValueError(f"{path.name} is too large")
+        return f.read(max_bytes + 1)[:max_bytes]
 
 
 def load_records(out: Path, max_bytes: int = 256 * 1024**2) -> dict:
@@ -282,7 +437,10 @@ def load_records(out: Path, max_bytes: int = 256 * 1024**2) -> dict:
     path = Path(out) / "records.json"
     if not path.exists():
         return {}
-    raw = json.loads(path.read_text())
+    try:
+        raw = json.loads(read_kernel_file(path, max_bytes))
+    except (OSError, ValueError) as err:
+        return {"<records>": {"error": f"unreadable records ({err})", "records": []}}
     results = {}
     for case, entry in raw.items() if isinstance(raw, dict) else []:
         try:
@@ -292,9 +450,7 @@ def load_records(out: Path, max_bytes: int = 256 * 1024**2) -> dict:
                 value = rec.get("value")
                 if "npy" in rec:
                     f = Path(out) / Path(str(rec["npy"])).name
-                    if f.stat().st_size > max_bytes:
-                        raise ValueError("recorded array too large")
-                    value = np.load(f, allow_pickle=False)
+                    value = np.load(io.BytesIO(read_kernel_file(f, max_bytes)), allow_pickle=False)
                 elif value is not None and not isinstance(value, (bool, int, float, str)):
                     raise ValueError("recorded value is not plain data")
                 recs.append(

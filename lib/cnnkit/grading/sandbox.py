@@ -405,6 +405,24 @@ def _expose(paths: list[str], stage: Path) -> None:
     raise RuntimeError(f"cannot expose {paths}")
 
 
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process whose real uid is `uid` (the kernel's own: no other process has it).
+
+    /proc is the host's here: a process's pid in this PID namespace is the last of its NSpid.
+    """
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            fields = dict(
+                ln.split(":", 1) for ln in (p / "status").read_text().splitlines() if ":" in ln
+            )
+            if int(fields["Uid"].split()[0]) == uid:
+                os.kill(int(fields["NSpid"].split()[-1]), signal.SIGKILL)
+        except (OSError, KeyError, ValueError, IndexError):
+            continue
+
+
 def _mount(args: list[str]) -> None:
     # a failure ends the run (fail closed), with mount's message in runner.log
     subprocess.run(["mount", *args], check=True)
@@ -539,6 +557,10 @@ def _run(cfg_path: str) -> int:
                 return done("ok", "the kernel died while grading", hidden=hidden, deaths=deaths)
             deaths.append(current["index"])
             nb.cells[current["index"]].source = ""
+            if uid is not None:
+                # what the dead kernel started (a fork loop's children) would count against the
+                # rerun's RLIMIT_NPROC: the rerun starts with none of it
+                _kill_uid(uid)
         except CellTimeoutError:
             return done("timeout", "a cell ran past the per-cell timeout", hidden=hidden)
         except Exception as err:  # noqa: BLE001

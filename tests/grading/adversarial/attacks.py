@@ -221,6 +221,19 @@ PATCHING_SAVE_MODEL = (
 """
 )
 
+# save_model (03) without the call-time patch: the notebook replaces torch's comparisons in a cell of
+# its own, before grading, so the booleans the checkpoint cases compute in the kernel would be True
+BROKEN_SAVE_MODEL = (
+    "def save_model(path, model, config):\n"
+    "    return training.save_checkpoint(path, build_cnn(**config), config=config)\n"
+)
+TORCH_COMPARISONS_PATCH = """
+import torch
+torch.allclose = lambda *a, **k: True
+torch.equal = lambda *a, **k: True
+"""
+REPLACED = "before grading; this case relies on it"
+
 SYS_EXIT = "import sys\nsys.exit('student calls sys.exit mid-notebook')\n"
 OS_EXIT = "import os\nos._exit(3)\n"
 WHILE_TRUE = "while True:\n    pass\n"
@@ -460,6 +473,16 @@ def _stage_03(root: Path, sol, stu) -> dict[str, tuple]:
                 "error": {"test_q4_checkpoint_hidden": MODIFIED},
             },
         ),
+        "notebook-level-patch": (
+            insert(replace_def(sol, "save_model", BROKEN_SAVE_MODEL), TORCH_COMPARISONS_PATCH),
+            True,
+            {
+                "q4": "less",
+                "*": "full",
+                "failed": ["test_q4_predict_and_checkpoint", "test_q4_checkpoint_hidden"],
+                "error": {"test_q4_checkpoint_hidden": REPLACED},
+            },
+        ),
     }
 
 
@@ -505,12 +528,13 @@ def _stage_04(root: Path, sol, stu) -> dict[str, tuple]:
         "comparison-patch-keeps-honest": (
             insert(replace(sol, "saliency", q5), COMPARISON_PATCH + OTTER_RUNNER_PATCH),
             True,
-            # torch.equal patched to True also fails the student's own "the head learned"
+            # torch.equal replaced before grading voids the case that computes "the head learned"
             {
                 "q5": "zero",
                 "q2": "less",
                 "*": "full",
                 "failed": ["test_q2_backbone_bit_identical_hidden"],
+                "error": {"test_q2_backbone_bit_identical_hidden": REPLACED},
             },
         ),
         # the kernel's cnnkit.transfer is the stage-gated copy: its exercises raise
