@@ -91,4 +91,9 @@ def test_sanity_ladder_outputs(executed):
     text = _text(nb)
     initial = float(text.split("initial loss ", 1)[1].split()[0])
     assert abs(initial - np.log(10)) < 0.05
-    assert "examples after 120 steps: 1.0" in text
+    line = text.split("training accuracy on 50 examples after ", 1)[1].splitlines()[0]
+    steps, acc = line.split(" steps: ")
+    assert int(steps) == 120
+    # the net memorises the 50 examples (chance is 0.1); one example at the boundary may flip with
+    # the BLAS build's summation order, so 49/50 counts too
+    assert float(acc) >= 0.98, line
