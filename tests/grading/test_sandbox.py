@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -192,14 +193,16 @@ def test_paths_behind_barriers_are_exposed_and_nothing_else(tmp_path):
 
 def test_wall_clock_limit_kills_everything():
     limits = Limits(timeout=15, cell_timeout=60)
+    # an argv no other process on the machine has (a plain `sleep 300` elsewhere would count)
+    mark = f"300.{os.getpid()}{secrets.randbelow(10**6)}"
     cells = [
         "import subprocess, signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-        "subprocess.Popen(['sleep', '300'])\nwhile True:\n    pass\n"
+        f"subprocess.Popen(['sleep', '{mark}'])\nwhile True:\n    pass\n"
     ]
     outcome, _ = _run(cells, limits)
     assert outcome.status == "timeout"
-    # the `sleep 300` child dies with the sandbox (the kernel reaps a PID namespace asynchronously)
-    assert _gone(b"sleep\x00300\x00")
+    # the sleep child dies with the sandbox (the kernel reaps a PID namespace asynchronously)
+    assert _gone(b"sleep\x00" + mark.encode() + b"\x00")
 
 
 def _gone(cmdline: bytes, wait: float = 10.0) -> bool:
