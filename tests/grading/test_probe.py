@@ -333,3 +333,35 @@ def test_a_case_depends_on_what_its_source_uses_not_on_checks_names():
         "torch:allclose",
     ]
     assert "builtins:max" in depends_on("def t():\n    m = max(1, 2)\n", env)
+
+
+def test_a_case_gets_its_own_timeout_from_the_limits(tmp_path):
+    """Limits.case_timeout bounds each case (default: the cell timeout), never past the wall clock."""
+    import time
+
+    from cnnkit.grading.grade import Plan, _spec
+    from cnnkit.grading.sandbox import Limits
+
+    def case_timeout(**kw):
+        plan = Plan(
+            "x", None, 7, Limits(**kw), tmp_path, tmp_path, CHECKS_SOURCE, {}, tmp_path, tmp_path
+        )
+        return _spec(plan, "record", tmp_path, [])["case_timeout"]
+
+    assert case_timeout(timeout=600, cell_timeout=20) == 20
+    assert case_timeout(timeout=600, cell_timeout=20, case_timeout=120) == 120
+    assert case_timeout(timeout=60, cell_timeout=20, case_timeout=120) == 60
+
+    spec = {
+        "mode": "record",
+        "seed": 7,
+        "out": str(tmp_path),
+        "tests": [{"name": "test_honest", "source": HONEST, "params": ["f"]}],
+        "checks_source": CHECKS_SOURCE,
+        "case_timeout": case_timeout(timeout=600, cell_timeout=300, case_timeout=1),  # at least 5
+    }
+    start = time.monotonic()
+    run_probe({"f": lambda x: time.sleep(60)}, spec)
+    assert time.monotonic() - start < 30
+    got = load_records(tmp_path)["test_honest"]
+    assert got["error"] == "TimeoutError: the case ran past 5 s"

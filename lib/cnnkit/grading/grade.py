@@ -357,7 +357,9 @@ def _spec(plan: Plan, mode: str, out: Path, cases: list[Case]) -> dict:
         "checks_source": plan.checks_source,
         "always": always,
         "pristine": {k: plan.pristine[k] for t in tests for k in [*always, *t.get("depends", [])]},
-        "case_timeout": max(5, int(min(plan.limits.cell_timeout, plan.limits.timeout))),
+        "case_timeout": max(
+            5, int(min(plan.limits.case_timeout or plan.limits.cell_timeout, plan.limits.timeout))
+        ),
         "memory_bytes": plan.limits.memory_bytes,
     }
 
@@ -374,7 +376,9 @@ def run_kernel_cases(
     if mode == "reference":
         # the solution is trusted: no hiding, and a generous clock so a busy machine cannot fail it
         t = max(limits.timeout, 600.0)
-        limits = Limits(**{**asdict(limits), "hide": [], "timeout": t, "cell_timeout": t})
+        limits = Limits(
+            **{**asdict(limits), "hide": [], "timeout": t, "cell_timeout": t, "case_timeout": t}
+        )
     outcome = execute(
         Path(nb_name),
         work,

@@ -59,6 +59,9 @@ class Limits:
 
     - timeout: wall-clock seconds for the whole notebook (kernel start to probe end).
     - cell_timeout: seconds per cell.
+    - case_timeout: seconds per grading case (each runs under its own alarm in the probe cell; default:
+      cell_timeout). A case that loads a pretrained network needs more than a `while True` cell
+      should get.
     - memory_bytes: RLIMIT_AS of the kernel (address space; torch alone maps ~3 GiB).
     - cpu_seconds: RLIMIT_CPU of the kernel (default: the wall-clock limit).
     - nproc: processes and threads the kernel may add (RLIMIT_NPROC counts all tasks of the kernel's
@@ -72,6 +75,7 @@ class Limits:
 
     timeout: float = 600.0
     cell_timeout: float = 300.0
+    case_timeout: float | None = None
     memory_bytes: int = 6 * 1024**3
     cpu_seconds: int | None = None
     nproc: int = 64
