@@ -926,7 +926,9 @@ hidden: true
 def test_q4_accuracy_80_hidden():
     from cnnkit import checks, features
 
-    acc = features.head_accuracy("transfer_head.pt", n_per_class=15, seed=int(checks.rng().integers(2**31)))
+    # 40 crops per photo: the CI-mode solution head (mean 0.87) measured on 15 fell below 0.80 for some
+    # draws (std 0.02); on 40 the std is 0.013
+    acc = features.head_accuracy("transfer_head.pt", n_per_class=40, seed=int(checks.rng().integers(2**31)))
     checks.true("test accuracy >= 80%", acc >= 0.80, "below 0.80")
 
 
