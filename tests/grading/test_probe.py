@@ -19,6 +19,7 @@ import cnnkit
 import cnnkit.checks
 from cnnkit.grading.probe import (
     depends_on,
+    load_environment,
     load_records,
     read_kernel_file,
     recording_path,
@@ -244,7 +245,9 @@ def _pristine(tmp_path, f):
         "case_timeout": 30,
     }
     run_probe({"f": f}, spec)
-    return json.loads((ref / "environment.json").read_text())
+    pristine = load_environment(ref)
+    assert pristine == json.loads((ref / "environment.json").read_text()) and pristine
+    return pristine
 
 
 def _record(tmp_path, f, pristine, *sources):
@@ -314,6 +317,9 @@ def test_records_are_never_read_through_a_link(tmp_path):
     (out / "records.json").unlink()
     with pytest.raises(ValueError, match="too large"):
         read_kernel_file(secret, 4)
+    # nor the reference's digests: a link there reads as no digests at all
+    (out / "environment.json").symlink_to(secret)
+    assert load_environment(out) == {}
 
 
 def test_a_case_depends_on_what_its_source_uses_not_on_checks_names():

@@ -37,9 +37,9 @@ from cnnkit.grading import report as report_mod
 from cnnkit.grading.gate import gated_copy
 from cnnkit.grading.probe import (
     depends_on,
+    load_environment,
     load_records,
     probe_cell,
-    read_kernel_file,
     record_source,
     recording_path,
 )
@@ -366,8 +366,14 @@ def _spec(plan: Plan, mode: str, out: Path, cases: list[Case]) -> dict:
 
 def run_kernel_cases(
     plan: Plan, files: Path, nb_name: str, mode: str, library: Path, work: Path
-) -> tuple[dict, object]:
-    """Execute a notebook (files/nb_name) in the sandbox and probe its kernel cases."""
+) -> tuple[dict, object, dict]:
+    """Execute a notebook (files/nb_name) in the sandbox and probe its kernel cases.
+
+    Returns:
+    - records: {case: {"error", "records"}} (see load_records).
+    - outcome: the sandbox's Outcome.
+    - environment: the watched functions' digests (reference mode; {} otherwise).
+    """
     sub = work / "sub"
     shutil.copytree(files, sub)
     records = work / "records"
@@ -387,7 +393,8 @@ def run_kernel_cases(
         probe_source=probe_cell(_spec(plan, mode, records, cases)),
         writable=[records],
     )
-    return load_records(records), outcome
+    env = load_environment(records) if mode == "reference" else {}
+    return load_records(records), outcome, env
 
 
 def run_artifact_cases(plan: Plan, files: Path, work: Path) -> dict:
@@ -486,7 +493,7 @@ def grade_one(plan: Plan, sub: Submission) -> dict:
             )
         lib = work / "lib"
         shutil.copytree(plan.gated, lib)
-        got, outcome = run_kernel_cases(plan, files, nb_name, "record", lib, work)
+        got, outcome, _ = run_kernel_cases(plan, files, nb_name, "record", lib, work)
         if outcome.status in ("timeout", "crashed"):
             raise _Row0(outcome.reason)
         row["reason"] = outcome.reason
@@ -533,12 +540,9 @@ def reference_run(plan: Plan, root: Path) -> dict:
             if f.is_file():
                 shutil.copyfile(f, files / f.name)
         _reference_artifacts(sol_dir.parent / "samples", files)
-        got, outcome = run_kernel_cases(
+        got, outcome, plan.pristine = run_kernel_cases(
             plan, files, plan.ag.solution.name, "reference", plan.full, work
         )
-        env = work / "records" / "environment.json"
-        with contextlib.suppress(OSError, ValueError):
-            plan.pristine = json.loads(read_kernel_file(env, 64 * 1024**2))
         failing = []
         if outcome.status != "ok":
             failing.append(f"(the solution notebook: {outcome.reason})")

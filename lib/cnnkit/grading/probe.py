@@ -421,6 +421,22 @@ def read_kernel_file(path: Path, max_bytes: int) -> bytes:
         return f.read(max_bytes + 1)[:max_bytes]
 
 
+def load_environment(out: Path) -> dict:
+    """The digests of the watched functions a reference kernel wrote at probe start ({} if none).
+
+    Inputs:
+    - out: the probe's output directory (of a "reference" run).
+
+    Returns:
+    - pristine: {"module:name": digest}, what `Plan.pristine` holds.
+    """
+    try:
+        env = json.loads(read_kernel_file(Path(out) / "environment.json", 64 * 1024**2))
+    except (OSError, ValueError):
+        return {}
+    return env if isinstance(env, dict) else {}
+
+
 def load_records(out: Path, max_bytes: int = 256 * 1024**2) -> dict:
     """Read a probe's records back in the grader, refusing anything that is not plain data.
 
