@@ -17,11 +17,14 @@ these by identity before each case (modules once, when first seen) and compares 
 during which any of them changed gets the error "the grading helpers were modified while the case ran"
 and no records (0 points). Nothing is restored: a patch that outlives its case (a builtin, numpy,
 torch) fails every later case too. This catches the known ways, not every way: code in the kernel can
-in principle rewrite anything in the kernel (the probe's own state, or `records.json` once written),
-and patches made before the probe starts are its baseline, so a notebook-level
-`torch.allclose = lambda *a, **k: True` still turns a boolean the test computes in the kernel true.
+in principle rewrite anything in the kernel (the probe's own state, or `records.json` once written).
 Records compared with the reference run's values (arrays, losses, gradients) cannot be forged that way;
 guessable ones (`checks.true`, shapes, small counts) are where this check matters.
+
+Replaced before grading. Patches made before the probe starts are the tamper check's baseline; instead
+the watched functions are compared, as digests, with the reference kernel's (`environment.json`):
+a notebook-level `torch.allclose = lambda *a, **k: True` voids the cases whose kernel-side source
+uses it (`depends_on`), and a replaced recording path (`recording_path`) voids every case.
 """
 
 from __future__ import annotations
@@ -194,7 +197,7 @@ def run_probe(nb_globals, spec):  # noqa: C901 - one self-contained function: it
     dispatchers = ("_ArrayFunctionDispatcher", "ufunc", "method_descriptor", "wrapper_descriptor")
     # Before the first case: what the notebook left in the watched modules, as short digests. The
     # reference kernel writes them all; a student's kernel gets from the grader the digests of what
-    # its cases depend on ("pristine", see `pristine_for`) and each case's list of them ("depends"):
+    # its cases depend on ("pristine", see grade._spec) and each case's list of them ("depends"):
     # a function the notebook replaced (`torch.allclose = lambda *a, **k: True`) voids the cases that
     # use it. Digests keep the cell small: a kernel whose threads ran out (a fork bomb) cannot send a
     # large message.

@@ -159,19 +159,28 @@ def kernel_uid() -> int | None:
     return uid if any(a <= uid < a + n for a, b, n in ranges) else None
 
 
+def _processes_of(uid: int):
+    """The /proc/PID/status fields of every process whose real uid is `uid`.
+
+    The real uid from the status file, not the /proc entry's owner (a setuid process's is root's).
+    """
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            lines = (p / "status").read_text().splitlines()
+            fields = dict(ln.split(":", 1) for ln in lines if ":" in ln)
+            real = int(fields["Uid"].split()[0])
+        except (OSError, KeyError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if real == uid:
+            yield fields
+
+
 def user_task_count(uid: int | None = None) -> int:
     """Processes and threads currently owned by `uid` (default: this user): what RLIMIT_NPROC counts."""
-    uid, n = os.getuid() if uid is None else uid, 0
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                # the real uid (a setuid process's /proc entry belongs to root)
-                real = (p / "status").read_text().split("\nUid:", 1)[1].split()[0]
-                if int(real) == uid:
-                    n += len(os.listdir(p / "task"))
-            except (OSError, IndexError, ValueError):
-                continue
-    return n
+    uid = os.getuid() if uid is None else uid
+    return sum(int(f.get("Threads", "1")) for f in _processes_of(uid))
 
 
 def prepare_notebook(nb, probe_source: str | None):
@@ -414,17 +423,9 @@ def _kill_uid(uid: int) -> None:
 
     /proc is the host's here: a process's pid in this PID namespace is the last of its NSpid.
     """
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit():
-            continue
-        try:
-            fields = dict(
-                ln.split(":", 1) for ln in (p / "status").read_text().splitlines() if ":" in ln
-            )
-            if int(fields["Uid"].split()[0]) == uid:
-                os.kill(int(fields["NSpid"].split()[-1]), signal.SIGKILL)
-        except (OSError, KeyError, ValueError, IndexError):
-            continue
+    for fields in _processes_of(uid):
+        with contextlib.suppress(OSError, KeyError, ValueError, IndexError):
+            os.kill(int(fields["NSpid"].split()[-1]), signal.SIGKILL)
 
 
 def _mount(args: list[str]) -> None:
