@@ -250,30 +250,34 @@ def _pristine(tmp_path, f):
     return pristine
 
 
+def _plan(tmp_path, limits=None, pristine=None):
+    from cnnkit.grading.grade import Plan
+    from cnnkit.grading.sandbox import Limits
+
+    return Plan(
+        "x",
+        None,
+        7,
+        limits or Limits(case_timeout=30),
+        tmp_path,
+        tmp_path,
+        CHECKS_SOURCE,
+        {},
+        tmp_path,
+        tmp_path,
+        pristine or {},
+    )
+
+
 def _record(tmp_path, f, pristine, *sources):
-    tests = [
-        {
-            "name": s.split("def ", 1)[1].split("(", 1)[0],
-            "source": s,
-            "params": ["f"],
-            "depends": depends_on(s, pristine),  # what the grader ships with each case
-        }
-        for s in sources
+    """Probe the sources in record mode with the spec the grader ships (grade._spec)."""
+    from cnnkit.grading.grade import Case, _spec
+
+    cases = [
+        Case(s.split("def ", 1)[1].split("(", 1)[0], "q1", 1.0, True, ["f"], s) for s in sources
     ]
-    always = recording_path(pristine)
-    pristine = {k: pristine[k] for t in tests for k in [*always, *t["depends"]]}
     out = tmp_path / "student"
-    spec = {
-        "mode": "record",
-        "seed": 7,
-        "out": str(out),
-        "tests": tests,
-        "checks_source": CHECKS_SOURCE,
-        "case_timeout": 30,
-        "pristine": pristine,
-        "always": always,
-    }
-    run_probe({"f": f}, spec)
+    run_probe({"f": f}, _spec(_plan(tmp_path, pristine=pristine), "record", out, cases))
     return load_records(out)
 
 
@@ -345,14 +349,11 @@ def test_a_case_gets_its_own_timeout_from_the_limits(tmp_path):
     """Limits.case_timeout bounds each case (default: the cell timeout), never past the wall clock."""
     import time
 
-    from cnnkit.grading.grade import Plan, _spec
+    from cnnkit.grading.grade import _spec
     from cnnkit.grading.sandbox import Limits
 
     def case_timeout(**kw):
-        plan = Plan(
-            "x", None, 7, Limits(**kw), tmp_path, tmp_path, CHECKS_SOURCE, {}, tmp_path, tmp_path
-        )
-        return _spec(plan, "record", tmp_path, [])["case_timeout"]
+        return _spec(_plan(tmp_path, Limits(**kw)), "record", tmp_path, [])["case_timeout"]
 
     assert case_timeout(timeout=600, cell_timeout=20) == 20
     assert case_timeout(timeout=600, cell_timeout=20, case_timeout=120) == 120

@@ -437,9 +437,6 @@ def _stage_03(root: Path, sol, stu) -> dict[str, tuple]:
     )
     imports_ref = "from cnnkit.models import build_cnn, build_mlp\n"
     full = {"*": "full"}
-    nb = sol
-    for cell in (SYS_EXIT, OS_EXIT, WHILE_TRUE, MEMORY_BOMB, FORK_LOOP):
-        nb = insert(nb, cell, after="count_params")
     return {
         "solution": (sol, True, full),
         "otter-runner-patch": (insert(stu, OTTER_RUNNER_PATCH), False, {"*": "zero"}),
@@ -459,8 +456,7 @@ def _stage_03(root: Path, sol, stu) -> dict[str, tuple]:
             True,
             {"q3": "zero", "q4": None, "*": "full"},
         ),
-        # sys.exit, os._exit, while True, a memory bomb and a fork loop in one notebook
-        "chaos": (nb, True, full),
+        "chaos": (_chaos(sol, after="count_params"), True, full),
         "foreign-kernelspec": (_foreign(sol), True, full),
         # a broken save_model that makes the checkpoint cases' booleans record True at call time
         "checks-patcher": (
@@ -519,9 +515,6 @@ def _stage_04(root: Path, sol, stu) -> dict[str, tuple]:
     ]
     q5 = _stub("saliency") + "\n\n" + _stub("occlusion")
     imports_ref = "from cnnkit.transfer import count_trainable, freeze_backbone, replace_head\n"
-    nb = sol
-    for cell in (SYS_EXIT, OS_EXIT, WHILE_TRUE, MEMORY_BOMB, FORK_LOOP):
-        nb = insert(nb, cell, after="top5")
     return {
         "solution": (sol, True, full),
         "otter-runner-patch": (insert(stu, OTTER_RUNNER_PATCH), False, {"*": "zero"}),
@@ -560,10 +553,16 @@ def _stage_04(root: Path, sol, stu) -> dict[str, tuple]:
                 "error": {c: MODIFIED for c in q2_head},
             },
         ),
-        # sys.exit, os._exit, while True, a memory bomb and a fork loop in one notebook
-        "chaos": (nb, True, full),
+        "chaos": (_chaos(sol, after="top5"), True, full),
         "foreign-kernelspec": (_foreign(sol), True, full),
     }
+
+
+def _chaos(nb, after: str):
+    """sys.exit, os._exit, while True, a memory bomb and a fork loop in one notebook."""
+    for cell in (SYS_EXIT, OS_EXIT, WHILE_TRUE, MEMORY_BOMB, FORK_LOOP):
+        nb = insert(nb, cell, after=after)
+    return nb
 
 
 def _foreign(nb):
