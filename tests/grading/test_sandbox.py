@@ -21,6 +21,7 @@ from cnnkit.grading.sandbox import (
     execute,
     kernel_uid,
     prepare_notebook,
+    sandbox_prefix,
 )
 
 pytestmark = pytest.mark.slow
@@ -53,6 +54,9 @@ def _say(expr: str) -> str:
 
 
 ISOLATED = _unshare_prefix(Limits())[0] != []
+# bwrap's allow-list where installed (else the unshare fallback with tmpfs covers)
+BWRAP = sandbox_prefix(Limits(), [])[2] == "bwrap"
+BACKENDS = ["auto", "unshare"] if BWRAP else ["auto"]
 # a root grader's kernel drops to an unprivileged uid of its own (Linux exempts uid 0 from RLIMIT_NPROC)
 DROPS = ISOLATED and kernel_uid() is not None
 # RLIMIT_NPROC binds any kernel but the real root's
@@ -133,14 +137,15 @@ def test_memory_bomb_and_fork_bomb_are_contained():
 
 
 @pytest.mark.skipif(not DROPS, reason="only a root grader (with namespaces) drops the kernel's uid")
-def test_root_grader_runs_kernel_as_unprivileged_uid_with_nproc_limit():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_root_grader_runs_kernel_as_unprivileged_uid_with_nproc_limit(backend):
     # a root-only file outside the hidden paths, in a directory everyone may enter
     shown = Path(tempfile.mkdtemp(prefix="cnnkit-sbtest-shown-"))
     try:
         shown.chmod(0o755)
         (shown / "root-only.txt").write_text("secret")
         (shown / "root-only.txt").chmod(0o600)
-        limits = Limits(timeout=90, cell_timeout=30, nproc=30)
+        limits = Limits(timeout=90, cell_timeout=30, nproc=30, backend=backend)
         cells = [
             "import os, tempfile\n" + _say("(os.getuid(), os.getgid(), os.getgroups())"),
             f"try:\n    r = open({str(shown / 'root-only.txt')!r}).read()\nexcept OSError as e:\n"
@@ -159,8 +164,11 @@ def test_root_grader_runs_kernel_as_unprivileged_uid_with_nproc_limit():
     uid = eval(lines[0])[0]
     assert uid != 0 and lines[0] == repr((uid, uid, []))
     assert f"kernel runs as uid {uid}" in outcome.isolation
+    # bwrap shows nothing of the host's /tmp; the unshare fallback's private /tmp keeps only the
+    # work dir, so the root-only file is gone there too
+    assert lines[1] == "'FileNotFoundError'"
     # no_new_privs: no setuid binary gives root back
-    assert lines[1:5] == ["'PermissionError'", "'PermissionError'", "'writable'", "'1'"]
+    assert lines[2:5] == ["'PermissionError'", "'writable'", "'1'"]
     forks, err = eval(lines[5])
     assert 0 < forks <= limits.nproc and err == "BlockingIOError", lines[5]
 

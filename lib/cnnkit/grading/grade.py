@@ -25,7 +25,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -43,9 +42,14 @@ from cnnkit.grading.probe import (
     record_source,
     recording_path,
 )
-from cnnkit.grading.sandbox import Limits, execute
+from cnnkit.grading.sandbox import Limits, execute, execute_checks
 
+# Everything a submission brings is bounded before it is read: its bytes (a zip's, unpacked; a folder's,
+# by size, so a sparse file counts what it claims) and its number of files.
 MAX_ZIP_BYTES = 512 * 1024**2
+MAX_SUBMISSION_BYTES = MAX_ZIP_BYTES
+MAX_SUBMISSION_FILES = 256
+_CHUNK = 1 << 20
 
 
 class GradingError(RuntimeError):
@@ -89,6 +93,9 @@ class Autograder:
     cases: list[Case]
     questions: list[str]
     solution: Path
+    # the files the notebook saves and a submission carries (the solution folder's besides its
+    # notebook): the only ones the artifact cases get to see
+    artifacts: list[str] = field(default_factory=list)
 
     def possible(self) -> dict[str, float]:
         return {q: sum(c.points for c in self.cases if c.question == q) for q in self.questions}
@@ -201,8 +208,32 @@ def load_autograder(stage: str, root: Path) -> Autograder:
     if not cases:
         raise GradingError(f"{zip_path} holds no test cases")
     return Autograder(
-        stage, zip_path, hashlib.sha256(data).hexdigest(), cases, questions, solution.resolve()
+        stage,
+        zip_path,
+        hashlib.sha256(data).hexdigest(),
+        cases,
+        questions,
+        solution.resolve(),
+        artifact_names(base),
     )
+
+
+def artifact_names(base: Path) -> list[str]:
+    """The artifact file names of a built stage: the solution folder's files besides the notebook,
+    and the "solution" sample's artifacts (older builds keep them only there).
+
+    Inputs:
+    - base: autograder/<stage>.
+
+    Returns:
+    - names: sorted file names (no folders).
+    """
+    names = {f.name for f in (base / "solution").iterdir() if f.is_file() and f.suffix != ".ipynb"}
+    with contextlib.suppress(ValueError, KeyError, TypeError, OSError):
+        for entry in json.loads((base / "samples" / "manifest.json").read_text()):
+            if entry.get("name") == "solution":
+                names |= {Path(str(a)).name for a in entry.get("artifacts", [])}
+    return sorted(n for n in names if n and not n.startswith("."))
 
 
 def _natural(text: str):
@@ -260,15 +291,68 @@ def collect_submissions(paths: list[Path]) -> list[Submission]:
     return sorted(subs, key=lambda s: (s.name, str(s.path)))
 
 
+def _folder_files(path: Path) -> list[Path]:
+    """A folder submission's files (regular, not links, not hidden), refused past the limits."""
+    files = []
+    total = 0
+    for f in sorted(path.iterdir()):
+        if f.name.startswith(".") or f.is_symlink() or not f.is_file():
+            continue
+        files.append(f)
+        total += f.stat().st_size
+        if len(files) > MAX_SUBMISSION_FILES:
+            raise SubmissionError(f"folder holds more than {MAX_SUBMISSION_FILES} files")
+        if total > MAX_SUBMISSION_BYTES:
+            raise SubmissionError(f"folder too large (over {MAX_SUBMISSION_BYTES // 1024**2} MiB)")
+    return files
+
+
+def _file_digest(path: Path) -> bytes:
+    """sha256 of a file, read in chunks (a large file costs no memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.digest()
+
+
 def content_hash(sub: Submission) -> str:
-    """sha256 over the submission's files (names and bytes)."""
+    """sha256 over the submission's files (names and bytes), read in chunks.
+
+    A submission past the limits (size, number of files) is not read at all: its key covers its
+    names and sizes (it gets a 0 row saying why, cached like any row).
+    """
     h = hashlib.sha256(sub.kind.encode())
     if sub.kind == "folder":
-        for f in sorted(x for x in sub.path.iterdir() if x.is_file()):
-            h.update(f.name.encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+        try:
+            files = _folder_files(sub.path)
+        except SubmissionError:
+            for f in sorted(sub.path.iterdir()):
+                with contextlib.suppress(OSError):
+                    h.update(f"{f.name}\0{f.lstat().st_size}\0".encode())
+            return h.hexdigest()
+        for f in files:
+            h.update(f.name.encode() + b"\0" + _file_digest(f))
     elif sub.path.is_file():
-        h.update(sub.path.read_bytes())
+        if sub.path.stat().st_size > MAX_SUBMISSION_BYTES:
+            h.update(f"{sub.path.name}\0{sub.path.stat().st_size}".encode())
+        else:
+            h.update(_file_digest(sub.path))
     return h.hexdigest()
+
+
+def _copy_limited(src, dest: Path, budget: int) -> int:
+    """Copy a readable stream into dest, refusing more than `budget` bytes; return bytes written."""
+    n = 0
+    with open(dest, "wb") as out:
+        while chunk := src.read(_CHUNK):
+            n += len(chunk)
+            if n > budget:
+                raise SubmissionError(
+                    f"submission too large (over {MAX_SUBMISSION_BYTES // 1024**2} MiB)"
+                )
+            out.write(chunk)
+    return n
 
 
 def materialize(sub: Submission, dest: Path) -> str:
@@ -279,27 +363,34 @@ def materialize(sub: Submission, dest: Path) -> str:
     - dest: an empty directory.
 
     Returns:
-    - name: the notebook file name inside dest; raises SubmissionError for unusable submissions.
+    - name: the notebook file name inside dest; raises SubmissionError for unusable submissions
+      (not a notebook, folder or zip; past MAX_SUBMISSION_BYTES or MAX_SUBMISSION_FILES).
     """
     dest.mkdir(parents=True, exist_ok=True)
+    budget = MAX_SUBMISSION_BYTES
     if sub.kind == "invalid":
         raise SubmissionError(f"not a notebook, folder or zip: {sub.path.name}")
     if sub.kind == "ipynb":
-        shutil.copyfile(sub.path, dest / "submission.ipynb")
+        with open(sub.path, "rb") as f:
+            _copy_limited(f, dest / "submission.ipynb", budget)
         return "submission.ipynb"
     if sub.kind == "folder":
         nbs = []
-        for f in sorted(sub.path.iterdir()):
-            if f.is_file() and not f.is_symlink() and not f.name.startswith("."):
-                shutil.copyfile(f, dest / f.name)
-                if f.suffix == ".ipynb":
-                    nbs.append(f.name)
+        for f in _folder_files(sub.path):
+            with open(f, "rb") as src:
+                budget -= _copy_limited(src, dest / f.name, budget)
+            if f.suffix == ".ipynb":
+                nbs.append(f.name)
+        if not nbs:
+            raise SubmissionError("the folder holds no notebook")
         return nbs[0]
     try:
         with zipfile.ZipFile(sub.path) as zf:
             infos = [i for i in zf.infolist() if not i.is_dir()]
             if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
                 raise SubmissionError("zip too large")
+            if len(infos) > MAX_SUBMISSION_FILES:
+                raise SubmissionError(f"the zip holds more than {MAX_SUBMISSION_FILES} files")
             nbs = []
             for i in infos:
                 name = Path(i.filename).name
@@ -308,7 +399,8 @@ def materialize(sub: Submission, dest: Path) -> str:
                     continue
                 if name.endswith(".ipynb"):
                     nbs.append(name)
-                (dest / name).write_bytes(zf.read(i))
+                with zf.open(i) as src:  # the sizes a zip declares are checked as it unpacks
+                    budget -= _copy_limited(src, dest / name, budget)
     except zipfile.BadZipFile as err:
         raise SubmissionError(f"not a valid zip file: {err}") from err
     if len(nbs) != 1:
@@ -336,6 +428,8 @@ class Plan:
     # the reference kernel's watched functions at probe start (see run_probe): a student's kernel
     # compares its own with them
     pristine: dict = field(default_factory=dict)
+    # environment of the artifact checks (TORCH_HOME: the batch's read-only copy of the weights)
+    data_env: dict = field(default_factory=dict)
 
 
 def _spec(plan: Plan, mode: str, out: Path, cases: list[Case]) -> dict:
@@ -398,27 +492,32 @@ def run_kernel_cases(
 
 
 def run_artifact_cases(plan: Plan, files: Path, work: Path) -> dict:
-    """Run the artifact cases (no parameters) in a separate grader process, cwd = a copy of files."""
+    """Run the artifact cases (no parameters) in the sandbox, on the submission's artifact files.
+
+    The checks run as the kernel does (sandbox.execute_checks: unprivileged uid, `python -I`, the
+    same filesystem and limits), in a work dir of their own whose cwd holds only the stage's
+    artifact names (`Autograder.artifacts`) copied from `files`: nothing else the submission holds
+    (a `json.py`) is there to be imported or run.
+
+    Inputs:
+    - plan: the batch's Plan; files: the materialized submission; work: this submission's work dir.
+
+    Returns:
+    - records: {case: {"error", "records"}}; a case without records gets a timeout error.
+    """
     cases = [c for c in plan.ag.cases if c.artifact]
     if not cases:
         return {}
-    cwd = work / "artifacts"
-    shutil.copytree(files, cwd)
-    records = work / "artifact-records"
-    spec_path = work / "artifact-spec.json"
-    spec_path.write_text(json.dumps(_spec(plan, "check", records, cases)))
-    env = dict(os.environ, PYTHONPATH=str(plan.full), CNNKIT_GRADING="1", MPLBACKEND="Agg")
-    env["OMP_NUM_THREADS"] = "1"
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        subprocess.run(
-            [sys.executable, "-m", "cnnkit.grading.probe", str(spec_path)],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            timeout=plan.limits.timeout,
-            start_new_session=True,
-            check=False,
-        )
+    box = work / "artifacts"
+    cwd = box / "sub"
+    cwd.mkdir(parents=True)
+    for name in plan.ag.artifacts:
+        f = files / name
+        if f.is_file() and not f.is_symlink():
+            shutil.copyfile(f, cwd / name)
+    records = box / "records"
+    spec = _spec(plan, "check", records, cases)
+    execute_checks(spec, box, plan.full, plan.limits, extra_env=plan.data_env, writable=[records])
     got = load_records(records)
     for c in cases:
         got.setdefault(c.name, {"error": "TimeoutError: the case did not finish", "records": []})
@@ -642,8 +741,11 @@ def grade(
     tmp = Path(tempfile.mkdtemp(prefix="cnnkit-batch-"))
     keep = [tmp, Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve()]
     hide = [p for p in set(limits.hide + hide) if not any(_within(k, Path(p)) for k in keep)]
-    limits = Limits(**{**asdict(limits), "hide": sorted(hide)})
     try:
+        # the sandbox shows only what it binds (bwrap), so the data the cases read comes in too
+        data_paths, data_env = _sandbox_data(tmp)
+        shown = sorted({*limits.read_only, *data_paths})
+        limits = Limits(**{**asdict(limits), "hide": sorted(hide), "read_only": shown})
         gated = gated_copy(stage, tmp / "gated", library=pkg).parent
         plan = Plan(
             stage=stage,
@@ -656,6 +758,7 @@ def grade(
             reference={},
             cache=cache,
             tmp=tmp,
+            data_env=data_env,
         )
         todo = [s for s in subs if not (cache / f"{_key(plan, s)}.json").exists()]
         if todo:
@@ -666,6 +769,48 @@ def grade(
     result = GradeResult(stage, out, rows, ag.questions, ag.possible(), graded_now=len(todo))
     report_mod.write_outputs(result, ag)
     return result
+
+
+def _sandbox_data(tmp: Path) -> tuple[list[str], dict]:
+    """Data the artifact cases read, made visible read-only in the sandbox.
+
+    - torch's pretrained weight files of the kit's models (TORCH_HOME, else ~/.cache/torch):
+      copied into the batch dir readable by the sandbox's uid (torch writes them 0600);
+    - the kit's dataset cache (CNNKIT_DATA, else ~/.cache/cnnkit), where it exists.
+    (/usr/share/datasets comes with /usr.)
+
+    Inputs:
+    - tmp: the batch's temp dir.
+
+    Returns:
+    - (paths, env): the paths to bind read-only and the environment pointing the cases at them.
+    """
+    from cnnkit.data._common import cache_dir
+    from cnnkit.pretrained import KNOWN
+
+    paths, env = [], {}
+    cache = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    torch_home = Path(os.environ.get("TORCH_HOME") or Path(cache) / "torch").expanduser()
+    models = tuple(f"{model}-" for model, *_ in KNOWN.values())
+    found = torch_home / "hub" / "checkpoints"
+    weights = sorted(
+        f for f in (found.iterdir() if found.is_dir() else []) if f.name.startswith(models)
+    )
+    if weights:
+        dest = tmp / "torch" / "hub" / "checkpoints"
+        dest.mkdir(parents=True)
+        for f in weights:
+            shutil.copyfile(f, dest / f.name)
+            (dest / f.name).chmod(0o644)
+        for d in (tmp / "torch", tmp / "torch" / "hub", dest):
+            d.chmod(0o755)
+        paths.append(str(tmp / "torch"))
+        env["TORCH_HOME"] = str(tmp / "torch")
+    data = cache_dir().resolve()
+    if data.is_dir():
+        paths.append(str(data))
+        env["CNNKIT_DATA"] = str(data)
+    return paths, env
 
 
 def _within(path: Path, parent: Path) -> bool:

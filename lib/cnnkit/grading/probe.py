@@ -6,8 +6,8 @@ kernel, "reference" mode for the solution) and writes `records.json` plus one `.
 (allow_pickle=False) into `spec["out"]`. The test functions are compiled from the autograder's test
 files (not from the notebook), and `cnnkit.checks` is re-created from the grader's copy of its source
 right before each case, so a notebook that redefines tests or monkeypatches `checks` changes nothing.
-Artifact cases (no parameters) run outside the kernel: `python -m cnnkit.grading.probe SPEC.json` in a
-copy of the submission's files.
+Artifact cases (no parameters) run outside the kernel, in a sandbox of their own (`run_checks`, started
+by `sandbox.execute_checks`), with cwd = a folder holding only the stage's artifact files.
 
 Tamper check. A student function called by a case runs in the same process as the recording code and
 could patch it at call time: rebind `cnnkit.checks.true` (booleans have a guessable reference value,
@@ -36,7 +36,6 @@ import json
 import os
 import re
 import stat
-import sys
 from pathlib import Path
 
 
@@ -787,17 +786,22 @@ def record_source(source: str, params: list[str]) -> str:
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
-def _main(spec_path: str) -> int:
-    """Artifact cases: run in the grader's own (non-kernel) process, cwd = the submission's files."""
+def run_checks(spec: dict) -> int:
+    """Artifact cases: the process entry of the sandbox's "probe" boot (`sandbox.execute_checks`).
+
+    Runs as the sandbox's unprivileged uid under `python -I`, cwd = a folder holding only the
+    stage's artifact files (loaded with allow_pickle=False / weights_only=True by the cases).
+
+    Inputs:
+    - spec: as in run_probe (mode "check"), with memory_bytes (RLIMIT_AS).
+
+    Returns:
+    - 0; the records are in spec["out"].
+    """
     import resource
 
-    spec = json.loads(Path(spec_path).read_text())
     limit = spec.get("memory_bytes")
     if limit:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     run_probe({}, spec)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1]))

@@ -29,6 +29,7 @@ killed. The temp dir is removed by the caller (`grade`) in every case.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -68,9 +69,14 @@ class Limits:
       uid, so the limit is that uid's current task count plus this margin; the kernel's own ~12
       threads come out of it). Linux never applies it to uid 0, so a root grader runs the kernel as an
       unprivileged uid of its own (one per grader process: concurrent workers do not share a count).
+    - file_bytes: RLIMIT_FSIZE of the kernel (the largest file it may write, its log included).
+    - scratch_bytes: size of each of the sandbox's private /tmp and /dev/shm (bwrap).
     - network: try to run without network (an unshared network namespace).
-    - hide: paths to cover with empty tmpfs mounts inside the sandbox (where mount namespaces work).
+    - hide: paths to cover with empty tmpfs mounts inside the sandbox (the unshare fallback's
+      deny-list; bwrap shows only what it binds).
+    - read_only: more paths the sandbox sees read-only (data the cases need: torch weights).
     - isolate: use namespaces at all (False: only the process group, rlimits and the temp dir).
+    - backend: "auto" (bwrap where installed and allowed, else unshare), "bwrap" or "unshare".
     """
 
     timeout: float = 600.0
@@ -79,9 +85,13 @@ class Limits:
     memory_bytes: int = 6 * 1024**3
     cpu_seconds: int | None = None
     nproc: int = 64
+    file_bytes: int = 1024**3
+    scratch_bytes: int = 1024**3
     network: bool = False
     hide: list[str] = field(default_factory=list)
+    read_only: list[str] = field(default_factory=list)
     isolate: bool = True
+    backend: str = "auto"
 
 
 @dataclass
@@ -121,16 +131,24 @@ if cfg["uid"] is not None or cfg["userns"]:
     # no way back through a setuid binary or file capabilities
     check(libc.prctl(38, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
     del ctypes, libc, check
-for name, value in (("RLIMIT_AS", cfg["as"]), ("RLIMIT_CPU", cfg["cpu"]), ("RLIMIT_NPROC", cfg["nproc"])):
+limits = (("RLIMIT_AS", cfg["as"]), ("RLIMIT_CPU", cfg["cpu"]), ("RLIMIT_NPROC", cfg["nproc"]))
+for name, value in (*limits, ("RLIMIT_FSIZE", cfg["fsize"])):
     if value:
         try:
             resource.setrlimit(getattr(resource, name), (value, value))
         except (ValueError, OSError):
             pass
+# started with -I (no PYTHONPATH, no script dir of the cwd's): the library by its explicit path
+sys.dont_write_bytecode = True
 blocked = set(cfg["blocked"])
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") not in blocked]
+sys.path[:] = [cfg["library"]] + [p for p in sys.path if os.path.realpath(p or ".") not in blocked]
 sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
-del cfg, blocked, json, resource
+if cfg["entry"] == "probe":
+    spec = cfg["spec"]
+    del cfg, blocked, json, resource, limits
+    from cnnkit.grading.probe import run_checks
+    sys.exit(run_checks(spec))
+del cfg, blocked, json, resource, limits
 from ipykernel import kernelapp
 kernelapp.launch_new_instance()
 """
@@ -174,6 +192,7 @@ def _processes_of(uid: int):
         except (OSError, KeyError, ValueError, IndexError):
             continue  # gone meanwhile
         if real == uid:
+            fields["/proc"] = p.name
             yield fields
 
 
@@ -213,8 +232,78 @@ def prepare_notebook(nb, probe_source: str | None):
     return nb
 
 
+# What a root grader's runner keeps inside bwrap: it hands dirs and connection files to the kernel's
+# uid, starts the kernel (which drops to that uid and so loses all of them) and kills leftovers.
+_RUNNER_CAPS = (
+    "CAP_CHOWN",
+    "CAP_FOWNER",
+    "CAP_DAC_OVERRIDE",
+    "CAP_SETUID",
+    "CAP_SETGID",
+    "CAP_KILL",
+)
+# the system trees an interpreter and its libraries need, and of /etc only what they read
+_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_ETC = (
+    "alternatives",
+    "fonts",
+    "group",
+    "hosts",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "mime.types",
+    "nsswitch.conf",
+    "os-release",
+    "passwd",
+    "ssl",
+)
+
+
+def _system_binds() -> list[str]:
+    args = []
+    for top in _SYSTEM:
+        if os.path.islink(top):  # merged /usr: /bin -> usr/bin
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    args += ["--perms", "0755", "--dir", "/etc"]
+    for name in _ETC:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    return args
+
+
+def _bwrap_base(exe: str, real_root: bool, limits: Limits) -> list[str]:
+    """bwrap's namespaces, capabilities and private scratch space (before any bind)."""
+    cmd = [exe, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc"]
+    cmd += ["--unshare-uts", "--unshare-cgroup-try"]
+    if not limits.network:
+        cmd.append("--unshare-net")
+    if real_root:
+        cmd += ["--cap-drop", "ALL"]
+        for cap in _RUNNER_CAPS:
+            cmd += ["--cap-add", cap]
+    else:  # the grader's own uid, mapped in a user namespace, without capabilities
+        cmd += ["--unshare-user", "--cap-drop", "ALL"]
+    cmd += ["--proc", "/proc", "--dev", "/dev"]
+    for d in ("/tmp", "/dev/shm"):
+        cmd += ["--perms", "1777", "--size", str(int(limits.scratch_bytes)), "--tmpfs", d]
+    return cmd
+
+
+@functools.lru_cache(maxsize=4)
+def _bwrap_works(exe: str, real_root: bool, network: bool) -> bool:
+    limits = Limits(network=network)
+    cmd = _bwrap_base(exe, real_root, limits) + _system_binds() + ["true"]
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def _unshare_prefix(limits: Limits) -> tuple[list[str], str]:
-    """The `unshare` command line that isolates the runner, if this OS allows it."""
+    """The `unshare` command line that isolates the runner, if this OS allows it (the fallback)."""
     exe = shutil.which("unshare")
     if not limits.isolate:
         return [], "namespaces off"
@@ -223,7 +312,7 @@ def _unshare_prefix(limits: Limits) -> tuple[list[str], str]:
     # the real root needs no user namespace (and must not be one's root: the kernel drops to its uid)
     real_root = kernel_uid() is not None
     flags = ("-pfm" if real_root else "-rpfm") + ("" if limits.network else "n")
-    cmd = [exe, flags, "--kill-child"]
+    cmd = [exe, flags, "--kill-child", "--mount-proc"]
     try:
         ok = subprocess.run(cmd + ["true"], capture_output=True, timeout=20).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
@@ -232,6 +321,61 @@ def _unshare_prefix(limits: Limits) -> tuple[list[str], str]:
         return [], "unshare refused: network and filesystem not isolated"
     kinds = "pid, mount" if real_root else "user, pid, mount"
     return cmd, "namespaces: " + kinds + ("" if limits.network else ", network")
+
+
+def sandbox_prefix(limits: Limits, binds: list[tuple[str, bool]]) -> tuple[list[str], str, str]:
+    """The command line that starts the runner in its sandbox, and what isolation it gives.
+
+    Inputs:
+    - limits: Limits (isolate, network, backend, scratch_bytes).
+    - binds: (path, writable) pairs the sandbox must see (bwrap shows nothing else of the host).
+
+    Returns:
+    - (prefix, isolation, backend): backend "bwrap" (an allow-list filesystem), "unshare" (the host's
+      filesystem with tmpfs covers over the checkout, the submissions and /tmp) or "" (none: the
+      isolation text says so).
+    """
+    if not limits.isolate:
+        return [], "namespaces off: network and filesystem not isolated", ""
+    real_root = kernel_uid() is not None
+    exe = shutil.which("bwrap")
+    if limits.backend == "auto" and exe and _bwrap_works(exe, real_root, limits.network):
+        cmd = _bwrap_base(exe, real_root, limits) + _system_binds()
+        # the folders on the way to a bound path, enterable by the kernel's uid (bwrap would make
+        # them 0700; the host's may be too, /root)
+        paths = [p for p, _ in binds]
+        made = {"/", "/tmp", "/dev", "/proc", *_SYSTEM}
+        for path in sorted(set(paths), key=lambda p: len(Path(p).parts)):
+            for up in reversed(Path(path).parents):
+                inside = any(str(up) == q or _under(str(up), q) for q in paths)
+                if str(up) not in made and not inside:
+                    cmd += ["--perms", "0755", "--dir", str(up)]
+                    made.add(str(up))
+        # parents before what lies inside them (the gated library inside the writable work dir)
+        for path, writable in sorted(set(binds), key=lambda b: (len(Path(b[0]).parts), b)):
+            cmd += ["--bind" if writable else "--ro-bind", path, path]
+        kinds = "pid, mount, ipc, uts" + ("" if real_root else ", user")
+        kinds += "" if limits.network else ", network"
+        text = (
+            f"bwrap: allow-list filesystem, private /tmp, /dev/shm and /proc; namespaces: {kinds}"
+        )
+        return cmd, text, "bwrap"
+    prefix, text = _unshare_prefix(limits)
+    if not prefix:
+        return [], text, ""
+    why = "bwrap not installed" if not exe else "bwrap refused" if limits.backend == "auto" else ""
+    text += "; private /tmp, /dev/shm and /proc; tmpfs covers over the checkout and submissions"
+    return prefix, text + (f" ({why})" if why else ""), "unshare"
+
+
+def _under(path: str, parent: str) -> bool:
+    return path.startswith(parent.rstrip("/") + "/")
+
+
+def _interpreter_paths() -> set[str]:
+    """The interpreter and its packages (a venv and the Python it was made from)."""
+    paths = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent)}
+    return {os.path.realpath(p) for p in paths}
 
 
 def execute(
@@ -257,38 +401,72 @@ def execute(
     Returns:
     - outcome: Outcome(status, reason, seconds, isolation).
     """
-    workdir = Path(workdir)
-    prefix, isolation = _unshare_prefix(limits)
+    job = {"entry": "kernel", "notebook": str(notebook), "probe": probe_source, "spec": None}
+    return _launch(job, Path(workdir), library, limits, extra_env, writable)
+
+
+def execute_checks(
+    spec: dict,
+    workdir: Path,
+    library: Path,
+    limits: Limits,
+    extra_env: dict[str, str] | None = None,
+    writable: list[Path] | None = None,
+) -> Outcome:
+    """Run `probe.run_checks(spec)` (the artifact cases) in the same sandbox a kernel gets.
+
+    The process is `python -I` (no PYTHONPATH, nothing imported from its cwd), imports the library
+    by its explicit path, runs as the kernel's unprivileged uid with the kernel's limits and
+    filesystem, with cwd workdir/sub (holding only what the caller copied there), and everything it
+    starts dies with it.
+
+    Inputs:
+    - spec: the probe spec (mode "check"; its "out" must be one of `writable`).
+    - workdir, library, limits, extra_env, writable: as for `execute`.
+
+    Returns:
+    - outcome: Outcome(status, reason, seconds, isolation).
+    """
+    job = {"entry": "probe", "notebook": "", "probe": None, "spec": spec}
+    return _launch(job, Path(workdir), library, limits, extra_env, writable)
+
+
+def _launch(job, workdir, library, limits, extra_env, writable) -> Outcome:
+    """Start the runner (this module's text, run as a script) in the sandbox and wait for it."""
+    own = [workdir / d for d in ("sub", "tmp", "ipc", "ipython")] + list(writable or [])
+    for d in [*own, workdir / "runtime", workdir / "boot"]:
+        d.mkdir(parents=True, exist_ok=True)
+    (workdir / "boot").chmod(0o700)
+    read_only = [library, *_interpreter_paths(), *(p for p in limits.read_only if Path(p).exists())]
+    binds = [(os.path.realpath(workdir), True)] + [(os.path.realpath(p), False) for p in read_only]
+    prefix, isolation, backend = sandbox_prefix(limits, binds)
     # a root grader's kernel runs as its own uid; mounting the covers that keep its paths reachable
     # needs the mount namespace
     uid = kernel_uid() if prefix else None
     cfg = {
-        "notebook": str(notebook),
+        **job,
         "workdir": str(workdir),
-        "library": str(library),
+        "library": os.path.realpath(library),
         "cell_timeout": min(limits.cell_timeout, limits.timeout),
         "wall_timeout": limits.timeout,
         "as": int(limits.memory_bytes) if limits.memory_bytes else 0,
         "cpu": int(limits.cpu_seconds or limits.timeout) + 1,
         "nproc": user_task_count(uid) + limits.nproc if limits.nproc else 0,
-        "hide": [p for p in limits.hide if Path(p).exists()],
+        "fsize": int(limits.file_bytes) if limits.file_bytes else 0,
+        "scratch": int(limits.scratch_bytes),
+        "backend": backend,
+        "hide": [p for p in limits.hide if Path(p).exists()] if backend == "unshare" else [],
         "blocked": sorted(_blocked_paths() - {os.path.realpath(library)}),
-        "probe": probe_source,
         "env": extra_env or {},
         "uid": uid,
-        "userns": bool(prefix) and uid is None,  # the kernel starts as root of a user namespace
-        "expose": sorted(
-            {
-                os.path.realpath(p)
-                for p in (sys.prefix, sys.base_prefix, Path(sys.executable).resolve().parent)
-            }
-            | {os.path.realpath(library), os.path.realpath(workdir)}
-        ),
+        # the kernel starts as root of a user namespace (unshare -r) and must drop its capabilities;
+        # bwrap gives it none
+        "userns": backend == "unshare" and uid is None,
+        "expose": sorted({p for p, _ in binds}),
     }
     (workdir / "runner.json").write_text(json.dumps(cfg))
-    own = [workdir / d for d in ("sub", "tmp", "ipc", "ipython")] + list(writable or [])
-    for d in [*own, workdir / "runtime"]:
-        d.mkdir(parents=True, exist_ok=True)
+    # the runner's own code: a copy in the boot dir (0700, the grader's), not the library's lib/
+    (workdir / "boot" / "runner.py").write_text(Path(__file__).read_text(encoding="utf-8"))
     if uid is not None:
         isolation += f"; kernel runs as uid {uid}"
         # the kernel enters the work dir but cannot list it or touch the grader's files there
@@ -297,13 +475,14 @@ def execute(
         (workdir / "runner.json").chmod(0o600)
         for d in own:
             _give(d, uid)
-    cmd = prefix + [sys.executable, "-m", "cnnkit.grading.sandbox", str(workdir / "runner.json")]
+    runner = [sys.executable, "-I", str(workdir / "boot" / "runner.py")]
+    cmd = prefix + runner + [str(workdir / "runner.json")]
     env = dict(os.environ)
     for key in ("PYTHONPATH", "JUPYTER_PATH", "JUPYTER_CONFIG_DIR", "IPYTHONDIR"):
         env.pop(key, None)
     env["OMP_NUM_THREADS"] = "1"
     # connection files and the notebook's own temp files stay in the work dir, removed with it
-    for key, sub in (("TMPDIR", "tmp"), ("JUPYTER_RUNTIME_DIR", "runtime")):
+    for key, sub in (("TMPDIR", "tmp"), ("JUPYTER_RUNTIME_DIR", "runtime"), ("HOME", "runtime")):
         env[key] = str(workdir / sub)
     start = time.monotonic()
     log = open(workdir / "runner.log", "wb")  # noqa: SIM115 - closed in finally
@@ -324,18 +503,23 @@ def execute(
             timed_out = True
         finally:
             _kill_group(proc)
+            if uid is not None:
+                # nothing of this run outlives it (the PID namespace's end kills the rest too)
+                _kill_uid(uid, host=True)
     finally:
         log.close()
     seconds = time.monotonic() - start
     short = workdir / "boot" / "ipc-dir"
-    if short.exists():
+    if short.exists() and not backend:  # elsewhere it lay in the sandbox's private /tmp
         shutil.rmtree(short.read_text().strip(), ignore_errors=True)
     status_file = workdir / "status.json"
     status = json.loads(status_file.read_text()) if status_file.exists() else {}
     if timed_out or status.get("status") == "timeout":
         return Outcome("timeout", f"timed out after {limits.timeout:.0f} s", seconds, isolation)
     if not status:
-        tail = (workdir / "runner.log").read_bytes()[-400:].decode(errors="replace")
+        with open(workdir / "runner.log", "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 400))
+            tail = f.read().decode(errors="replace")
         return Outcome("crashed", f"grader runner failed: {tail.strip()}", seconds, isolation)
     if cfg["hide"] and not status.get("hidden", False):
         isolation += " (tmpfs hiding failed)"
@@ -405,27 +589,22 @@ def _expose(paths: list[str], stage: Path) -> None:
         if not groups:
             return
         for i, (barrier, inside) in enumerate(groups.items()):
-            cover = stage / f"{rnd}-{i}"
-            cover.mkdir(parents=True)
-            _mount(["-t", "tmpfs", "-o", "size=1m,mode=755", "none", str(cover)])
-            for p in inside:
-                if any(p.startswith(q + "/") for q in inside):
-                    continue  # comes with the enclosing path
-                target = cover / os.path.relpath(p, barrier)
-                target.mkdir(parents=True)
-                _mount(["--bind", p, str(target)])
-            _mount(["--move", str(cover), barrier])
+            _cover(barrier, inside, stage / f"{rnd}-{i}", "size=1m,mode=755")
     raise RuntimeError(f"cannot expose {paths}")
 
 
-def _kill_uid(uid: int) -> None:
+def _kill_uid(uid: int, host: bool = False) -> None:
     """SIGKILL every process whose real uid is `uid` (the kernel's own: no other process has it).
 
-    /proc is the host's here: a process's pid in this PID namespace is the last of its NSpid.
+    Inputs:
+    - uid: the kernel's uid.
+    - host: called by the grader (its /proc entries name the pids); else inside the sandbox, where
+      /proc may be the host's (the unshare fallback) and a pid is the last of its NSpid.
     """
     for fields in _processes_of(uid):
         with contextlib.suppress(OSError, KeyError, ValueError, IndexError):
-            os.kill(int(fields["NSpid"].split()[-1]), signal.SIGKILL)
+            pid = fields["/proc"] if host else fields["NSpid"].split()[-1]
+            os.kill(int(pid), signal.SIGKILL)
 
 
 def _mount(args: list[str]) -> None:
@@ -450,6 +629,67 @@ def _lo_up() -> None:
     subprocess.run(["ip", "link", "set", "lo", "up"], capture_output=True, check=False)
 
 
+def _cover(barrier: str, inside: list[str], cover: Path, options: str) -> None:
+    """Replace `barrier` by a tmpfs (mount `options`) holding only the paths `inside`, bind-mounted
+    back. Built on `cover` first and moved onto the barrier in one step: `cover` and the paths may lie
+    under the barrier themselves."""
+    cover.mkdir(parents=True)
+    _mount(["-t", "tmpfs", "-o", options, "none", str(cover)])
+    for p in inside:
+        if any(p.startswith(q + "/") for q in inside):
+            continue  # comes with the enclosing path
+        target = cover / os.path.relpath(p, barrier)
+        target.mkdir(parents=True)
+        _mount(["--bind", p, str(target)])
+    _mount(["--move", str(cover), barrier])
+
+
+def _private_scratch(keep: list[str], size: int, stage: Path) -> None:
+    """The unshare fallback's private /tmp and /dev/shm: empty tmpfs (1777) of `size` bytes; of the
+    host's /tmp only the paths in `keep` below it stay (the work dir, the gated library)."""
+    tmp = os.path.realpath("/tmp")
+    _cover(tmp, [p for p in keep if p.startswith(tmp + "/")], stage, f"size={size},mode=1777")
+    if os.path.isdir("/dev/shm"):
+        _mount(["-t", "tmpfs", "-o", f"size={size},mode=1777", "none", "/dev/shm"])
+
+
+def _run_checks(cfg: dict, boot: Path, env: dict, done) -> int:
+    """The artifact cases: boot.py in "probe" mode (`python -I`), cwd sub/, under the wall clock;
+    whatever it started is killed when it ends."""
+    uid = cfg["uid"]
+    proc = subprocess.Popen(
+        [sys.executable, "-I", str(boot / "boot.py")],
+        cwd=Path(cfg["workdir"]) / "sub",
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        rc = proc.wait(timeout=cfg["wall_timeout"])
+    except subprocess.TimeoutExpired:
+        return done("timeout", "the artifact checks ran past the wall-clock limit")
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if uid is not None:
+            _kill_uid(uid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+    return done("ok", "" if rc == 0 else f"the artifact checks exited with status {rc}")
+
+
+def _client_class():
+    from nbclient import NotebookClient
+
+    class Client(NotebookClient):
+        """Keeps no cell output: the grader reads none, and a cell printing without end must not
+        grow the runner's memory."""
+
+        def output(self, outs, msg, display_id, cell_index):
+            return None
+
+    return Client
+
+
 def _run(cfg_path: str) -> int:
     import logging
 
@@ -457,10 +697,10 @@ def _run(cfg_path: str) -> int:
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    _Client = _client_class()  # noqa: N806 - a class
     cfg = json.loads(Path(cfg_path).read_text())
     workdir = Path(cfg["workdir"])
     sub = workdir / "sub"
@@ -489,16 +729,22 @@ def _run(cfg_path: str) -> int:
         **cfg["env"],
     }
     spec = {
-        "argv": [sys.executable, str(boot / "boot.py"), "-f", "{connection_file}"],
+        "argv": [sys.executable, "-I", str(boot / "boot.py"), "-f", "{connection_file}"],
         "display_name": "cnnkit grading",
         "language": "python",
         "env": kernel_env,
     }
     (boot / "kernels" / KERNEL_NAME / "kernel.json").write_text(json.dumps(spec))
-    if uid is not None:
-        _expose(cfg["expose"], boot / "stage")
+    if cfg["backend"] == "unshare":
+        # bwrap builds the filesystem from what it binds; unshare keeps the host's, so /tmp and
+        # /dev/shm get covered here, and the deny-list below covers the checkout and submissions
+        _private_scratch(cfg["expose"], cfg["scratch"], boot / "scratch")
+        if uid is not None:
+            _expose(cfg["expose"], boot / "stage")
     hidden = _hide(cfg["hide"]) if cfg["hide"] else True
     _lo_up()
+    if cfg["entry"] == "probe":
+        return _run_checks(cfg, boot, {**os.environ, **kernel_env}, done)
 
     try:
         nb = nbformat.read(str(sub / cfg["notebook"]), as_version=4)
@@ -536,7 +782,7 @@ def _run(cfg_path: str) -> int:
         # nbclient drives the kernel from an event loop: a blocking manager deadlocks on interrupt
         km = Manager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, transport="ipc", ip=ipc)
         probe_cell = nb.cells[-1] if cfg["probe"] else None
-        client = NotebookClient(
+        client = _Client(
             nb,
             km=km,
             timeout=int(cfg["cell_timeout"]),
@@ -578,7 +824,7 @@ def _run(cfg_path: str) -> int:
     return done("ok", reason, hidden=hidden, deaths=deaths)
 
 
-_BOOT_KEYS = ("as", "cpu", "nproc", "blocked", "uid", "userns")
+_BOOT_KEYS = ("as", "cpu", "nproc", "fsize", "blocked", "uid", "userns", "library", "entry", "spec")
 
 
 if __name__ == "__main__":
