@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from toy_stage import STAGE, build_toy, hidden_sources, make_samples  # noqa: E402
 
+from cnnkit.grading import report as report_mod  # noqa: E402
 from cnnkit.grading.grade import PreflightError, collect_submissions, grade  # noqa: E402
 from cnnkit.grading.sandbox import Limits  # noqa: E402
 
@@ -140,6 +141,11 @@ def test_report_states_the_sandbox_once(batch):
         # each worker's kernel ran as an unprivileged uid of its own; the report says it once
         assert 0 not in {int(m.rsplit(" ", 1)[1]) for m in modes}
         assert "; kernel runs as its own unprivileged uid." in report
+    # the exit summary names the sandbox too (bwrap's allow-list, the unshare fallback or none)
+    summary = result.summary()
+    for mode in report_mod.sandbox_modes(result):
+        assert f"sandbox: {mode}" in summary
+    assert ("sandbox: " in summary) == bool(modes)
 
 
 def test_rerun_is_idempotent_and_uses_the_cache(batch, samples, toy):

@@ -15,10 +15,12 @@ import pytest
 
 import cnnkit
 from cnnkit.grading.gate import gated_copy
+from cnnkit.grading.probe import load_records
 from cnnkit.grading.sandbox import (
     Limits,
     _unshare_prefix,
     execute,
+    execute_checks,
     kernel_uid,
     prepare_notebook,
     sandbox_prefix,
@@ -272,3 +274,76 @@ def test_prepare_notebook_normalises_kernelspec_and_skips_otter_cells():
         "probe()",
     ]
     json.dumps(nb)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_files_and_scratch_space_are_bounded(backend):
+    limits = Limits(
+        timeout=90,
+        cell_timeout=30,
+        file_bytes=8 * 1024**2,
+        scratch_bytes=16 * 1024**2,
+        backend=backend,
+    )
+    write = (
+        "import errno\n"
+        "def w(path, mib):\n"
+        "    try:\n"
+        "        with open(path, 'wb') as f:\n"
+        "            for _ in range(mib):\n"
+        "                f.write(bytes(1024**2))\n"
+        "        return 'wrote'\n"
+        "    except OSError as e:\n"
+        "        return errno.errorcode[e.errno]\n"
+    )
+    cells = [
+        write + _say("w('big.bin', 32)"),  # RLIMIT_FSIZE: 8 MiB per file
+        _say("[w(f'/tmp/f{i}', 6) for i in range(4)]"),  # 24 MiB into a 16 MiB /tmp
+        _say("[w(f'/dev/shm/f{i}', 6) for i in range(4)]"),
+    ]
+    outcome, lines = _run(cells, limits)
+    assert outcome.status == "ok", outcome
+    assert lines[0] == "'EFBIG'"
+    if ISOLATED:
+        assert "ENOSPC" in lines[1] and "ENOSPC" in lines[2], lines
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_artifact_checks_run_sandboxed_and_their_daemon_dies(backend):
+    """execute_checks: python -I, the kernel's uid, cwd holding only what the caller put there, no
+    host /tmp, and a daemon started by a check does not outlive it."""
+    mark = f"300.{os.getpid()}{secrets.randbelow(10**6)}"
+    work = Path(tempfile.mkdtemp(prefix="cnnkit-sbtest-"))
+    host = Path(tempfile.mkdtemp(prefix="cnnkit-sbtest-host-"))
+    try:
+        (work / "sub").mkdir()
+        (work / "sub" / "art.npz").write_bytes(b"")
+        source = (
+            "def test_box():\n"
+            "    import os, subprocess, sys\n"
+            "    from cnnkit import checks\n"
+            f"    checks.equal('uid', os.getuid() != 0, {DROPS or os.getuid() != 0})\n"
+            "    checks.equal('isolated', (sys.flags.isolated, sys.flags.safe_path), (1, True))\n"
+            "    checks.equal('cwd', sorted(os.listdir('.')), ['art.npz'])\n"
+            f"    checks.equal('host tmp', os.path.exists({str(host)!r}), {not ISOLATED})\n"
+            f"    subprocess.Popen(['sleep', '{mark}'], start_new_session=True)\n"
+        )
+        records = work / "records"
+        spec = {
+            "mode": "check",
+            "seed": 1,
+            "out": str(records),
+            "tests": [{"name": "test_box", "source": source, "params": []}],
+            "checks_source": (LIB / "cnnkit" / "checks.py").read_text(),
+            "case_timeout": 30,
+            "memory_bytes": 4 * 1024**3,
+        }
+        limits = Limits(timeout=60, backend=backend)
+        outcome = execute_checks(spec, work, LIB, limits, writable=[records])
+        got = load_records(records)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(host, ignore_errors=True)
+    assert outcome.status == "ok", outcome
+    assert got["test_box"]["error"] is None, got
+    assert _gone(b"sleep\x00" + mark.encode() + b"\x00")

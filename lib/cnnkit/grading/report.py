@@ -149,17 +149,22 @@ def student_markdown(row: dict, result, ag) -> str:
 def report_markdown(result, ag) -> str:
     """The instructor's report: the gradebook table, then each student's feedback section."""
     lines = [f"# Grades for {result.stage}", "", gradebook_markdown(result), ""]
-    # each worker's kernel has a uid of its own (sandbox.kernel_uid): one line for all of them
-    modes = {
-        re.sub(r"uid \d+", "its own unprivileged uid", r.get("isolation", "")) for r in result.rows
-    }
-    modes = sorted(modes - {""})
+    modes = sandbox_modes(result)
     if modes:
         lines += [f"Sandbox: {'; '.join(modes)}.", ""]
     for row in sorted(result.rows, key=lambda r: r["name"]):
         body = student_markdown(row, result, ag).splitlines()
         lines += ["", "#" + body[0], *["#" + ln if ln.startswith("## ") else ln for ln in body[1:]]]
     return "\n".join(lines) + "\n"
+
+
+def sandbox_modes(result) -> list[str]:
+    """The isolation the batch's sandboxes had (bwrap, the unshare fallback or none), once each."""
+    # each worker's kernel has a uid of its own (sandbox.kernel_uid): one line for all of them
+    modes = {
+        re.sub(r"uid \d+", "its own unprivileged uid", r.get("isolation", "")) for r in result.rows
+    }
+    return sorted(modes - {""})
 
 
 def gradebook_markdown(result) -> str:
@@ -207,4 +212,5 @@ def summary_table(result) -> str:
         f"report: {result.report}",
         f"grades: {result.csv}",
     ]
+    lines += [f"sandbox: {m}" for m in sandbox_modes(result)]
     return "\n".join(lines)
