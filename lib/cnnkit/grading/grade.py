@@ -517,10 +517,15 @@ def run_artifact_cases(plan: Plan, files: Path, work: Path) -> dict:
             shutil.copyfile(f, cwd / name)
     records = box / "records"
     spec = _spec(plan, "check", records, cases)
-    execute_checks(spec, box, plan.full, plan.limits, extra_env=plan.data_env, writable=[records])
+    outcome = execute_checks(
+        spec, box, plan.full, plan.limits, extra_env=plan.data_env, writable=[records]
+    )
     got = load_records(records)
+    missing = "TimeoutError: the case did not finish"
+    if outcome.status == "crashed":
+        missing = f"the artifact checks did not run: {outcome.reason}"[:300]
     for c in cases:
-        got.setdefault(c.name, {"error": "TimeoutError: the case did not finish", "records": []})
+        got.setdefault(c.name, {"error": missing, "records": []})
     return got
 
 

@@ -1,25 +1,39 @@
-"""Run one notebook in a sandboxed kernel: the execution half of `cnnkit grade`.
+"""Run one notebook, or the artifact checks, in a sandbox: the execution half of `cnnkit grade`.
 
-`execute(...)` (grader side) starts a runner process in its own session, where the OS allows inside
-fresh network, PID and mount namespaces (`unshare -npfm`, plus a user namespace `-r` when the grader is
-not root): no network, every process the notebook starts dies with the runner, and the kit's checkout
-(library source, solutions, autograder, grades) is covered by empty tmpfs mounts so the kernel cannot
-read it. The runner executes the notebook with nbclient in a kernel that
+`execute(...)` (grader side) starts a runner process (this module's text, copied into the run's 0700
+boot dir and run with `python -I`) in its own session, inside fresh PID, mount, IPC, UTS and network
+namespaces (a user namespace too when the grader is not root):
+
+- bwrap (bubblewrap, where installed and allowed): an allow-list filesystem. The sandbox sees /usr
+  (and the /bin, /lib links), a few /etc files, the interpreter and its packages, the library, the
+  caller's read-only data (`Limits.read_only`) and the run's work dir; a private /tmp and /dev/shm
+  (tmpfs of `Limits.scratch_bytes`) and a fresh /proc. Nothing else of the host exists there.
+- unshare (the fallback): the host's filesystem with its /tmp and /dev/shm replaced by private tmpfs
+  (the work dir bound back), a fresh /proc, and the kit's checkout, the output folder and the
+  submissions covered by empty tmpfs mounts (`Limits.hide`, a deny-list).
+- neither (macOS, a locked-down container): only the process group, rlimits and the temp dir; the
+  isolation text says so, and the report and exit summary repeat it.
+
+No network; every process the notebook starts dies with the runner (PID namespace). The runner
+executes the notebook with nbclient in a kernel that
 
 - holds no privilege: when the grader is root, the boot script first drops to an unprivileged uid of
   its own (`SANDBOX_UID_BASE` + the grader process's pid, no groups), since Linux exempts uid 0 from
   RLIMIT_NPROC and root may read every file. The kernel then owns only its dirs (sub/, tmp/, ipc/,
-  ipython/ and the caller's `writable` ones); the grader's files in the work dir stay root's, and
-  directories on the way to what it needs that others may not enter (python under a 0700 /root, a
-  0700 batch dir) are covered by a tmpfs holding only those paths, bind-mounted back. A grader that is
-  not root runs the kernel as root of the user namespace, i.e. its own uid, which RLIMIT_NPROC binds;
-  there the boot script drops every capability (or the kernel could unmount the tmpfs covers). Either
-  way no_new_privs keeps setuid binaries from giving anything back,
-- sees only the stage-gated library (PYTHONPATH; the repo's lib/ entry of the editable install is
-  removed from sys.path at kernel start),
-- runs with resource limits (address space, CPU seconds, process count) set by its boot script,
+  ipython/ and the caller's `writable` ones); the grader's files in the work dir stay root's. Under
+  unshare, directories on the way to what it needs that others may not enter (python under a 0700
+  /root, a 0700 batch dir) are covered by a tmpfs holding only those paths, bind-mounted back; bwrap
+  creates them 0755. A grader that is not root runs the kernel as its own uid, which RLIMIT_NPROC
+  binds, without capabilities. Either way no_new_privs keeps setuid binaries from giving anything back,
+- sees only the stage-gated library (`python -I`, the library's path put first on sys.path by the
+  boot script; the repo's lib/ entry of the editable install is removed),
+- runs with resource limits (address space, CPU seconds, process count, file size) set by its boot
+  script,
 - has CNNKIT_GRADING=1, MPLBACKEND=Agg, OMP_NUM_THREADS=1 and cwd = a temp dir holding only the
   submission's notebook and artifact files.
+
+`execute_checks(...)` runs the artifact cases the same way (same sandbox, uid and limits), as
+`probe.run_checks` in a `python -I` process whose cwd holds only the files the caller copied there.
 
 Cells tagged `otter_ignore` and otter's `grader.check`/`export` cells are skipped, cell errors do not stop
 execution, each cell has a timeout and the whole run a wall-clock limit after which the process group is
@@ -292,12 +306,36 @@ def _bwrap_base(exe: str, real_root: bool, limits: Limits) -> list[str]:
     return cmd
 
 
+def _bwrap_cmd(exe: str, real_root: bool, limits: Limits, binds) -> list[str]:
+    """bwrap's command line: namespaces, scratch space, the system trees and `binds`."""
+    cmd = _bwrap_base(exe, real_root, limits) + _system_binds()
+    # the folders on the way to a bound path, enterable by the kernel's uid (bwrap would make
+    # them 0700; the host's may be too, /root)
+    paths = [p for p, _ in binds]
+    made = {"/", "/tmp", "/dev", "/proc", *_SYSTEM}
+    for path in sorted(set(paths), key=lambda p: len(Path(p).parts)):
+        for up in reversed(Path(path).parents):
+            inside = any(str(up) == q or _under(str(up), q) for q in paths)
+            if str(up) not in made and not inside:
+                cmd += ["--perms", "0755", "--dir", str(up)]
+                made.add(str(up))
+    # parents before what lies inside them (the gated library inside the writable work dir)
+    for path, writable in sorted(set(binds), key=lambda b: (len(Path(b[0]).parts), b)):
+        cmd += ["--bind" if writable else "--ro-bind", path, path]
+    return cmd
+
+
 @functools.lru_cache(maxsize=4)
 def _bwrap_works(exe: str, real_root: bool, network: bool) -> bool:
-    limits = Limits(network=network)
-    cmd = _bwrap_base(exe, real_root, limits) + _system_binds() + ["true"]
+    """Whether this interpreter starts inside bwrap here (user namespaces may be refused, the
+    interpreter unreachable)."""
+    binds = [(p, False) for p in _interpreter_paths()]
+    cmd = _bwrap_cmd(exe, real_root, Limits(network=network), binds)
     try:
-        return subprocess.run(cmd, capture_output=True, timeout=20).returncode == 0
+        run = subprocess.run(
+            cmd + [sys.executable, "-I", "-c", ""], capture_output=True, timeout=30
+        )
+        return run.returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -340,20 +378,7 @@ def sandbox_prefix(limits: Limits, binds: list[tuple[str, bool]]) -> tuple[list[
     real_root = kernel_uid() is not None
     exe = shutil.which("bwrap")
     if limits.backend == "auto" and exe and _bwrap_works(exe, real_root, limits.network):
-        cmd = _bwrap_base(exe, real_root, limits) + _system_binds()
-        # the folders on the way to a bound path, enterable by the kernel's uid (bwrap would make
-        # them 0700; the host's may be too, /root)
-        paths = [p for p, _ in binds]
-        made = {"/", "/tmp", "/dev", "/proc", *_SYSTEM}
-        for path in sorted(set(paths), key=lambda p: len(Path(p).parts)):
-            for up in reversed(Path(path).parents):
-                inside = any(str(up) == q or _under(str(up), q) for q in paths)
-                if str(up) not in made and not inside:
-                    cmd += ["--perms", "0755", "--dir", str(up)]
-                    made.add(str(up))
-        # parents before what lies inside them (the gated library inside the writable work dir)
-        for path, writable in sorted(set(binds), key=lambda b: (len(Path(b[0]).parts), b)):
-            cmd += ["--bind" if writable else "--ro-bind", path, path]
+        cmd = _bwrap_cmd(exe, real_root, limits, binds)
         kinds = "pid, mount, ipc, uts" + ("" if real_root else ", user")
         kinds += "" if limits.network else ", network"
         text = (
@@ -626,7 +651,8 @@ def _hide(paths: list[str]) -> bool:
 
 def _lo_up() -> None:
     # ZMQ uses ipc sockets below, so a down loopback only matters to students' own code
-    subprocess.run(["ip", "link", "set", "lo", "up"], capture_output=True, check=False)
+    with contextlib.suppress(OSError):  # no `ip` (bwrap brings lo up itself)
+        subprocess.run(["ip", "link", "set", "lo", "up"], capture_output=True, check=False)
 
 
 def _cover(barrier: str, inside: list[str], cover: Path, options: str) -> None:
