@@ -754,6 +754,8 @@ def _run(cfg_path: str) -> int:
         "HOME": str(sub),
         **cfg["env"],
     }
+    if cfg["backend"]:  # the private /tmp: sized, gone with the sandbox (not the grader's disk)
+        kernel_env["TMPDIR"] = "/tmp"
     spec = {
         "argv": [sys.executable, "-I", str(boot / "boot.py"), "-f", "{connection_file}"],
         "display_name": "cnnkit grading",
