@@ -11,7 +11,8 @@ cases, hidden ones included) and the solution notebook `autograder/<stage>/solut
    `probe.record_source` (no expected values in the kernel). A notebook whose otter metadata names
    another assignment gets 0 with that reason. A case passes iff it raised nothing and every
    record matches the reference's (`cnnkit.checks.match`). Artifact cases (test functions without
-   parameters) run in a separate grader process on a copy of the submitted files.
+   parameters) run in a sandbox of their own, like the kernel's (`sandbox.execute_checks`), on copies
+   of the stage's artifact files only (`Autograder.artifacts`).
 3. Results are cached in OUT/.cache by content hash (resume, idempotent reruns) and written as
    final_grades.csv (otter grade's format), results.json, report.md and feedback/<student>.md.
 """
