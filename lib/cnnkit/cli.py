@@ -69,6 +69,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_grade(args: argparse.Namespace) -> int:
     from cnnkit.grading.grade import grade
 
+    if args.shard and args.seed is None:
+        # shards graded with different seeds draw different hidden inputs: merge refuses them
+        print("cnnkit grade: --shard needs --seed (the same for every shard)", file=sys.stderr)
+        return 2
+
     result = grade(
         args.stage,
         [Path(s) for s in args.submissions],
@@ -77,6 +82,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         root=_repo_root(),
         shard=args.shard,
+        seed=args.seed,
     )
     print(result.summary())
     return 0
@@ -188,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--shard", metavar="K/N", help="grade only the K-th of N slices of the class (cnnkit merge)"
     )
+    s.add_argument("--seed", type=int, help="grading seed (default: a fresh one per batch)")
     s.set_defaults(func=cmd_grade)
 
     s = sub.add_parser("merge", help="combine `grade --shard K/N` outputs into one gradebook")

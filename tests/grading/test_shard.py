@@ -43,6 +43,16 @@ def test_bad_shard_specs(spec):
         Shard.parse(spec)
 
 
+def test_cli_refuses_a_shard_without_a_seed_and_unmergeable_folders(tmp_path, capsys):
+    from cnnkit.cli import main
+
+    assert main(["grade", "01_backprop", str(tmp_path), "--shard", "1/2"]) == 2
+    assert "--shard needs --seed" in capsys.readouterr().err
+    (tmp_path / "a").mkdir()
+    assert main(["merge", str(tmp_path / "a"), "-o", str(tmp_path / "m")]) == 1
+    assert "holds no batch.json" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     toy = build_toy()
