@@ -19,9 +19,10 @@ from pathlib import Path
 from cnnkit.grading import analytics, similarity
 from cnnkit.grading.report import _num
 
-# side-by-side views for the most similar pairs only (the table lists every flagged pair): the page
-# stays a few hundred kB for a class of hundreds
-MAX_VIEWS = 25
+# side-by-side views for the most similar pairs and their most similar exercises only (the table
+# lists every flagged pair and exercise): the page stays small for a class of hundreds
+MAX_VIEWS = 10
+VIEWS_PER_PAIR = 3
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
@@ -235,8 +236,11 @@ def _similarity_section(sim: similarity.SimilarityReport | None, code: dict) -> 
     )
     if not sim.pairs:
         return head + intro
-    if len(sim.pairs) > MAX_VIEWS:
-        intro += f"<p>Side-by-side views of the first {MAX_VIEWS} pairs below the table.</p>"
+    if len(sim.pairs) > MAX_VIEWS or any(len(p.matches) > VIEWS_PER_PAIR for p in sim.pairs):
+        intro += (
+            f"<p>Below the table: side-by-side views of the first {MAX_VIEWS} pairs' "
+            f"{VIEWS_PER_PAIR} most similar exercises.</p>"
+        )
     table = _table(
         ["student A", "student B", "flagged exercises", "mean overlap"],
         [
@@ -253,7 +257,7 @@ def _similarity_section(sim: similarity.SimilarityReport | None, code: dict) -> 
     views = []
     cells = code.get("code", {})
     for p in sim.pairs[:MAX_VIEWS]:
-        for m in p.matches:
+        for m in sorted(p.matches, key=lambda m: -m.score)[:VIEWS_PER_PAIR]:
             a = similarity.highlight(cells.get(p.a, {}).get(m.exercise, ""), m.spans_a)
             b = similarity.highlight(cells.get(p.b, {}).get(m.exercise, ""), m.spans_b)
             views.append(
