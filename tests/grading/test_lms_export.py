@@ -158,6 +158,11 @@ def test_bad_roster_is_refused(out, tmp_path, capsys):
         lms.read_roster(p)
 
 
+def test_canvas_column_without_an_id_is_the_bare_name():
+    assert lms.canvas_header("Backprop", "")[-1] == "Backprop"
+    assert lms.canvas_header("Backprop", "12")[-1] == "Backprop (12)"
+
+
 def test_roster_matches_files_by_stem():
     roster = [lms.Student("1", "A", "alice"), lms.Student("2", "B", "bob.ipynb")]
     found, unknown = lms.match(roster, ["alice.ipynb", "bob.ipynb", "carol.zip", "alice/x"])

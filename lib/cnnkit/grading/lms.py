@@ -79,7 +79,8 @@ def match(roster: list[Student], files: list[str]) -> tuple[dict[str, Student], 
 
 
 def canvas_header(assignment: str, assignment_id: str) -> list[str]:
-    return [*CANVAS_FIXED, f"{assignment} ({assignment_id})"]
+    """Canvas's columns; without an id the bare name (Canvas then creates a new assignment)."""
+    return [*CANVAS_FIXED, f"{assignment} ({assignment_id})" if assignment_id else assignment]
 
 
 def write_canvas(
