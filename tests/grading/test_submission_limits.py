@@ -106,3 +106,14 @@ def test_artifact_names_come_from_the_built_stage(stage, names):
     if not (base / "solution").is_dir():
         pytest.skip(f"{stage} is not built")
     assert artifact_names(base) == names
+
+
+def test_the_class_report_does_not_read_an_oversized_notebook(tmp_path):
+    from cnnkit.grading.exercises import read_notebook_json
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    _sparse(folder / "n.ipynb", 2 * 1024**3)
+    for path in (folder, folder / "n.ipynb"):
+        with pytest.raises(ValueError, match="too large"):
+            read_notebook_json(path)  # refused by its size, before any read

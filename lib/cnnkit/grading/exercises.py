@@ -77,7 +77,7 @@ def read_notebook_json(path: Path) -> dict:
         nbs = sorted(p for p in path.iterdir() if p.suffix == ".ipynb" and p.is_file())
         if len(nbs) != 1:
             raise ValueError(f"{len(nbs)} notebooks in the folder")
-        return json.loads(nbs[0].read_text(encoding="utf-8"))
+        return json.loads(_read_bounded(nbs[0]))
     if path.suffix == ".zip":
         try:
             with zipfile.ZipFile(path) as zf:
@@ -93,7 +93,14 @@ def read_notebook_json(path: Path) -> dict:
                 return json.loads(zf.read(infos[0]).decode("utf-8"))
         except zipfile.BadZipFile as err:
             raise ValueError(f"not a valid zip file: {err}") from err
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(_read_bounded(path))
+
+
+def _read_bounded(path: Path) -> str:
+    """A notebook file's text, refused past MAX_NOTEBOOK_BYTES (by size: a sparse file is not read)."""
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise ValueError("notebook too large")
+    return path.read_text(encoding="utf-8")
 
 
 def student_code(notebook: dict, exercises: list[Exercise]) -> dict[str, str]:
