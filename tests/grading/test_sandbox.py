@@ -347,3 +347,17 @@ def test_artifact_checks_run_sandboxed_and_their_daemon_dies(backend):
     assert outcome.status == "ok", outcome
     assert got["test_box"]["error"] is None, got
     assert _gone(b"sleep\x00" + mark.encode() + b"\x00")
+
+
+def test_without_bwrap_the_grader_falls_back_and_says_so(monkeypatch):
+    import cnnkit.grading.sandbox as sb
+
+    real = shutil.which
+    monkeypatch.setattr(sb.shutil, "which", lambda name: None if name == "bwrap" else real(name))
+    prefix, text, backend = sb.sandbox_prefix(Limits(), [])
+    if ISOLATED:
+        assert backend == "unshare" and prefix[0].endswith("unshare")
+        assert "bwrap not installed" in text and "private /tmp, /dev/shm and /proc" in text
+    else:
+        assert (prefix, backend) == ([], "") and "not isolated" in text
+    assert sb.sandbox_prefix(Limits(isolate=False), [])[1].startswith("namespaces off")
