@@ -57,7 +57,8 @@ class Submission:
         """The artifact files a folder submission carries (every file but its notebooks)."""
         if self.kind != "folder":
             return []
-        return sorted(f.name for f in _entries(self.path) if f.is_file() and not _junk(f))
+        files = [f for f in _entries(self.path) if f.is_file() and not _junk(f)]
+        return [f.name for f in files if f.suffix != ".ipynb"]
 
 
 @dataclass
