@@ -157,6 +157,10 @@ def test_cli_refuses_a_missing_path_and_zero_workers(tmp_path, capsys):
     assert main(["grade", STAGE, str(subs), str(tmp_path / "typo"), "-o", str(out)]) == 1
     assert "no such file or folder" in capsys.readouterr().err
     assert not out.exists()
+    (tmp_path / "notes.txt").write_text("x")
+    assert main(["grade", STAGE, str(tmp_path / "notes.txt"), "-o", str(out)]) == 1
+    assert "nothing to grade (skipped: notes.txt (not a notebook" in capsys.readouterr().err
+    assert not out.exists()
     with pytest.raises(SystemExit) as err:
         main(["grade", STAGE, str(subs), "-o", str(out), "--workers", "0"])
     assert err.value.code == 2
@@ -193,3 +197,18 @@ def test_feedback_file_names_keep_unicode_and_never_collide():
     assert stems["Bob"].startswith("Bob-") and stems["bob"].startswith("bob-")
     assert all("/" not in s for s in stems.values())
     assert file_names(names) == stems  # deterministic
+
+
+def test_append_refuses_a_seed_other_than_the_folders(tmp_path):
+    from cnnkit.grading.grade import GradingError, grade
+
+    out = tmp_path / "grades"
+    with OutputFolder.open(out, STAGE) as folder:
+        folder.save(State(STAGE, 7, []))
+    subs = _class_folder(tmp_path, 2)
+    # refused before the preflight: rows judged on two seeds would sit in one gradebook
+    with pytest.raises(GradingError, match="--seed 7"):
+        grade(STAGE, [subs], out, root=ROOT, seed=8, append=True, progress=False)
+    with pytest.raises(GradingError, match="at least 1"):
+        grade(STAGE, [subs], out, root=ROOT, workers=0, progress=False)
+    assert not (out / "final_grades.csv").exists()

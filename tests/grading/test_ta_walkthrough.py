@@ -196,6 +196,8 @@ def test_feedback_files_are_per_student_unicode_and_tell_what_was_graded(walk):
     assert by["alice"]["notebook"] == NB
     skipped = {Path(s["path"]).name: s["reason"] for s in results["skipped"]}
     assert set(skipped) == {"__MACOSX", "notes.txt", NB}
+    report = (walk["out"] / "report.md").read_text()
+    assert f"- `{walk['subs'] / 'notes.txt'}`: not a notebook, folder or zip" in report
 
 
 def _grader_check_message(notebook: Path, case: str) -> str:
@@ -248,7 +250,9 @@ def test_force_regrades_the_named_student_and_seed_reproduces(walk, tmp_path):
     seed = json.loads((out / "results.json").read_text())["seed"]
     args = ["-o", str(out), "--timeout", "100", "--append"]
     code, text = _cli(str(subs / "alice"), str(subs / "bob"), *args, "--force", "bob")
-    assert code == 0 and "2 submission(s), 1 graded now" in text
+    assert code == 0
+    assert "2 submission(s), 1 graded now, 1 from the cache; 1 row(s) of earlier runs kept" in text
+    assert "skipped" not in text  # bob's checkpoints are listed as his, not as skipped paths
     # the same seed in a fresh folder: the same hidden inputs, the same verdicts case by case
     fresh = tmp_path / "again"
     code, text = _cli(str(subs / "bob"), "-o", str(fresh), "--timeout", "100", "--seed", str(seed))

@@ -112,6 +112,7 @@ class GradeResult:
     questions: list[str] = field(default_factory=list)
     possible: dict[str, float] = field(default_factory=dict)
     graded_now: int = 0
+    kept: int = 0  # rows of earlier runs kept by --append
     seed: int | None = None
     skipped: list = field(default_factory=list)  # intake.Skipped: nobody's submission
 
@@ -690,6 +691,9 @@ def grade(
     ag = load_autograder(stage, root)
     intake = collect(stage, [Path(s) for s in submissions])
     subs = intake.submissions
+    if not subs:
+        skipped = "; ".join(f"{s.path.name} ({s.reason})" for s in intake.skipped)[:300]
+        raise GradingError(f"nothing to grade (skipped: {skipped or 'nothing given'})")
     forced = _forced(force, subs)
     if limits is None:
         limits = default_limits(timeout)
@@ -702,10 +706,11 @@ def grade(
                 f"{seed} would mix inputs (drop --seed, or grade into another -o)"
             )
         seed = seed if seed is not None else (old.seed if old else secrets.randbits(62))
-        kept = [r for r in (old.rows if old and append else []) if r["name"] not in forced.names]
-        kept = [r for r in kept if r["name"] not in {s.name for s in subs}]
-        # recorded before grading: an interrupted run resumes with the same seed
-        folder.save(State(stage, seed, old.rows if old else []))
+        names = {s.name for s in subs}
+        kept = [r for r in (old.rows if old and append else []) if r["name"] not in names]
+        # recorded before grading: an interrupted run resumes with the same seed (and an --append
+        # after it keeps only rows judged with that seed)
+        folder.save(State(stage, seed, old.rows if old and old.seed == seed else []))
         cache = out / ".cache"
         cache.mkdir(exist_ok=True)
         rows, graded_now = _grade_batch(
@@ -718,6 +723,7 @@ def grade(
             ag.questions,
             ag.possible(),
             graded_now=graded_now,
+            kept=len(kept),
             seed=seed,
             skipped=intake.skipped,
         )

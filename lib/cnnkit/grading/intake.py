@@ -179,10 +179,11 @@ def _file(p: Path, intake: Intake) -> None:
 
 def _folder(stage: str, folder: Path, intake: Intake) -> None:
     entries = _entries(folder)
-    intake.skipped += [Skipped(p, _junk(p)) for p in entries if _junk(p)]
+    junk = [Skipped(p, _junk(p)) for p in entries if _junk(p)]
     entries = [p for p in entries if not _junk(p)]
     students = [p for p in entries if p.is_dir() and _gradable(p)]
     if len(students) >= 2:
+        intake.skipped += junk
         # a class folder: every folder is a student, loose files are nobody's
         for p in entries:
             if p.is_dir():
@@ -199,12 +200,14 @@ def _folder(stage: str, folder: Path, intake: Intake) -> None:
         and not students
         and choose_notebook(stage, [p.name for p in loose])[0] is None
     ):
+        intake.skipped += junk
         for p in entries:  # a folder of bare notebooks
             if p.is_file():
                 _file(p, intake)
             else:
                 intake.skipped.append(Skipped(p, "a folder beside bare notebooks"))
         return
+    # one student: their junk is listed with what their folder holds (Submission.ignored)
     intake.submissions.append(_student(stage, folder, _nfc(folder.resolve().name)))
 
 

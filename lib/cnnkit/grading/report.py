@@ -182,6 +182,9 @@ def report_markdown(result, ag) -> str:
     modes = sorted(modes - {""})
     if modes:
         lines += [f"Sandbox: {'; '.join(modes)}.", ""]
+    if result.skipped:
+        lines += ["Skipped (nobody's submission):", ""]
+        lines += [f"- `{s.path}`: {s.reason}" for s in result.skipped] + [""]
     for row in sorted(result.rows, key=lambda r: r["name"]):
         body = student_markdown(row, result, ag).splitlines()
         lines += ["", "#" + body[0], *["#" + ln if ln.startswith("## ") else ln for ln in body[1:]]]
@@ -237,10 +240,12 @@ def summary_table(result) -> str:
 def failure_lines(result) -> list[str]:
     """The batch's counts: graded now / from the cache, one line per failure reason, skipped paths."""
     failed = result.failed
-    lines = [
-        f"{len(result.rows)} submission(s), {result.graded_now} graded now, "
-        f"{len(result.rows) - result.graded_now} from the cache or an earlier run; seed {result.seed}"
-    ]
+    batch = len(result.rows) - result.kept
+    line = f"{batch} submission(s), {result.graded_now} graded now, "
+    line += f"{batch - result.graded_now} from the cache"
+    if result.kept:
+        line += f"; {result.kept} row(s) of earlier runs kept (--append)"
+    lines = [line + f"; seed {result.seed}"]
     if failed:
         lines.append(f"{len(failed)} could not be graded (0 points):")
         counts = Counter(r.get("failure") or "failed" for r in failed)
