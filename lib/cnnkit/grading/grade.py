@@ -483,8 +483,8 @@ def grade_one(plan: Plan, sub: Submission, force: bool = False) -> dict:
     - force: regrade even when a cached row exists.
 
     Returns:
-    - row: {name, kind, status, reason, failure, cases, scores, ...}; a row that graded
-      ("Completed", no case timed out) is cached under plan.key(sub), a failure never is.
+    - row: {name, kind, status, reason, failure, cases, scores, ...}; cached under plan.key(sub)
+      when it graded (no case timed out) or failed on its files alone (see _cacheable).
     """
     cached = plan.cache / f"{plan.key(sub)}.json"
     if cached.exists() and not force:
@@ -555,12 +555,19 @@ def _about(sub: Submission) -> dict:
     }
 
 
+# failures that are verdicts on the submission's files alone (no kernel ran): the same every time
+_VERDICTS = ("unusable submission", "malformed notebook", "wrong assignment")
+
+
 def _cacheable(row: dict) -> bool:
-    """A row is a result worth keeping when it graded and no case ran out of time."""
+    """A row is a result worth keeping when it graded and no case ran out of time, or when it
+    failed on its files alone; timeouts, crashes and grader errors are never kept."""
     timed_out = any(
         str(v.get("message", "")).startswith("TimeoutError") for v in row["cases"].values()
     )
-    return row["status"] == "Completed" and not timed_out
+    if row["status"] != "Completed":
+        return row.get("failure") in _VERDICTS
+    return not timed_out
 
 
 class _Row0(Exception):
