@@ -186,6 +186,12 @@ def test_output_folder_lock_stage_and_foreign_folders(tmp_path, capsys):
     with pytest.raises(OutputFolderError, match="holds no cnnkit grades"):
         OutputFolder.open(subs, STAGE)  # -o pointed at the submissions by mistake
     assert json.loads((out / ".cnnkit-grade.json").read_text())["stage"] == STAGE
+    # a gradebook written before folders had a state file: its results.json names the stage
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "results.json").write_text(json.dumps({"stage": "02_conv_layers", "submissions": []}))
+    with pytest.raises(OutputFolderError, match="holds the results of 02_conv_layers"):
+        OutputFolder.open(old, STAGE)
 
 
 def test_feedback_file_names_keep_unicode_and_never_collide():

@@ -102,9 +102,10 @@ class OutputFolder:
             ) from None
         try:
             state = read_state(out)
-            if state is not None and state.stage != stage:
+            held = state.stage if state is not None else _results_stage(out)
+            if held is not None and held != stage:
                 raise OutputFolderError(
-                    f"{out} holds the results of {state.stage}, not {stage}: pick another -o"
+                    f"{out} holds the results of {held}, not {stage}: pick another -o"
                 )
         except BaseException:
             lock.release()
@@ -140,6 +141,13 @@ def read_state(out: Path) -> State | None:
         return State(str(data["stage"]), int(data["seed"]), list(data.get("rows") or []))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _results_stage(out: Path) -> str | None:
+    """The stage of a results.json written before folders had a state file, if any."""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        return str(json.loads((Path(out) / "results.json").read_text(encoding="utf-8"))["stage"])
+    return None
 
 
 def _safe(name: str) -> str:
