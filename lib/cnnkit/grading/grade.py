@@ -665,6 +665,7 @@ def grade(
     library: Path | None = None,
     force: bool | list[str] = False,
     append: bool = False,
+    shard: str | None = None,
 ) -> GradeResult:
     """Grade submissions of a stage without Docker (see the module docstring).
 
@@ -681,6 +682,7 @@ def grade(
     - library: the full cnnkit package directory (default: this cnnkit); tests pass a broken copy.
     - force: regrade every submission (True) or the named ones, cached rows notwithstanding.
     - append: keep the rows of `out`'s gradebook that are not in this batch (default: replace it).
+    - shard: "K/N" grades only the K-th of N deterministic slices of the class (see shard.py).
 
     Returns:
     - result: GradeResult with one row per submission (plus kept rows with append); raises
@@ -705,14 +707,22 @@ def grade(
     if limits is None:
         limits = default_limits(timeout)
     pkg = Path(library).resolve() if library else Path(__file__).resolve().parents[1]
+    from cnnkit.grading import post
+    from cnnkit.grading import shard as shard_mod
+
+    part = shard_mod.Shard.parse(shard) if shard else shard_mod.ALL
+    if append and part != shard_mod.ALL:
+        raise GradingError("--append and --shard do not mix: merge the shards, then append")
+    everyone, subs = subs, shard_mod.select(subs, part)
     with OutputFolder.open(out, stage) as folder:
         old = folder.state
-        if append and old is not None and seed is not None and seed != old.seed:
+        if append and old is not None and None not in (seed, old.seed) and seed != old.seed:
             raise GradingError(
                 f"{out} was graded with --seed {old.seed}: appending rows judged with --seed "
                 f"{seed} would mix inputs (drop --seed, or grade into another -o)"
             )
-        seed = seed if seed is not None else (old.seed if old else secrets.randbits(62))
+        if seed is None:
+            seed = old.seed if old and old.seed is not None else secrets.randbits(62)
         names = {s.name for s in subs}
         kept = [r for r in (old.rows if old and append else []) if r["name"] not in names]
         # recorded before grading: an interrupted run resumes with the same seed (and an --append
@@ -735,6 +745,8 @@ def grade(
             skipped=intake.skipped,
         )
         report_mod.write_outputs(result, ag)
+        _write_batch_info(result, ag, seed, part, everyone)
+        post.finish(out, stage, root, result.rows, subs)
         folder.save(State(stage, seed, result.rows))
     return result
 
@@ -823,6 +835,23 @@ def artifact_names(ag: Autograder) -> list[str]:
     return sorted(
         f.name for f in ag.solution.parent.iterdir() if f.is_file() and f.suffix != ".ipynb"
     )
+
+
+def _write_batch_info(result: GradeResult, ag: Autograder, seed: int, part, everyone) -> None:
+    """batch.json: what `cnnkit merge` checks before combining shards (see shard.py)."""
+    from cnnkit.grading import shard as shard_mod
+
+    names = [s.name for s in everyone]
+    shard_mod.BatchInfo(
+        stage=result.stage,
+        autograder_sha256=ag.zip_hash,
+        seed=seed,
+        shard_index=part.index,
+        shard_count=part.count,
+        class_size=len(names),
+        class_digest=shard_mod.class_digest(names),
+        files=sorted(r["name"] for r in result.rows),
+    ).write(result.out)
 
 
 def _within(path: Path, parent: Path) -> bool:

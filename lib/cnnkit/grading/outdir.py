@@ -43,7 +43,7 @@ class State:
     """
 
     stage: str
-    seed: int
+    seed: int | None
     rows: list[dict] = field(default_factory=list)
 
 
@@ -86,7 +86,7 @@ class OutputFolder:
             raise OutputFolderError(f"-o {out} is a file, not a folder")
         if out.is_dir():
             foreign = sorted(p.name for p in out.iterdir() if p.name not in _OURS)
-            if foreign and not (out / STATE).exists():
+            if foreign and not any((out / f).exists() for f in (STATE, "results.json", ".cache")):
                 raise OutputFolderError(
                     f"-o {out} is not empty and holds no cnnkit grades ({', '.join(foreign[:5])}):"
                     " pick a new folder"
@@ -102,10 +102,9 @@ class OutputFolder:
             ) from None
         try:
             state = read_state(out)
-            held = state.stage if state is not None else _results_stage(out)
-            if held is not None and held != stage:
+            if state is not None and state.stage != stage:
                 raise OutputFolderError(
-                    f"{out} holds the results of {held}, not {stage}: pick another -o"
+                    f"{out} holds the results of {state.stage}, not {stage}: pick another -o"
                 )
         except BaseException:
             lock.release()
@@ -132,10 +131,14 @@ def _state_json(state: State) -> dict:
 
 
 def read_state(out: Path) -> State | None:
-    """The state of a gradebook folder, or None (no state, or unreadable)."""
+    """The state of a gradebook folder, or None (no state, or unreadable).
+
+    A folder without a state file (written before there were any, or by `cnnkit merge`) has its
+    stage and seed in results.json; its rows are not kept (--append starts from none).
+    """
     path = Path(out) / STATE
     if not path.is_file():
-        return None
+        return _results_state(out)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return State(str(data["stage"]), int(data["seed"]), list(data.get("rows") or []))
@@ -143,10 +146,12 @@ def read_state(out: Path) -> State | None:
         return None
 
 
-def _results_stage(out: Path) -> str | None:
-    """The stage of a results.json written before folders had a state file, if any."""
+def _results_state(out: Path) -> State | None:
+    """Stage and seed from a results.json (a seed of None: a fresh one is drawn)."""
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        return str(json.loads((Path(out) / "results.json").read_text(encoding="utf-8"))["stage"])
+        data = json.loads((Path(out) / "results.json").read_text(encoding="utf-8"))
+        seed = data.get("seed")
+        return State(str(data["stage"]), int(seed) if seed is not None else None, [])
     return None
 
 
