@@ -44,7 +44,7 @@ def _peak(fn) -> int:
 def test_hashing_reads_in_chunks(tmp_path):
     folder = _folder(tmp_path / "s")
     _sparse(folder / "big.bin", 300 * 1024**2)  # under the limit: hashed, copied
-    sub = Submission("s", folder, "folder")
+    sub = Submission("s", folder, "folder", "n.ipynb")
     first = content_hash(sub)
     assert _peak(lambda: content_hash(sub)) < 8 * 1024**2
     assert content_hash(sub) == first
@@ -58,7 +58,7 @@ def test_an_oversized_sparse_folder_is_refused_unread(tmp_path):
     folder = _folder(tmp_path / "s")
     _sparse(folder / "big.bin", 2 * 1024**3)
     assert (folder / "big.bin").stat().st_size > MAX_SUBMISSION_BYTES
-    sub = Submission("s", folder, "folder")
+    sub = Submission("s", folder, "folder", "n.ipynb")
     assert _peak(lambda: content_hash(sub)) < 1024**2
     dest = tmp_path / "dest"
     with pytest.raises(SubmissionError, match="too large"):
@@ -71,7 +71,7 @@ def test_too_many_files_are_refused_in_folders_and_zips(tmp_path):
     for i in range(MAX_SUBMISSION_FILES + 1):
         (folder / f"f{i}.txt").write_text("x")
     with pytest.raises(SubmissionError, match="more than"):
-        materialize(Submission("s", folder, "folder"), tmp_path / "d1")
+        materialize(Submission("s", folder, "folder", "n.ipynb"), tmp_path / "d1")
     zpath = tmp_path / "s.zip"
     with zipfile.ZipFile(zpath, "w") as zf:
         for f in sorted(folder.iterdir()):
