@@ -131,9 +131,15 @@ def test_colab_settings_reach_notebooks_library_and_readme(released):
         link = f"{settings['colab_base']}/assignments/{s}/{s}-colab.ipynb"
         assert link.startswith("https://colab.research.google.com/github/example-univ/cnn-course/")
         assert link in readme
-    for text in ("Hidden tests exist", "How to submit", "Download .ipynb", "pip install -e ."):
+    for text in (
+        "Hidden tests exist",
+        "How to submit",
+        "Download .ipynb",
+        'pip install -e ".[extras]"',
+    ):
         assert text in readme
     assert "$" not in readme.replace("$ ", "")  # every template field was filled
+    assert "Placeholder links" not in readme
 
 
 def test_non_github_repo_gets_no_colab_links():
@@ -481,3 +487,81 @@ def test_release_installs_in_a_fresh_venv_and_the_current_notebook_runs(
     shutil.copyfile(sample, nb_dir / "solved.ipynb")
     solved = _execute(fresh_venv, nb_dir / "solved.ipynb")
     assert solved["errors"] == []
+
+
+# ------------------------------------------------------------------ the student's install -------
+
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+CUDA_PREFIXES = ("nvidia-", "cuda-", "triton")
+LOCAL_INDEXES = [Path("/opt/pypi/simple"), Path("/opt/pypi-more/simple")]
+
+
+def test_release_without_repo_url_says_its_links_are_placeholders(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CNNKIT_RELEASE_REPO", raising=False)
+    out = release(1, tmp_path / "course", ROOT)
+    readme = (out / "README.md").read_text()
+    first = readme.split("\n## ", 1)[0]
+    assert "Placeholder links" in first and release_settings()["repo"] in first
+    assert "placeholder" in capsys.readouterr().err
+
+
+def test_readme_names_the_extras_and_the_cpu_route(first_release):
+    readme = (first_release / "README.md").read_text()
+    assert f"pip install torch torchvision --index-url {CPU_INDEX}" in readme
+    assert 'pip install -e ".[extras]"' in readme
+    assert "scikit-image" in readme and "notebook 02" in readme
+    # the kit's own bounds stay open (Colab keeps its torch)
+    pyproject = (first_release / "pyproject.toml").read_text()
+    assert '"torch>=2.1"' in pyproject and "+cpu" not in pyproject
+
+
+def _resolve(requirements: list[str], find_links: Path, report: Path) -> list[dict]:
+    """pip's resolver (dry run, nothing installed) over this disk's package files only."""
+    cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet"]
+    cmd += ["--no-build-isolation", "--report", str(report), "--find-links", str(find_links)]
+    cmd += ["--index-url", LOCAL_INDEXES[0].as_uri()]
+    for extra in LOCAL_INDEXES[1:]:
+        cmd += ["--extra-index-url", extra.as_uri()]
+    proc = subprocess.run(cmd + requirements, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(report.read_text())["install"]
+
+
+def test_cpu_torch_route_pulls_no_cuda_package(first_release, tmp_path):
+    """The README's route, resolved by pip against local files: PyTorch's CPU index stands in as a
+    folder holding the CPU torch wheel this machine has. With that torch (step 1), installing the
+    release with its extras (step 2) adds no CUDA package; without step 1, the same install does."""
+    cpu_wheels = sorted(Path("/opt/wheels").glob("torch-*+cpu-*.whl"))
+    if not cpu_wheels or not all(p.is_dir() for p in LOCAL_INDEXES):
+        pytest.skip("needs this machine's local package files (a CPU torch wheel, /opt/pypi)")
+    wheel = cpu_wheels[-1]
+    cpu_index = tmp_path / "whl-cpu"
+    cpu_index.mkdir()
+    (cpu_index / wheel.name).symlink_to(wheel)
+    torch_cpu = "torch==" + wheel.name.split("-")[1]
+    kit = f"{first_release}[extras]"
+
+    with_cpu = _resolve([torch_cpu, "torchvision", kit], cpu_index, tmp_path / "cpu.json")
+    names = {item["metadata"]["name"].lower(): item["metadata"]["version"] for item in with_cpu}
+    assert names["torch"].endswith("+cpu") and "torchvision" in names and "cnnkit" in names
+    assert "scikit-image" in names and "scikit-learn" in names
+    assert not [n for n in names if n.startswith(CUDA_PREFIXES)]
+
+    plain = _resolve([kit], cpu_index, tmp_path / "plain.json")
+    assert [i for i in plain if i["metadata"]["name"].lower().startswith(CUDA_PREFIXES)]
+
+
+def test_student_cli_lists_only_what_works(first_release, fresh_venv):
+    env = dict(os.environ, PYTHONPATH=str(first_release / "lib"), CNNKIT_ROOT="")
+    cli = [str(fresh_venv), "-m", "cnnkit.cli"]
+    usage = subprocess.run(cli + ["--help"], capture_output=True, text=True, env=env, timeout=120)
+    assert usage.returncode == 0, usage.stderr
+    listed = usage.stdout.split("{", 1)[1].split("}", 1)[0].split(",")
+    assert listed == ["doctor", "data", "weights"]
+    for command in ("data list", "weights status --quiet", "doctor"):
+        proc = subprocess.run(cli + command.split(), capture_output=True, text=True, env=env)
+        assert "Traceback" not in proc.stderr, (command, proc.stderr[-2000:])
+    for command in ("build", "grade", "release", "export-nbgrader", "demo"):
+        proc = subprocess.run(cli + [command], capture_output=True, text=True, env=env)
+        assert proc.returncode == 2 and "invalid choice" in proc.stderr
+        assert "ModuleNotFoundError" not in proc.stderr
