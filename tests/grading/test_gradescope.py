@@ -280,3 +280,44 @@ def test_both_zips_carry_the_offline_data_and_otters_points_at_it(stage, carried
     assert f"{offline.PACK_DIR}/{carried}" in gs  # once, at the top level
     with zipfile.ZipFile(io.BytesIO(nested)) as zf:
         assert not [n for n in zf.namelist() if n.startswith(offline.PACK_DIR)]
+
+
+def _case(name, question, points, hidden):
+    from cnnkit.grading.grade import Case
+
+    return Case(name=name, question=question, points=points, hidden=hidden, params=["f"], source="")
+
+
+def test_results_json_for_a_failed_row_and_a_container_without_namespaces():
+    cases = [_case("test_pub", "q1", 1.0, False), _case("test_hid", "q1", 2.0, True)]
+    verdict = {"question": "q1", "hidden": False, "message": "db: relative error 0.3"}
+    row = {
+        "status": "Completed",
+        "reason": "",
+        "isolation": "unshare refused: network and filesystem not isolated",
+        "cases": {
+            "test_pub": {**verdict, "points": 1.0, "earned": 0.0, "passed": False},
+            "test_hid": {**verdict, "points": 2.0, "earned": 2.0, "passed": True, "hidden": True},
+        },
+    }
+    res = gradescope.results_json(row, cases, "after_published")
+    assert res["score"] == 2.0
+    pub, hid = res["tests"]
+    assert (pub["output"], pub["visibility"]) == ("db: relative error 0.3", "visible")
+    assert (hid["output"], hid["visibility"]) == ("hidden test: passed", "after_published")
+    assert "does not allow Linux namespaces" in res["output"]
+    assert "shown once grades are published" in res["output"]
+    failed = {"status": "Failed", "reason": "malformed notebook: NotJSONError", "cases": {}}
+    res = gradescope.results_json(failed, cases, "hidden")
+    assert res["score"] == 0 and "Not graded: malformed notebook" in res["output"]
+    assert [t["score"] for t in res["tests"]] == [0.0, 0.0]
+    assert "does not allow" not in res["output"]
+
+
+def test_settings_take_only_gradescopes_hidden_visibilities():
+    assert gradescope.settings(None)["hidden_visibility"] == "after_due_date"
+    assert gradescope.settings({"hidden_visibility": "hidden"})["hidden_visibility"] == "hidden"
+    with pytest.raises(ValueError, match="hidden_visibility"):
+        gradescope.settings({"hidden_visibility": "visible"})
+    with pytest.raises(ValueError, match="unknown"):
+        gradescope.settings({"visibilty": "hidden"})

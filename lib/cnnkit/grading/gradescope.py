@@ -240,7 +240,7 @@ def _summary(row: dict | None, cases: list, hidden_visibility: str, note: str) -
     isolation = row.get("isolation", "")
     if isolation:
         lines.append(f"Sandbox: {isolation}.")
-    if row.get("status") == "Completed" and not isolation.startswith("namespaces"):
+    if row.get("status") == "Completed" and ("not isolated" in isolation or "off" in isolation):
         lines.append(
             "Note: this container does not allow Linux namespaces, so the notebook ran without "
             "network and filesystem isolation (time, memory and process limits still applied)."
