@@ -321,3 +321,23 @@ def test_settings_take_only_gradescopes_hidden_visibilities():
         gradescope.settings({"hidden_visibility": "visible"})
     with pytest.raises(ValueError, match="unknown"):
         gradescope.settings({"visibilty": "hidden"})
+
+
+def test_stage_04_head_case_runs_on_the_zips_weights_alone(tmp_path, monkeypatch):
+    """The transfer-head cases load MobileNetV2 the standard way (torchvision's enum): with the
+    zip's environment and an empty HOME they find the zip's verified copy, never a download."""
+    from cnnkit import features, pretrained
+
+    stage = "04_transfer_learning"
+    with zipfile.ZipFile(ROOT / "autograder" / stage / "gradescope.zip") as zf:
+        pack = [n for n in zf.namelist() if n.startswith(f"{offline.PACK_DIR}/")]
+        zf.extractall(tmp_path, pack)
+        head = tmp_path / "transfer_head.pt"
+        head.write_bytes(zf.read(f"kit/autograder/{stage}/solution/transfer_head.pt"))
+    assert offline.verify(tmp_path / offline.PACK_DIR) == []
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    for key, value in offline.environment(tmp_path / offline.PACK_DIR).items():
+        monkeypatch.setenv(key, value)
+    assert pretrained.checkpoints_dir().is_relative_to(tmp_path / offline.PACK_DIR)
+    assert features.head_accuracy(head, n_per_class=2, seed=1) >= 0.5
