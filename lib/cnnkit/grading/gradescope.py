@@ -255,7 +255,7 @@ def _summary(row: dict | None, cases: list, hidden_visibility: str, note: str) -
             "hidden": "never shown here",
             "after_due_date": "shown after the due date",
             "after_published": "shown once grades are published",
-        }[hidden_visibility]
+        }.get(hidden_visibility, "hidden for now")
         lines.append(
             f"{len(hidden)} hidden test(s) worth {sum(c.points for c in hidden):g} points: {when}."
         )
@@ -286,10 +286,12 @@ def run(base: Path) -> int:
     start = time.monotonic()
     source, results = base / "source", base / "results"
     results.mkdir(parents=True, exist_ok=True)
-    config = json.loads((source / CONFIG_NAME).read_text())
-    cases = load_autograder(config["stage"], source / KIT_DIR).cases
+    config, cases = dict(DEFAULTS), []
     row, note, status = None, "", 0
     try:
+        stored = json.loads((source / CONFIG_NAME).read_text())
+        config.update(stored, **settings({k: stored[k] for k in DEFAULTS if k in stored}))
+        cases = load_autograder(config["stage"], source / KIT_DIR).cases
         pack = source / offline.PACK_DIR
         problems = offline.verify(pack)
         if problems:
@@ -308,8 +310,8 @@ def run(base: Path) -> int:
                 seed=int(seed) if seed else None,
             )
         row = result.rows[0] if result.rows else None
-        if row is None:
-            note, status = "no notebook was found in the submission", 1
+        if row is None:  # the student's fault, not the autograder's
+            note = "no notebook was found in the submission"
     except Exception as err:  # noqa: BLE001 - whatever broke, Gradescope gets a results.json saying so
         note, status = f"{type(err).__name__}: {err}", 1
         print(f"cnnkit gradescope: {note}", file=sys.stderr)
