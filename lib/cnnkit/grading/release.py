@@ -53,8 +53,8 @@ DEFAULT_REF = "main"
 PLACEHOLDER_NOTE = (
     "\n> **Placeholder links.** This copy was released without a repository address, so the git, "
     "Colab and install links below point at `{repo}`, which is not your course's repository. Use "
-    "the folder you were given (`pip install -e .` inside it, or upload the `-colab.ipynb` "
-    "notebooks to Colab) or ask your course staff for the repository.\n"
+    "the folder you were given (the pip route below, inside it) and ask your course staff for the "
+    "repository before using Colab: the Colab notebooks install cnnkit from it.\n"
 )
 # Names never shipped, wherever they sit (editor, OS and build junk).
 JUNK_NAMES = {"__pycache__", "__MACOSX", ".ipynb_checkpoints", ".DS_Store", "Thumbs.db"}
