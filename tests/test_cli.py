@@ -28,7 +28,7 @@ def _has(module):
 def test_help_lists_subcommands():
     r = _run("--help")
     assert r.returncode == 0, r.stderr
-    for sub in ("doctor", "data", "weights", "build", "grade", "release", "demo"):
+    for sub in ("doctor", "data", "weights", "build", "grade", "release", "demo", "merge"):
         assert sub in r.stdout
 
 

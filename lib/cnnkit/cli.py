@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 STAGES = ("01_backprop", "02_conv_layers", "03_pytorch_cnn", "04_transfer_learning")
-# commands that need cnnkit.grading (instructor tooling): a student install (`cnnkit release`) has none
-INSTRUCTOR_COMMANDS = ("build", "grade", "release", "export-nbgrader", "demo")
+# what a student install (`cnnkit release`, no cnnkit.grading) can run; every other command is
+# instructor tooling and is not offered there
+STUDENT_COMMANDS = ("doctor", "data", "weights")
 
 
 def _repo_root() -> Path:
@@ -71,6 +72,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_grade(args: argparse.Namespace) -> int:
     from cnnkit.grading.grade import grade
 
+    if args.shard and args.seed is None:
+        # shards graded with different seeds draw different hidden inputs: merge refuses them
+        print("cnnkit grade: --shard needs --seed (the same for every shard)", file=sys.stderr)
+        return 2
+
     result = grade(
         args.stage,
         [Path(s) for s in args.submissions],
@@ -78,9 +84,48 @@ def cmd_grade(args: argparse.Namespace) -> int:
         workers=args.workers,
         timeout=args.timeout,
         root=_repo_root(),
+        shard=args.shard,
+        seed=args.seed,
     )
     print(result.summary())
     return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from cnnkit.grading.shard import merge
+
+    result = merge([Path(o) for o in args.shards], Path(args.out), root=_repo_root())
+    print(result.summary())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from cnnkit.grading import post
+    from cnnkit.grading.shard import BatchInfo
+
+    out = Path(args.out)
+    post.derive(out, BatchInfo.read(out).stage, _repo_root())
+    print(f"cnnkit: wrote {out / post.REPORT_HTML}")
+    return 0
+
+
+def cmd_gradebook(args: argparse.Namespace) -> int:
+    from cnnkit.grading.export import export_gradebook
+
+    written, warnings = export_gradebook(
+        Path(args.out),
+        policy=Path(args.late_policy) if args.late_policy else None,
+        times=Path(args.times) if args.times else None,
+        submissions=[Path(s) for s in args.zips],
+        roster=Path(args.roster) if args.roster else None,
+        assignment=args.assignment,
+        assignment_id=args.assignment_id,
+    )
+    for w in warnings:
+        print(f"cnnkit gradebook: {w}", file=sys.stderr)
+    for path in written:
+        print(f"cnnkit: wrote {path}")
+    return 1 if warnings else 0
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -149,7 +194,34 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--out", default="grades")
     s.add_argument("--workers", type=int, default=2)
     s.add_argument("--timeout", type=float, default=600.0, help="wall-clock seconds per submission")
+    s.add_argument(
+        "--shard", metavar="K/N", help="grade only the K-th of N slices of the class (cnnkit merge)"
+    )
+    s.add_argument("--seed", type=int, help="grading seed (default: a fresh one per batch)")
     s.set_defaults(func=cmd_grade)
+
+    s = sub.add_parser("merge", help="combine `grade --shard K/N` outputs into one gradebook")
+    s.add_argument("shards", nargs="+", metavar="OUT", help="the shards' output folders")
+    s.add_argument("-o", "--out", required=True)
+    s.set_defaults(func=cmd_merge)
+
+    s = sub.add_parser("report", help="rewrite a graded batch's report.html and similarity.json")
+    s.add_argument("out", help="the batch's output folder")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser(
+        "gradebook", help="late policy and LMS export of a graded batch (gradebook.csv, canvas.csv)"
+    )
+    s.add_argument("out", help="the batch's output folder")
+    s.add_argument("--late-policy", help="JSON: deadline, grace_minutes, penalty_per_day, ...")
+    s.add_argument("--times", help="CSV of submission times (file or student_id, submitted)")
+    s.add_argument(
+        "--zips", nargs="*", default=[], help="otter export zips: submission times from them"
+    )
+    s.add_argument("--roster", help="CSV: student_id, name, file[, sis_user_id, ...]")
+    s.add_argument("--assignment", default="", help="Canvas assignment name (default: the stage)")
+    s.add_argument("--assignment-id", default="", help="Canvas assignment id")
+    s.set_defaults(func=cmd_gradebook)
 
     s = sub.add_parser("release", help="write the student repository for a point in the term")
     s.add_argument("--stage", type=int, required=True, choices=[1, 2, 3, 4])
@@ -170,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--train", action="store_true", help="also a short CNN training run with a plot")
     s.set_defaults(func=cmd_demo)
     if not _instructor_tools():
-        _drop_commands(sub, INSTRUCTOR_COMMANDS)
+        _drop_commands(sub, tuple(n for n in sub.choices if n not in STUDENT_COMMANDS))
     return p
 
 
@@ -203,10 +275,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     try:  # instructor tooling; absent from a student release
         from cnnkit.grading.build import BuildError
         from cnnkit.grading.grade import GradingError
+        from cnnkit.grading.late import LatePolicyError
+        from cnnkit.grading.lms import RosterError
         from cnnkit.grading.release import ReleaseError
     except ImportError:
         return errors
-    return (*errors, BuildError, GradingError, ReleaseError)
+    return (*errors, BuildError, GradingError, ReleaseError, LatePolicyError, RosterError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -602,6 +602,7 @@ def grade(
     progress: bool = True,
     seed: int | None = None,
     library: Path | None = None,
+    shard: str | None = None,
 ) -> GradeResult:
     """Grade submissions of a stage without Docker (see the module docstring).
 
@@ -614,6 +615,7 @@ def grade(
     - root: the kit's checkout (default: cnnkit.grading.paths.repo_root()).
     - limits: full Limits (overrides timeout); progress: tqdm bar; seed: grading seed (default fresh).
     - library: the full cnnkit package directory (default: this cnnkit); tests pass a broken copy.
+    - shard: "K/N" grades only the K-th of N deterministic slices of the class (see shard.py).
 
     Returns:
     - result: GradeResult with one row per submission; raises PreflightError before grading anyone
@@ -631,7 +633,11 @@ def grade(
     out.mkdir(parents=True, exist_ok=True)
     cache = out / ".cache"
     cache.mkdir(exist_ok=True)
-    subs = collect_submissions([Path(s) for s in submissions])
+    from cnnkit.grading import shard as shard_mod
+
+    everyone = collect_submissions([Path(s) for s in submissions])
+    part = shard_mod.Shard.parse(shard) if shard else shard_mod.ALL
+    subs = shard_mod.select(everyone, part)
     hide = [str(out)]
     for s in subs:
         hide.append(str(s.path.resolve().parent if s.kind != "folder" else s.path.resolve()))
@@ -665,7 +671,28 @@ def grade(
         shutil.rmtree(tmp, ignore_errors=True)
     result = GradeResult(stage, out, rows, ag.questions, ag.possible(), graded_now=len(todo))
     report_mod.write_outputs(result, ag)
+    _write_batch_info(result, ag, plan.seed, part, everyone)
+    from cnnkit.grading import post
+
+    post.finish(out, stage, root, rows, subs)
     return result
+
+
+def _write_batch_info(result: GradeResult, ag: Autograder, seed: int, part, everyone) -> None:
+    """batch.json: what `cnnkit merge` checks before combining shards (see shard.py)."""
+    from cnnkit.grading import shard as shard_mod
+
+    names = [s.name for s in everyone]
+    shard_mod.BatchInfo(
+        stage=result.stage,
+        autograder_sha256=ag.zip_hash,
+        seed=seed,
+        shard_index=part.index,
+        shard_count=part.count,
+        class_size=len(names),
+        class_digest=shard_mod.class_digest(names),
+        files=sorted(r["name"] for r in result.rows),
+    ).write(result.out)
 
 
 def _within(path: Path, parent: Path) -> bool:
