@@ -55,10 +55,12 @@ SRC="$BASE/source"
 if [ -n "${CNNKIT_SETUP_PYTHON:-}" ]; then
     PY="$CNNKIT_SETUP_PYTHON"  # an interpreter that already has requirements.txt
 else
-    if ! python3 -m venv --help >/dev/null 2>&1 || ! command -v unshare >/dev/null; then
+    # the sandbox's tools (unshare, mount, bwrap, ip) where the container lets them work
+    if ! python3 -m venv --help >/dev/null 2>&1 || ! command -v unshare >/dev/null \
+        || ! command -v bwrap >/dev/null; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update
-        apt-get install -y python3 python3-venv python3-pip util-linux iproute2
+        apt-get install -y python3 python3-venv python3-pip util-linux iproute2 bubblewrap
     fi
     python3 -m venv "$SRC/venv"
     "$SRC/venv/bin/python" -m pip install --upgrade pip
