@@ -948,9 +948,11 @@ print(f"dx error {rel_error(dx, dx_num):.2e}, dw error {rel_error(dw, dw_num):.2
 #   im2col matrix and do **one** matrix multiply. Backward: two matrix multiplies give `dw` and the
 #   gradient of the columns; scatter that back with `HH * WW` strided adds (col2im) — overlapping
 #   windows must **add**.
-# - **max pool**: when the windows tile the input (`pool_height == pool_width == stride`) a reshape
-#   gives all windows; otherwise use the strided window view. Route each window's gradient to its first
-#   max, adding where windows overlap.
+# - **max pool**: the same strided window view serves tiling and overlapping windows. Copy it with the
+#   window offset first (`(ph * pw, N, C, H_out, W_out)`) and the max is a handful of elementwise
+#   maxima. Backward: route each window's gradient to its first max (row-major, as torch), adding
+#   where windows overlap — `np.bincount(index, weights=...)` adds many values into one array in one
+#   call (`np.add.at` does too, many times slower).
 #
 # The hidden tests check against PyTorch in float64 (relative error 1e-9) on other shapes, strides and
 # paddings, and that your layers are vectorized: forward+backward within 50x of `F.conv2d` /
@@ -986,8 +988,10 @@ def conv_forward_fast(x, w, b, conv_param):
     # im2col: one row per (c, u, v) (the order of w.reshape(F, -1)), one column per output pixel;
     # this order keeps the copy's inner loop on runs of neighbouring pixels.
     cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * HH * WW, N * H_out * W_out)
-    out = (w.reshape(F, -1) @ cols).reshape(F, N, H_out, W_out)
-    out = out.transpose(1, 0, 2, 3) + b.reshape(1, F, 1, 1)
+    out = w.reshape(F, -1) @ cols
+    out += b.reshape(F, 1)  # in place: no second output-sized array
+    # (F, N, H_out, W_out) in memory, returned as an (N, F, H_out, W_out) view: no copy either.
+    out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)
     cache = (x, w, b, conv_param)
     return out, cache
     # END SOLUTION
@@ -1015,7 +1019,7 @@ def conv_backward_fast(dout, cache):
     windows = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
     cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * HH * WW, N * H_out * W_out)
     dout_rows = dout.transpose(1, 0, 2, 3).reshape(F, N * H_out * W_out)
-    db = dout.sum(axis=(0, 2, 3))
+    db = dout_rows.sum(axis=1)
     # The matrix product sums over every output pixel of every image: the batch sum of dw.
     dw = (dout_rows @ cols.T).reshape(w.shape)
     dcols = (w.reshape(F, -1).T @ dout_rows).reshape(C, HH, WW, N, H_out, W_out)
@@ -1033,7 +1037,7 @@ def conv_backward_fast(dout, cache):
 
 # %%
 def max_pool_forward_fast(x, pool_param):
-    """Vectorized forward pass of a max-pooling layer.
+    """Vectorized forward pass of a max-pooling layer: im2col and a max over the window offsets.
 
     Inputs:
     - x: input of shape (N, C, H, W).
@@ -1050,25 +1054,27 @@ def max_pool_forward_fast(x, pool_param):
     N, C, H, W = x.shape
     H_out = 1 + (H - ph) // stride
     W_out = 1 + (W - pw) // stride
-    if ph == stride and pw == stride:
-        # The windows tile the input: split each spatial axis into (window index, offset in window).
-        tiles = x[:, :, : H_out * ph, : W_out * pw].reshape(N, C, H_out, ph, W_out, pw)
-        windows = tiles.transpose(0, 1, 2, 4, 3, 5)
-    else:
-        windows = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
-    # windows is a (N, C, H_out, W_out, ph, pw) view either way; ph*pw elementwise maxima over
-    # whole arrays run much faster than numpy's reduction over two tiny axes.
-    out = windows[:, :, :, :, 0, 0].copy()
-    for u in range(ph):
-        for v in range(pw):
-            np.maximum(out, windows[:, :, :, :, u, v], out=out)
+    # (N, C, H_out, W_out, ph, pw): a view, every window of every image (tiling or overlapping).
+    windows = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
+    out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
+    # A few images at a time (about 4 MiB of input): the copy below then stays in the CPU cache and
+    # numpy reuses its memory; one copy of a whole large batch is several times slower.
+    step = max(1, 2**22 // max(1, x[:1].nbytes))
+    for i in range(0, N, step):
+        # im2col with the window offset first: cols[k] is offset k (row-major) of every window. The
+        # max over that leading axis is ph*pw - 1 elementwise maxima of whole arrays; numpy's
+        # reduction over two tiny trailing axes (windows.max(axis=(4, 5))) is about ten times slower.
+        cols = (
+            windows[i : i + step].transpose(4, 5, 0, 1, 2, 3).reshape(ph * pw, -1, C, H_out, W_out)
+        )
+        out[i : i + step] = cols.max(axis=0)
     cache = (x, pool_param)
     return out, cache
     # END SOLUTION
 
 # %%
 def max_pool_backward_fast(dout, cache):
-    """Vectorized backward pass of a max-pooling layer.
+    """Vectorized backward pass of a max-pooling layer: find each window's max, then one scatter.
 
     Each window's upstream gradient goes to the window's first max (row-major, as torch and the naive
     version); where windows overlap, the gradients of every window an input is the max of add up.
@@ -1084,20 +1090,38 @@ def max_pool_backward_fast(dout, cache):
     x, pool_param = cache
     ph, pw = pool_param["pool_height"], pool_param["pool_width"]
     stride = pool_param["stride"]
-    N, C, H_out, W_out = dout.shape
-    out, _ = max_pool_forward_fast(x, pool_param)
+    N, C, H, W = x.shape
+    _, _, H_out, W_out = dout.shape
     windows = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
-    dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
-    routed = np.zeros(out.shape, dtype=bool)
-    for u in range(ph):
-        for v in range(pw):
-            # Offsets in row-major order: a window's gradient goes to the first offset holding its max.
-            first = (windows[:, :, :, :, u, v] == out) & ~routed
-            routed |= first
-            rows = slice(u, u + stride * H_out, stride)
-            columns = slice(v, v + stride * W_out, stride)
-            # += (not =): an input inside several windows collects the gradient of each one.
-            dx[:, :, rows, columns] += np.where(first, dout, 0)
+    # Index, in one image flattened, of each window's top-left input.
+    top_left = (
+        np.arange(C).reshape(C, 1, 1) * (H * W)
+        + np.arange(H_out).reshape(H_out, 1) * (stride * W)
+        + np.arange(W_out) * stride
+    )
+    dx = np.empty(x.shape, dtype=np.result_type(x, dout))
+    step = max(1, 2**22 // max(1, x[:1].nbytes))  # images at a time, as in the forward pass
+    for i in range(0, N, step):
+        cols = (
+            windows[i : i + step].transpose(4, 5, 0, 1, 2, 3).reshape(ph * pw, -1, C, H_out, W_out)
+        )
+        out = cols.max(axis=0)
+        n = out.shape[0]
+        # target: each window's top-left input as a flat index into this chunk of x ...
+        target = np.arange(n).reshape(n, 1, 1, 1) * (C * H * W) + top_left
+        # ... moved to the first offset (row-major, as torch) holding the window's max.
+        routed = np.zeros(out.shape, dtype=bool)
+        for u in range(ph):
+            for v in range(pw):
+                first = (cols[u * pw + v] == out) & ~routed
+                routed |= first
+                target += first * (u * W + v)
+        # One scatter: bincount sums the gradients of all windows routed to the same input, as
+        # overlapping windows need (np.add.at does the same, many times slower).
+        grads = np.bincount(
+            target.ravel(), weights=dout[i : i + n].ravel(), minlength=n * C * H * W
+        )
+        dx[i : i + n] = grads.reshape(n, C, H, W)
     return dx
     # END SOLUTION
 

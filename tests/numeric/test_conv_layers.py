@@ -133,6 +133,82 @@ def test_overlapping_pool_windows_add_their_gradients():
         assert np.count_nonzero(dx) == 1
 
 
+# The layer shapes of bench/bench_conv.py with a batch of 2: the 3-channel first layer, strides,
+# pads, the 3x3/stride-2 overlapping pools (AlexNet's 55x55 among them). Values with ties (ReLU-like)
+# for the pools, where only the first max of a window may get its gradient.
+BENCH_CONV = [
+    ((2, 3, 32, 32), (32, 3, 3), 1, 1),
+    ((2, 32, 16, 16), (64, 3, 3), 1, 1),
+    ((2, 1, 28, 28), (16, 5, 5), 1, 2),
+    ((2, 3, 64, 64), (16, 5, 5), 2, 2),
+]
+BENCH_POOL = [
+    ((2, 32, 32, 32), (2, 2, 2)),
+    ((2, 64, 16, 16), (3, 3, 2)),
+    ((2, 96, 55, 55), (3, 3, 2)),
+    ((2, 16, 28, 28), (2, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("xshape,wshape,stride,pad", BENCH_CONV)
+def test_fast_conv_matches_torch_on_the_benchmark_shapes(xshape, wshape, stride, pad):
+    rng = np.random.default_rng(11)
+    x, w, b = _conv_inputs(rng, xshape, wshape)
+    conv_param = {"stride": stride, "pad": pad}
+    out, cache = fast_layers.conv_forward_fast(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape)
+    ref_out, ref_dx, ref_dw, ref_db = _torch_conv(x, w, b, stride, pad, dout)
+    assert rel_error(out, ref_out) < TOL
+    grads = fast_layers.conv_backward_fast(dout, cache)
+    for got, ref in zip(grads, (ref_dx, ref_dw, ref_db), strict=True):
+        assert got.shape == ref.shape
+        assert rel_error(got, ref) < TOL
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("xshape,window", BENCH_POOL)
+def test_fast_max_pool_matches_torch_on_the_benchmark_shapes(xshape, window, ties):
+    ph, pw, stride = window
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal(xshape)
+    if ties:
+        x = np.maximum(np.round(x), 0.0)
+    pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    out, cache = fast_layers.max_pool_forward_fast(x, pool_param)
+    dout = rng.standard_normal(out.shape)
+    ref_out, ref_dx = _torch_pool(x, ph, pw, stride, dout)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_allclose(fast_layers.max_pool_backward_fast(dout, cache), ref_dx, rtol=1e-13)
+
+
+def test_fast_max_pool_in_chunks_of_images_matches_torch():
+    # Images of 1.4 MB: the fast layers take 2 per chunk (about 4 MiB), so 5 images run as 2+2+1,
+    # and the input is the non-contiguous NCHW view a fast conv layer returns.
+    rng = np.random.default_rng(13)
+    x = np.maximum(np.round(rng.standard_normal((2, 5, 300, 300)) * 2), 0.0).transpose(1, 0, 2, 3)
+    assert not x.flags.c_contiguous
+    for ph, pw, stride in [(3, 3, 2), (2, 2, 2), (2, 3, 1)]:
+        pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+        out, cache = fast_layers.max_pool_forward_fast(x, pool_param)
+        dout = rng.standard_normal(out.shape)
+        ref_out, ref_dx = _torch_pool(x, ph, pw, stride, dout)
+        np.testing.assert_array_equal(out, ref_out)
+        np.testing.assert_allclose(
+            fast_layers.max_pool_backward_fast(dout, cache), ref_dx, rtol=1e-13
+        )
+
+
+def test_fast_max_pool_keeps_float32():
+    x = np.random.default_rng(14).standard_normal((3, 2, 9, 9)).astype(np.float32)
+    pool_param = {"pool_height": 3, "pool_width": 3, "stride": 2}
+    out, cache = fast_layers.max_pool_forward_fast(x, pool_param)
+    dx = fast_layers.max_pool_backward_fast(np.ones_like(out), cache)
+    assert out.dtype == dx.dtype == np.float32
+    ref_out, ref_dx = _torch_pool(x.astype(np.float64), 3, 3, 2, np.ones(out.shape))
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(dx, ref_dx)
+
+
 @pytest.mark.parametrize("impl", sorted(CONV))
 def test_conv_backward_matches_numeric_gradient(impl):
     forward, backward = CONV[impl]
