@@ -113,6 +113,50 @@ def test_match_judges_student_records_against_reference():
     assert checks.match(e, dict(e, value=np.array([3, 2]))) is not None
     e2 = {"name": "k", "kind": "equal", "value": "relu", "rtol": 0, "atol": 0}
     assert checks.match(e2, dict(e2, value="relu")) is None
-    assert checks.match(e2, dict(e2, value="sigmoid")) == "k: your value 'sigmoid' is wrong"
+    assert (
+        checks.match(e2, dict(e2, value="sigmoid"))
+        == "k: your value 'sigmoid' is not the expected one"
+    )
     t2 = dict(t, msg="must be positive")
     assert checks.match(t2, dict(t2, value=False)) == "p: must be positive"
+
+
+def _case(mode, db, err):
+    """A public numeric-gradient case as the notebooks write it, run in `mode` on given values."""
+    checks._begin("test_affine_public", mode, None)
+    try:
+        checks.equal("db shape", np.shape(db), (5,))
+        checks.close("db", db, lambda: np.arange(5.0), rtol=1e-7, msg=None)
+        checks.true("db matches numeric", err < 1e-7, f"db: relative error {err:.1e} vs numeric")
+        checks.equal("n", 3, 3, msg="the lecture says 3")
+        return None
+    except checks.CheckFailed as fail:
+        return str(fail)
+    finally:
+        recs = checks._records()
+        checks._end()
+        _case.records = recs
+
+
+def test_grader_messages_are_the_ones_grader_check_shows():
+    # the reference (the solution's values) and a student whose db was summed over the wrong axis
+    _case("reference", np.arange(5.0), 3e-12)
+    ref = _case.records
+    student = np.arange(4.0)
+    shown = _case("check", student, float("inf"))  # what grader.check prints: the first failure
+    _case("record", student, float("inf"))
+    got = _case.records
+    problems = [checks.match(r, g) for r, g in zip(ref, got, strict=True)]
+    assert problems[0] == shown == "db shape: your value (4,) is not the expected one"
+    assert problems[1].startswith("db: shape (4,) is wrong (expected shape (5,))")
+    # the student's own error, not the reference's 3.0e-12
+    assert problems[2] == "db matches numeric: db: relative error inf vs numeric"
+    assert problems[3] is None
+    # a failing check whose author gave a message: grader.check and the grader both show it
+    checks._begin("t", "record", None)
+    checks.equal("n", 4, 3, msg="the lecture says 3")
+    rec = checks._records()[0]
+    checks._end()
+    with pytest.raises(checks.CheckFailed, match="^n: the lecture says 3$"):
+        checks.equal("n", 4, 3, msg="the lecture says 3")
+    assert checks.match({**rec, "value": 3}, rec) == "n: the lecture says 3"

@@ -19,6 +19,7 @@ This module ships to students and holds no answers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import math
@@ -159,6 +160,7 @@ def _record(
 ) -> None:
     rec = {"name": str(name), "kind": kind, "value": _plain(got), "rtol": rtol, "atol": atol}
     rec["msg"] = None if msg is None else str(msg)
+    rec["tuple"] = isinstance(got, tuple)  # a shape: its message shows (4,), not [4]
     _state["records"].append(rec)
 
 
@@ -174,30 +176,62 @@ def _magnitude(x: np.ndarray) -> str:
     return f"1e{math.floor(math.log10(m)):+03d}"
 
 
+def _text(name: str, text: str, msg: str | None) -> str:
+    return f"{name}: {msg}" if msg else f"{name}: {text}"
+
+
 def _fail(name: str, text: str, msg: str | None) -> None:
-    raise CheckFailed(f"{name}: {msg}" if msg else f"{name}: {text}")
+    raise CheckFailed(_text(name, text, msg))
 
 
-def _check_close(name, got, exp, rtol, atol, msg) -> None:
+def _shown(value: Any) -> str:
+    """A value as a failure message shows it: shapes as tuples of ints, arrays as lists, cut at 80."""
+    if isinstance(value, tuple):
+        with contextlib.suppress(TypeError, ValueError):
+            value = tuple(int(v) for v in value)  # numpy's int64 dims, torch.Size
+    elif isinstance(value, (np.ndarray, np.generic)):
+        value = value.tolist()
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _close_problem(name, got, exp, rtol, atol, msg) -> str | None:
+    """What is wrong with `got` against `exp` (np.allclose), or None: `close`'s failure message.
+
+    The one text for both `grader.check` (in the kernel) and `match` (in the grader), so a student
+    reads the same message in both.
+    """
     try:
         g = np.asarray(got, dtype=np.float64) if not np.iscomplexobj(got) else np.asarray(got)
     except (TypeError, ValueError):
-        _fail(name, f"expected a number or an array, got {type(got).__name__}", msg)
+        return _text(name, f"expected a number or an array, got {type(got).__name__}", msg)
     e = np.asarray(exp)
     if g.shape != e.shape:
-        _fail(name, f"shape {g.shape} is wrong (expected shape {e.shape})", msg)
+        return _text(name, f"shape {g.shape} is wrong (expected shape {e.shape})", msg)
     if not np.all(np.isfinite(g)):
-        _fail(name, "contains nan or inf", msg)
+        return _text(name, "contains nan or inf", msg)
     if not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=False):
         diff = float(np.max(np.abs(g - e))) if g.size else 0.0
         scale = float(np.max(np.abs(e))) if e.size else 0.0
         rel = diff / max(scale, 1e-300)
-        _fail(
+        return _text(
             name,
             f"relative error {rel:.2e} is above the tolerance (rtol={rtol:g}, atol={atol:g}); "
             f"expected magnitude {_magnitude(e)}, yours {_magnitude(g)}",
             msg,
         )
+    return None
+
+
+def _check_close(name, got, exp, rtol, atol, msg) -> None:
+    problem = _close_problem(name, got, exp, rtol, atol, msg)
+    if problem:
+        raise CheckFailed(problem)
+
+
+def _wrong_value(name: str, got: Any, msg: str | None) -> str:
+    """`equal`'s failure message (shared by `grader.check` and `match`)."""
+    return _text(name, f"your value {_shown(got)} is not the expected one", msg)
 
 
 def _equal_values(got: Any, exp: Any) -> bool:
@@ -239,7 +273,7 @@ def close(
     """
     m = _state["mode"]
     if m == "record":
-        _record(name, "close", got, rtol, atol)
+        _record(name, "close", got, rtol, atol, msg=msg)
         return
     _check_close(name, got, _expected(expected), rtol, atol, msg)
     if m == "reference":
@@ -260,7 +294,7 @@ def equal(name: str, got: Any, expected: Any, msg: str | None = None) -> None:
     """
     m = _state["mode"]
     if m == "record":
-        _record(name, "equal", got)
+        _record(name, "equal", got, msg=msg)
         return
     exp = _expected(expected)
     if isinstance(got, tuple) or isinstance(exp, tuple):
@@ -273,9 +307,7 @@ def equal(name: str, got: Any, expected: Any, msg: str | None = None) -> None:
     else:
         ok = _equal_values(got, exp)
     if not ok:
-        shown = repr(got)
-        shown = shown if len(shown) <= 80 else shown[:77] + "..."
-        _fail(name, f"your value {shown} is not the expected one", msg)
+        raise CheckFailed(_wrong_value(name, got, msg))
     if m == "reference":
         _record(name, "equal", got)
 
@@ -307,39 +339,30 @@ def match(ref: dict, got: dict) -> str | None:
 
     Inputs:
     - ref: a reference record (dict with name, kind, value, rtol, atol).
-    - got: the student's record for the same position.
+    - got: the student's record for the same position (its msg, made in the student's kernel from
+      the student's values, is the message `grader.check` shows).
 
     Returns:
-    - None when the student's value matches, else a short reason naming the quantity.
+    - None when the student's value matches, else the message `grader.check` gives for it.
     """
     name = ref["name"]
     if got.get("name") != name:
         return f"{name}: missing (found {got.get('name')!r})"
     r, g = ref["value"], got["value"]
+    msg = got.get("msg") if isinstance(got.get("msg"), str) else None
     if ref["kind"] == "close":
+        if np.asarray(g).dtype.kind not in "biufc":
+            return _text(name, f"expected a number or an array, got {type(g).__name__}", msg)
         try:
-            ga, ra = np.asarray(g), np.asarray(r)
-            if ga.dtype.kind not in "biufc":
-                return f"{name}: expected a number or an array, got {type(g).__name__}"
-            if ga.shape != ra.shape:
-                return f"{name}: shape {ga.shape} is wrong (expected shape {ra.shape})"
-            if not np.all(np.isfinite(ga)):
-                return f"{name}: contains nan or inf"
-            if not np.allclose(ga, ra, rtol=ref["rtol"], atol=ref["atol"]):
-                diff = float(np.max(np.abs(ga - ra))) if ga.size else 0.0
-                rel = diff / max(float(np.max(np.abs(ra))) if ra.size else 0.0, 1e-300)
-                return (
-                    f"{name}: relative error {rel:.2e} is above the tolerance "
-                    f"(rtol={ref['rtol']:g}, atol={ref['atol']:g}); expected magnitude "
-                    f"{_magnitude(ra)}, yours {_magnitude(ga)}"
-                )
+            return _close_problem(name, g, r, ref["rtol"], ref["atol"], msg)
         except (TypeError, ValueError):
             return f"{name}: wrong type"
-        return None
     if ref["kind"] == "true":
-        return None if g is True else f"{name}: {ref.get('msg') or 'does not hold'}"
-    shown = repr(g.tolist() if isinstance(g, np.ndarray) else g)
-    wrong = f"{name}: your value {shown if len(shown) <= 60 else shown[:57] + '...'} is wrong"
+        return None if g is True else _text(name, msg or ref.get("msg") or "does not hold", None)
+    shown = (
+        tuple(g.tolist()) if got.get("tuple") and isinstance(g, np.ndarray) and g.ndim == 1 else g
+    )
+    wrong = _wrong_value(name, shown, msg)
     if isinstance(r, np.ndarray) or isinstance(g, np.ndarray):
         ok = isinstance(r, np.ndarray) and isinstance(g, np.ndarray) and _equal_values(g, r)
         return None if ok else wrong

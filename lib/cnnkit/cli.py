@@ -69,26 +69,50 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_grade(args: argparse.Namespace) -> int:
-    from cnnkit.grading.grade import grade
+# `cnnkit grade`'s exit status when it graded the batch but some rows failed (0 points and a reason)
+EXIT_ROWS_FAILED = 3
 
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from cnnkit.grading.grade import grade, plan_text
+
+    paths = [Path(s) for s in args.submissions]
+    if args.dry_run:
+        print(plan_text(args.stage, paths, root=_repo_root()))
+        return 0
+    force = args.force or []
     if args.shard and args.seed is None:
         # shards graded with different seeds draw different hidden inputs: merge refuses them
         print("cnnkit grade: --shard needs --seed (the same for every shard)", file=sys.stderr)
         return 2
-
     result = grade(
         args.stage,
-        [Path(s) for s in args.submissions],
+        paths,
         out=Path(args.out),
         workers=args.workers,
         timeout=args.timeout,
         root=_repo_root(),
-        shard=args.shard,
         seed=args.seed,
+        force=True if "*" in force else force,
+        append=args.append,
+        shard=args.shard,
     )
     print(result.summary())
-    return 0
+    return EXIT_ROWS_FAILED if result.failed else 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -192,12 +216,39 @@ def build_parser() -> argparse.ArgumentParser:
         "submissions", nargs="+", help=".ipynb files, folders of them, otter export zips"
     )
     s.add_argument("-o", "--out", default="grades")
-    s.add_argument("--workers", type=int, default=2)
-    s.add_argument("--timeout", type=float, default=600.0, help="wall-clock seconds per submission")
+    s.add_argument("--workers", type=_positive_int, default=2)
+    s.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=600.0,
+        help="wall-clock seconds per submission (a slow cell is interrupted at a quarter of it)",
+    )
+    s.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print who is graded on which notebook and artifacts, and what is skipped; grade nothing",
+    )
+    s.add_argument(
+        "--force",
+        nargs="?",
+        const="*",
+        action="append",
+        metavar="NAME",
+        help="regrade despite cached rows: everyone, or the named submission (repeatable)",
+    )
+    s.add_argument(
+        "--seed",
+        type=int,
+        help="grading seed of the hidden inputs (default: the one -o was graded with, else fresh)",
+    )
+    s.add_argument(
+        "--append",
+        action="store_true",
+        help="keep -o's rows of students not in this batch (default: the batch replaces them)",
+    )
     s.add_argument(
         "--shard", metavar="K/N", help="grade only the K-th of N slices of the class (cnnkit merge)"
     )
-    s.add_argument("--seed", type=int, help="grading seed (default: a fresh one per batch)")
     s.set_defaults(func=cmd_grade)
 
     s = sub.add_parser("merge", help="combine `grade --shard K/N` outputs into one gradebook")
@@ -275,12 +326,23 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     try:  # instructor tooling; absent from a student release
         from cnnkit.grading.build import BuildError
         from cnnkit.grading.grade import GradingError
+        from cnnkit.grading.intake import IntakeError
         from cnnkit.grading.late import LatePolicyError
         from cnnkit.grading.lms import RosterError
+        from cnnkit.grading.outdir import OutputFolderError
         from cnnkit.grading.release import ReleaseError
     except ImportError:
         return errors
-    return (*errors, BuildError, GradingError, ReleaseError, LatePolicyError, RosterError)
+    return (
+        *errors,
+        BuildError,
+        GradingError,
+        IntakeError,
+        OutputFolderError,
+        ReleaseError,
+        LatePolicyError,
+        RosterError,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

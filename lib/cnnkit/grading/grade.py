@@ -5,15 +5,19 @@ cases, hidden ones included) and the solution notebook `autograder/<stage>/solut
 
 1. Reference: once per batch the solution runs in the sandbox with the full library and the probe in
    "reference" mode with a fresh grading seed. Preflight: it must pass every case, else grading stops.
-2. Each submission (an .ipynb, a folder with one .ipynb and its artifact files, or an otter export
-   zip) runs in its own temp dir and sandboxed kernel with the stage-gated library; the probe records
+2. Each submission (an .ipynb, a student's folder with its notebook and artifact files, or an otter
+   export zip; see intake.py for how the command line is resolved) runs in its own temp dir and sandboxed kernel with the stage-gated library; the probe records
    plain values in "record" mode with the same seed, running each test sliced by
    `probe.record_source` (no expected values in the kernel). A notebook whose otter metadata names
    another assignment gets 0 with that reason. A case passes iff it raised nothing and every
    record matches the reference's (`cnnkit.checks.match`). Artifact cases (test functions without
    parameters) run in a separate grader process on a copy of the submitted files.
-3. Results are cached in OUT/.cache by content hash (resume, idempotent reruns) and written as
-   final_grades.csv (otter grade's format), results.json, report.md and feedback/<student>.md.
+3. Rows that graded are cached in OUT/.cache under a key of everything that decides them (the
+   submission's content, the grader's version and code, the stage's build, the limits and the seed):
+   an interrupted batch resumes, a rerun is idempotent, and anything that changes a verdict regrades.
+   Failures (timeouts, crashes, grader errors) are never cached. The outputs, final_grades.csv
+   (otter grade's format), results.json, report.md and feedback/<student>.md, are written atomically
+   into a locked output folder (outdir.py) that remembers its stage and seed.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from pathlib import Path
 
 from cnnkit.grading import report as report_mod
 from cnnkit.grading.gate import gated_copy
+from cnnkit.grading.intake import Submission, collect, describe
+from cnnkit.grading.outdir import OutputFolder, State
 from cnnkit.grading.probe import (
     depends_on,
     load_environment,
@@ -46,6 +52,15 @@ from cnnkit.grading.probe import (
 from cnnkit.grading.sandbox import Limits, execute
 
 MAX_ZIP_BYTES = 512 * 1024**2
+# the per-cell limit is a share of the wall clock, so one slow cell is interrupted and the rest of the
+# notebook and the cases still have time; capped for long wall clocks
+CELL_SHARE = 0.25
+MAX_CELL_SECONDS = 300.0
+
+
+def default_limits(timeout: float) -> Limits:
+    """Limits for a wall clock of `timeout` seconds per submission (see CELL_SHARE)."""
+    return Limits(timeout=timeout, cell_timeout=min(MAX_CELL_SECONDS, timeout * CELL_SHARE))
 
 
 class GradingError(RuntimeError):
@@ -75,13 +90,6 @@ class Case:
 
 
 @dataclass
-class Submission:
-    name: str  # the gradebook's "file" column
-    path: Path
-    kind: str  # "ipynb", "folder", "zip", "invalid"
-
-
-@dataclass
 class Autograder:
     stage: str
     zip_path: Path
@@ -104,6 +112,14 @@ class GradeResult:
     questions: list[str] = field(default_factory=list)
     possible: dict[str, float] = field(default_factory=dict)
     graded_now: int = 0
+    kept: int = 0  # rows of earlier runs kept by --append
+    seed: int | None = None
+    skipped: list = field(default_factory=list)  # intake.Skipped: nobody's submission
+
+    @property
+    def failed(self) -> list[dict]:
+        """The rows that could not be graded (0 points and a reason)."""
+        return [r for r in self.rows if r["status"] != "Completed"]
 
     @property
     def csv(self) -> Path:
@@ -214,57 +230,29 @@ def _natural(text: str):
 # ------------------------------------------------------------------------------ submissions --
 
 
-def collect_submissions(paths: list[Path]) -> list[Submission]:
-    """Expand the command line into submissions (one gradebook row each).
+def collect_submissions(paths: list[Path], stage: str = "") -> list[Submission]:
+    """The submissions of a command line (see intake.collect; skipped paths are left out)."""
+    return collect(stage, [Path(p) for p in paths]).submissions
 
-    Inputs:
-    - paths: .ipynb files, otter export zips, folders holding one notebook and its artifacts (one
-      submission), or folders of any of these.
 
-    Returns:
-    - submissions: sorted by name; any other file becomes an "invalid" submission (a row with 0).
-    """
-    subs: list[Submission] = []
-
-    def add(p: Path) -> None:
-        if p.is_dir():
-            nbs = sorted(x for x in p.iterdir() if x.suffix == ".ipynb" and x.is_file())
-            if len(nbs) == 1:
-                subs.append(Submission(p.name, p, "folder"))
-                return
-            for x in sorted(p.iterdir()):
-                if x.name.startswith("."):
-                    continue
-                if x.is_dir() or x.suffix in (".ipynb", ".zip"):
-                    add(x)
-        elif p.suffix == ".ipynb":
-            subs.append(Submission(p.name, p, "ipynb"))
-        elif p.suffix == ".zip":
-            subs.append(Submission(p.name, p, "zip"))
-        else:
-            subs.append(Submission(p.name, p, "invalid"))
-
-    for p in paths:
-        p = Path(p)
-        if not p.exists():
-            subs.append(Submission(p.name, p, "invalid"))
-        else:
-            add(p)
-    # names are the gradebook key: make duplicates unique with their parent folder
-    seen: dict[str, int] = {}
-    for s in subs:
-        seen[s.name] = seen.get(s.name, 0) + 1
-    for s in subs:
-        if seen[s.name] > 1:
-            s.name = f"{s.path.parent.name}/{s.name}"
-    return sorted(subs, key=lambda s: (s.name, str(s.path)))
+def _graded_files(sub: Submission) -> list[Path]:
+    """A folder submission's files that go to the grader: its chosen notebook and the artifacts."""
+    return [
+        f
+        for f in sorted(sub.path.iterdir())
+        if f.is_file()
+        and not f.is_symlink()
+        and not f.name.startswith(".")
+        and (f.suffix != ".ipynb" or f.name == sub.notebook)
+    ]
 
 
 def content_hash(sub: Submission) -> str:
     """sha256 over the submission's files (names and bytes)."""
     h = hashlib.sha256(sub.kind.encode())
     if sub.kind == "folder":
-        for f in sorted(x for x in sub.path.iterdir() if x.is_file()):
+        h.update(sub.notebook.encode() + b"\0")
+        for f in _graded_files(sub):
             h.update(f.name.encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
     elif sub.path.is_file():
         h.update(sub.path.read_bytes())
@@ -283,18 +271,14 @@ def materialize(sub: Submission, dest: Path) -> str:
     """
     dest.mkdir(parents=True, exist_ok=True)
     if sub.kind == "invalid":
-        raise SubmissionError(f"not a notebook, folder or zip: {sub.path.name}")
+        raise SubmissionError(sub.reason or f"not a notebook, folder or zip: {sub.path.name}")
     if sub.kind == "ipynb":
         shutil.copyfile(sub.path, dest / "submission.ipynb")
         return "submission.ipynb"
     if sub.kind == "folder":
-        nbs = []
-        for f in sorted(sub.path.iterdir()):
-            if f.is_file() and not f.is_symlink() and not f.name.startswith("."):
-                shutil.copyfile(f, dest / f.name)
-                if f.suffix == ".ipynb":
-                    nbs.append(f.name)
-        return nbs[0]
+        for f in _graded_files(sub):
+            shutil.copyfile(f, dest / f.name)
+        return sub.notebook
     try:
         with zipfile.ZipFile(sub.path) as zf:
             infos = [i for i in zf.infolist() if not i.is_dir()]
@@ -336,6 +320,34 @@ class Plan:
     # the reference kernel's watched functions at probe start (see run_probe): a student's kernel
     # compares its own with them
     pristine: dict = field(default_factory=dict)
+    grader: str = ""  # grader_version(): the cnnkit version and a hash of the grading code
+
+    def key(self, sub: Submission) -> str:
+        """The cache key of a submission's row: everything that decides its verdicts."""
+        limits = asdict(self.limits)
+        limits.pop("hide")  # temp and submission paths: they differ per run, verdicts do not
+        text = json.dumps(
+            [content_hash(sub), self.stage, self.ag.zip_hash, self.grader, limits, self.seed],
+            sort_keys=True,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def grader_version(package: Path) -> str:
+    """cnnkit's version and a hash of the code that decides verdicts (grading/ and checks.py).
+
+    Inputs:
+    - package: the cnnkit package directory the grader runs.
+
+    Returns:
+    - version: e.g. "0.1.0+3f2a9c1d0b7e".
+    """
+    from cnnkit import __version__
+
+    h = hashlib.sha256()
+    for f in sorted([*Path(package).glob("grading/*.py"), Path(package) / "checks.py"]):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return f"{__version__}+{h.hexdigest()[:12]}"
 
 
 def _spec(plan: Plan, mode: str, out: Path, cases: list[Case]) -> dict:
@@ -345,7 +357,10 @@ def _spec(plan: Plan, mode: str, out: Path, cases: list[Case]) -> dict:
         # a student's kernel gets the tests without their expected values (see record_source), and
         # which of the functions watched by the probe each one relies on (see run_probe)
         source = record_source(c.source, c.params) if mode == "record" else c.source
+        # public cases draw the inputs `grader.check` draws (seeded by the test name alone), so their
+        # verdicts and messages are the ones the student saw; hidden ones draw from the run's seed
         test = {"name": c.name, "source": source, "params": c.params}
+        test["seed"] = plan.seed if c.hidden else None
         if mode == "record" and plan.pristine:
             test["depends"] = depends_on(source, plan.pristine)
         tests.append(test)
@@ -459,62 +474,108 @@ def judge(plan: Plan, got: dict, artifacts: dict) -> dict[str, dict]:
     return verdicts
 
 
-def grade_one(plan: Plan, sub: Submission) -> dict:
-    """Grade one submission; always returns a row (never raises for the submission's faults)."""
-    key = hashlib.sha256(
-        f"{content_hash(sub)}|{plan.stage}|{plan.ag.zip_hash}".encode()
-    ).hexdigest()
-    cached = plan.cache / f"{key}.json"
-    if cached.exists():
+def grade_one(plan: Plan, sub: Submission, force: bool = False) -> dict:
+    """Grade one submission; always returns a row (never raises for the submission's faults).
+
+    Inputs:
+    - plan: the batch's Plan.
+    - sub: the submission.
+    - force: regrade even when a cached row exists.
+
+    Returns:
+    - row: {name, kind, status, reason, failure, cases, scores, ...}; cached under plan.key(sub)
+      when it graded (no case timed out) or failed on its files alone (see _cacheable).
+    """
+    cached = plan.cache / f"{plan.key(sub)}.json"
+    if cached.exists() and not force:
         row = json.loads(cached.read_text())
-        row["name"] = sub.name
+        row.update(_about(sub))
         return row
     work = Path(tempfile.mkdtemp(prefix="cnnkit-grade-", dir=plan.tmp))
     row = {"name": sub.name, "kind": sub.kind, "status": "Completed", "reason": "", "cases": {}}
+    row["failure"] = ""
     try:
         files = work / "files"
         try:
             nb_name = materialize(sub, files)
         except SubmissionError as err:
-            raise _Row0(str(err)) from err
+            raise _Row0(str(err), "unusable submission") from err
         try:
             import nbformat
 
             nb = nbformat.read(str(files / nb_name), as_version=4)
         except Exception as err:  # noqa: BLE001 - malformed JSON, wrong schema, binary junk
-            raise _Row0(f"malformed notebook: {type(err).__name__}: {err}"[:300]) from err
+            text = f"malformed notebook: {type(err).__name__}: {err}"[:300]
+            raise _Row0(text, "malformed notebook") from err
         # otter refuses another assignment's notebook too; without the metadata it is graded on
         # its merits (its functions are simply missing)
         other = (nb.metadata.get("otter") or {}).get("assignment_name")
         if isinstance(other, str) and other and other != plan.stage:
             raise _Row0(
                 f"wrong assignment: this notebook is {other[:60]!r}, not {plan.stage!r} "
-                f"(submit your {plan.stage}.ipynb)"
+                f"(submit your {plan.stage}.ipynb)",
+                "wrong assignment",
             )
         lib = work / "lib"
         shutil.copytree(plan.gated, lib)
         got, outcome, _ = run_kernel_cases(plan, files, nb_name, "record", lib, work)
-        if outcome.status in ("timeout", "crashed"):
-            raise _Row0(outcome.reason)
+        if outcome.status == "timeout":
+            raise _Row0(outcome.reason, "timed out")
+        if outcome.status == "crashed":
+            raise _Row0(outcome.reason, "sandbox run failed")
         row["reason"] = outcome.reason
         row["isolation"] = outcome.isolation
         artifacts = run_artifact_cases(plan, files, work)
         row["cases"] = judge(plan, got, artifacts)
     except _Row0 as err:
-        row.update(status="Failed", reason=str(err))
+        row.update(status="Failed", reason=str(err), failure=err.failure)
     except Exception as err:  # noqa: BLE001 - one broken submission must not stop the batch
-        row.update(status="Failed", reason=f"grader error: {type(err).__name__}: {err}"[:300])
+        text = f"grader error: {type(err).__name__}: {err}"[:300]
+        row.update(status="Failed", reason=text, failure="grader error")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     row["scores"] = _scores(plan.ag, row)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps(row))
-    os.replace(tmp, cached)
+    if _cacheable(row):
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(row))
+        os.replace(tmp, cached)
+    else:
+        cached.unlink(missing_ok=True)  # a forced regrade that failed leaves no older verdict
+    row.update(_about(sub))
     return row
 
 
+def _about(sub: Submission) -> dict:
+    """What a row says about this run's intake (not cached: the same files may sit elsewhere)."""
+    return {
+        "name": sub.name,
+        "path": str(sub.path),
+        "notebook": sub.notebook,
+        "ignored": sub.ignored,
+    }
+
+
+# failures that are verdicts on the submission's files alone (no kernel ran): the same every time
+_VERDICTS = ("unusable submission", "malformed notebook", "wrong assignment")
+
+
+def _cacheable(row: dict) -> bool:
+    """A row is a result worth keeping when it graded and no case ran out of time, or when it
+    failed on its files alone; timeouts, crashes and grader errors are never kept."""
+    timed_out = any(
+        str(v.get("message", "")).startswith("TimeoutError") for v in row["cases"].values()
+    )
+    if row["status"] != "Completed":
+        return row.get("failure") in _VERDICTS
+    return not timed_out
+
+
 class _Row0(Exception):
-    pass
+    """A row that gets 0 points; `failure` is its reason's kind (the summary counts them)."""
+
+    def __init__(self, reason: str, failure: str):
+        super().__init__(reason)
+        self.failure = failure
 
 
 def _scores(ag: Autograder, row: dict) -> dict[str, float]:
@@ -602,42 +663,121 @@ def grade(
     progress: bool = True,
     seed: int | None = None,
     library: Path | None = None,
+    force: bool | list[str] = False,
+    append: bool = False,
     shard: str | None = None,
 ) -> GradeResult:
     """Grade submissions of a stage without Docker (see the module docstring).
 
     Inputs:
     - stage: e.g. "01_backprop".
-    - submissions: .ipynb files, folders, otter export zips (folders of them are expanded).
-    - out: output directory (final_grades.csv, results.json, report.md, feedback/, .cache/).
-    - workers: parallel submissions.
-    - timeout: wall-clock seconds per submission.
+    - submissions: notebooks, student folders, class folders, otter export zips (intake.py).
+    - out: output directory (final_grades.csv, results.json, report.md, feedback/, .cache/), locked
+      while grading; refused when it holds another stage's results.
+    - workers: parallel submissions (at least 1).
+    - timeout: wall-clock seconds per submission (each cell gets default_limits' share of it).
     - root: the kit's checkout (default: cnnkit.grading.paths.repo_root()).
-    - limits: full Limits (overrides timeout); progress: tqdm bar; seed: grading seed (default fresh).
+    - limits: full Limits (overrides timeout); progress: tqdm bar.
+    - seed: grading seed (default: the one `out` was graded with, else a fresh one).
     - library: the full cnnkit package directory (default: this cnnkit); tests pass a broken copy.
+    - force: regrade every submission (True) or the named ones, cached rows notwithstanding.
+    - append: keep the rows of `out`'s gradebook that are not in this batch (default: replace it).
     - shard: "K/N" grades only the K-th of N deterministic slices of the class (see shard.py).
 
     Returns:
-    - result: GradeResult with one row per submission; raises PreflightError before grading anyone
-      when the solution does not score full marks.
+    - result: GradeResult with one row per submission (plus kept rows with append); raises
+      IntakeError for a missing path, OutputFolderError for a busy or foreign `out`, GradingError
+      for bad arguments, PreflightError before grading anyone when the solution does not score
+      full marks.
     """
+    if workers < 1:
+        raise GradingError(f"--workers must be at least 1, not {workers}")
     if root is None:
         from cnnkit.grading.paths import repo_root
 
         root = repo_root()
     root, out = Path(root).resolve(), Path(out).resolve()
     ag = load_autograder(stage, root)
+    intake = collect(stage, [Path(s) for s in submissions])
+    subs = intake.submissions
+    if not subs:
+        skipped = "; ".join(f"{s.path.name} ({s.reason})" for s in intake.skipped)[:300]
+        raise GradingError(f"nothing to grade (skipped: {skipped or 'nothing given'})")
+    forced = _forced(force, subs)
     if limits is None:
-        limits = Limits(timeout=timeout, cell_timeout=min(300.0, timeout))
+        limits = default_limits(timeout)
     pkg = Path(library).resolve() if library else Path(__file__).resolve().parents[1]
-    out.mkdir(parents=True, exist_ok=True)
-    cache = out / ".cache"
-    cache.mkdir(exist_ok=True)
+    from cnnkit.grading import post
     from cnnkit.grading import shard as shard_mod
 
-    everyone = collect_submissions([Path(s) for s in submissions])
     part = shard_mod.Shard.parse(shard) if shard else shard_mod.ALL
-    subs = shard_mod.select(everyone, part)
+    if append and part != shard_mod.ALL:
+        raise GradingError("--append and --shard do not mix: merge the shards, then append")
+    everyone, subs = subs, shard_mod.select(subs, part)
+    with OutputFolder.open(out, stage) as folder:
+        old = folder.state
+        if append and old is not None and None not in (seed, old.seed) and seed != old.seed:
+            raise GradingError(
+                f"{out} was graded with --seed {old.seed}: appending rows judged with --seed "
+                f"{seed} would mix inputs (drop --seed, or grade into another -o)"
+            )
+        if seed is None:
+            seed = old.seed if old and old.seed is not None else secrets.randbits(62)
+        names = {s.name for s in subs}
+        kept = [r for r in (old.rows if old and append else []) if r["name"] not in names]
+        # recorded before grading: an interrupted run resumes with the same seed (and an --append
+        # after it keeps only rows judged with that seed)
+        folder.save(State(stage, seed, old.rows if old and old.seed == seed else []))
+        cache = out / ".cache"
+        cache.mkdir(exist_ok=True)
+        rows, graded_now = _grade_batch(
+            stage, ag, subs, out, cache, root, pkg, limits, seed, forced, workers, progress
+        )
+        result = GradeResult(
+            stage,
+            out,
+            sorted(kept + rows, key=lambda r: r["name"]),
+            ag.questions,
+            ag.possible(),
+            graded_now=graded_now,
+            kept=len(kept),
+            seed=seed,
+            skipped=intake.skipped,
+        )
+        report_mod.write_outputs(result, ag)
+        _write_batch_info(result, ag, seed, part, everyone)
+        post.finish(out, stage, root, result.rows, subs)
+        folder.save(State(stage, seed, result.rows))
+    return result
+
+
+@dataclass
+class _Forced:
+    everyone: bool
+    names: set[str]
+
+    def __call__(self, sub: Submission) -> bool:
+        return self.everyone or sub.name in self.names
+
+
+def _forced(force: bool | list[str], subs: list[Submission]) -> _Forced:
+    """Which submissions `force` names; an unknown name is an error (a typo must not regrade no one)."""
+    if force is True or force is False:
+        return _Forced(bool(force), set())
+    names = set(force)
+    unknown = sorted(names - {s.name for s in subs})
+    if unknown:
+        raise GradingError(
+            f"--force names no submission of this batch: {', '.join(unknown)} "
+            f"(the batch has: {', '.join(s.name for s in subs)[:300]})"
+        )
+    return _Forced(False, names)
+
+
+def _grade_batch(
+    stage, ag, subs, out, cache, root, pkg, limits, seed, forced, workers, progress
+) -> tuple[list[dict], int]:
+    """Run the preflight (when anything is to be graded) and every submission; (rows, graded now)."""
     hide = [str(out)]
     for s in subs:
         hide.append(str(s.path.resolve().parent if s.kind != "folder" else s.path.resolve()))
@@ -654,7 +794,7 @@ def grade(
         plan = Plan(
             stage=stage,
             ag=ag,
-            seed=seed if seed is not None else secrets.randbits(62),
+            seed=seed,
             limits=limits,
             gated=gated,
             full=pkg.parent,
@@ -662,20 +802,39 @@ def grade(
             reference={},
             cache=cache,
             tmp=tmp,
+            grader=grader_version(pkg),
         )
-        todo = [s for s in subs if not (cache / f"{_key(plan, s)}.json").exists()]
+        todo = [s for s in subs if forced(s) or not (cache / f"{plan.key(s)}.json").exists()]
         if todo:
             plan.reference = reference_run(plan, root)
-        rows = _run_all(plan, subs, workers, progress)
+        rows = _run_all(plan, subs, workers, progress, forced)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    result = GradeResult(stage, out, rows, ag.questions, ag.possible(), graded_now=len(todo))
-    report_mod.write_outputs(result, ag)
-    _write_batch_info(result, ag, plan.seed, part, everyone)
-    from cnnkit.grading import post
+    return rows, len(todo)
 
-    post.finish(out, stage, root, rows, subs)
-    return result
+
+def plan_text(stage: str, submissions: list[Path], root: Path | None = None) -> str:
+    """What `grade` would do, without doing it (`cnnkit grade --dry-run`).
+
+    Inputs:
+    - stage, submissions, root: as for `grade`.
+
+    Returns:
+    - text: intake.describe's plan (who, which notebook, which artifacts, what is skipped and why).
+    """
+    if root is None:
+        from cnnkit.grading.paths import repo_root
+
+        root = repo_root()
+    ag = load_autograder(stage, Path(root).resolve())
+    return describe(stage, collect(stage, [Path(s) for s in submissions]), artifact_names(ag))
+
+
+def artifact_names(ag: Autograder) -> list[str]:
+    """The files besides the notebook that the solution folder carries (what submissions need)."""
+    return sorted(
+        f.name for f in ag.solution.parent.iterdir() if f.is_file() and f.suffix != ".ipynb"
+    )
 
 
 def _write_batch_info(result: GradeResult, ag: Autograder, seed: int, part, everyone) -> None:
@@ -704,13 +863,9 @@ def _within(path: Path, parent: Path) -> bool:
         return False
 
 
-def _key(plan: Plan, sub: Submission) -> str:
-    return hashlib.sha256(
-        f"{content_hash(sub)}|{plan.stage}|{plan.ag.zip_hash}".encode()
-    ).hexdigest()
-
-
-def _run_all(plan: Plan, subs: list[Submission], workers: int, progress: bool) -> list[dict]:
+def _run_all(
+    plan: Plan, subs: list[Submission], workers: int, progress: bool, forced: _Forced
+) -> list[dict]:
     from tqdm.auto import tqdm
 
     rows: dict[int, dict] = {}
@@ -718,11 +873,13 @@ def _run_all(plan: Plan, subs: list[Submission], workers: int, progress: bool) -
     try:
         if workers <= 1 or len(subs) <= 1:
             for i, s in enumerate(subs):
-                rows[i] = grade_one(plan, s)
+                rows[i] = grade_one(plan, s, forced(s))
                 bar.update()
         else:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(grade_one, plan, s): i for i, s in enumerate(subs)}
+                futures = {
+                    pool.submit(grade_one, plan, s, forced(s)): i for i, s in enumerate(subs)
+                }
                 for fut in as_completed(futures):
                     i = futures[fut]
                     try:
@@ -730,6 +887,7 @@ def _run_all(plan: Plan, subs: list[Submission], workers: int, progress: bool) -
                     except Exception as err:  # noqa: BLE001 - a dead worker still yields a row
                         row = {"name": subs[i].name, "kind": subs[i].kind, "status": "Failed"}
                         row.update(reason=f"grader worker failed: {err}"[:300], cases={})
+                        row.update(failure="grader worker died", **_about(subs[i]))
                         row["scores"] = _scores(plan.ag, row)
                         rows[i] = row
                     bar.update()

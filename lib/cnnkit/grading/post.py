@@ -33,7 +33,8 @@ def submission_code(stage: str, root: Path, subs: list) -> dict:
     code, unreadable = {}, {}
     for s in subs:
         try:
-            nb = exercises.read_notebook_json(s.path)
+            # a student folder's chosen notebook (intake.py), not its copies
+            nb = exercises.read_notebook_json(s.path / s.notebook if s.notebook else s.path)
             code[s.name] = exercises.student_code(nb, exs)
         except (ValueError, OSError, UnicodeDecodeError) as err:
             unreadable[s.name] = str(err)[:200]

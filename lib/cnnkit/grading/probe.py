@@ -45,7 +45,8 @@ def run_probe(nb_globals, spec):  # noqa: C901 - one self-contained function: it
 
     Inputs:
     - nb_globals: dict of the notebook's globals (parameters are looked up here by name).
-    - spec: dict with mode, seed, out (directory), tests (list of {name, source, params}),
+    - spec: dict with mode, seed, out (directory), tests (list of {name, source, params, seed: the
+      case's own seed when given, None for the fixed per-name inputs of "check" mode}),
       checks_source (text of cnnkit/checks.py), case_timeout (seconds).
 
     Returns:
@@ -261,7 +262,8 @@ def run_probe(nb_globals, spec):  # noqa: C901 - one self-contained function: it
             if missing:
                 raise NameError(f"{', '.join(missing)} is not defined in your notebook")
             args = {p: nb_globals[p] for p in test["params"]}
-            checks._begin(test["name"], spec["mode"], spec["seed"])
+            # a test's own seed: None for public cases (the inputs `grader.check` draws)
+            checks._begin(test["name"], spec["mode"], test.get("seed", spec["seed"]))
             checks._state["records"] = Records()
             before = case_state()
             for key, value in environment().items():
@@ -302,6 +304,7 @@ def run_probe(nb_globals, spec):  # noqa: C901 - one self-contained function: it
                         "rtol": float(rec["rtol"]),
                         "atol": float(rec["atol"]),
                         "msg": rec.get("msg"),
+                        "tuple": rec.get("tuple") is True,
                         **plain(rec["value"], f"{i}_{j}"),
                     }
                 )
@@ -479,6 +482,7 @@ def load_records(out: Path, max_bytes: int = 256 * 1024**2) -> dict:
                         "rtol": float(rec["rtol"]),
                         "atol": float(rec["atol"]),
                         "msg": None if rec.get("msg") is None else str(rec["msg"])[:300],
+                        "tuple": rec.get("tuple") is True,
                         "value": value,
                     }
                 )

@@ -7,9 +7,13 @@ Hidden cases appear by name and pass/fail only: never their source, inputs, mess
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
+from collections import Counter
 from pathlib import Path
+
+from cnnkit.grading.outdir import file_names, write_text
 
 # the column names and first-row label of otter.grade.utils.merge_scores_to_df (otter 7)
 FILE_KEY = "file"
@@ -51,29 +55,45 @@ def csv_rows(result) -> list[dict]:
 
 
 def write_outputs(result, ag) -> None:
-    """Write final_grades.csv, results.json, report.md and feedback/ into result.out."""
+    """Write final_grades.csv, results.json, report.md and feedback/ into result.out.
+
+    Each file is replaced atomically; feedback files of students no longer in the gradebook are
+    removed (a rerun on another batch leaves no stale feedback).
+    """
     out = Path(result.out)
     rows = csv_rows(result)
-    with open(out / "final_grades.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(out / "final_grades.csv", buf.getvalue())
     ordered = sorted(result.rows, key=lambda r: r["name"])
+    names = feedback_files(result)
     results = {
         "stage": result.stage,
+        "seed": result.seed,
         "possible": result.possible,
-        "submissions": [_public_json(r, ag) for r in ordered],
+        "submissions": [{**_public_json(r, ag), "feedback": names[r["name"]]} for r in ordered],
+        "skipped": [{"path": str(s.path), "reason": s.reason} for s in result.skipped],
     }
-    (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
-    (out / "report.md").write_text(report_markdown(result, ag))
+    text = json.dumps(results, indent=1, sort_keys=False, ensure_ascii=False) + "\n"
+    write_text(out / "results.json", text)
+    write_text(out / "report.md", report_markdown(result, ag))
     fb = out / "feedback"
     fb.mkdir(exist_ok=True)
     for r in ordered:
-        (fb / f"{_safe(r['name'])}.md").write_text(student_markdown(r, result, ag))
+        write_text(out / names[r["name"]], student_markdown(r, result, ag))
+    wanted = {Path(n).name for n in names.values()}
+    for f in fb.iterdir():
+        if f.suffix == ".md" and f.name not in wanted:
+            f.unlink()
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "submission"
+def feedback_files(result) -> dict[str, str]:
+    """{student name: "feedback/<file>.md"}: collision-free names that keep Unicode."""
+    return {
+        n: f"feedback/{stem}.md" for n, stem in file_names([r["name"] for r in result.rows]).items()
+    }
 
 
 def _public_json(row: dict, ag) -> dict:
@@ -97,6 +117,9 @@ def _public_json(row: dict, ag) -> dict:
         "file": row["name"],
         "status": row["status"],
         "reason": row["reason"],
+        "failure": row.get("failure", ""),
+        "notebook": row.get("notebook", ""),
+        "ignored": row.get("ignored", []),
         "sandbox": row.get("isolation", ""),
         "total": sum(row["scores"].values()),
         "possible": sum(c.points for c in ag.cases),
@@ -128,6 +151,9 @@ def student_markdown(row: dict, result, ag) -> str:
     """Feedback for one student: scores per question, public messages, hidden cases pass/fail only."""
     total, possible = sum(row["scores"].values()), sum(result.possible.values())
     lines = [f"# {result.stage}: {row['name']}", "", f"**Total: {_num(total)} / {_num(possible)}**"]
+    if row.get("notebook"):
+        lines += ["", f"Graded notebook: `{row['notebook']}`"]
+        lines += [f"Not graded: {text}" for text in row.get("ignored", [])]
     if row["status"] != "Completed":
         lines += ["", f"Your submission could not be graded: {row['reason']}"]
     elif row.get("reason"):
@@ -156,6 +182,9 @@ def report_markdown(result, ag) -> str:
     modes = sorted(modes - {""})
     if modes:
         lines += [f"Sandbox: {'; '.join(modes)}.", ""]
+    if result.skipped:
+        lines += ["Skipped (nobody's submission):", ""]
+        lines += [f"- `{s.path}`: {s.reason}" for s in result.skipped] + [""]
     for row in sorted(result.rows, key=lambda r: r["name"]):
         body = student_markdown(row, result, ag).splitlines()
         lines += ["", "#" + body[0], *["#" + ln if ln.startswith("## ") else ln for ln in body[1:]]]
@@ -200,11 +229,32 @@ def summary_table(result) -> str:
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*r) for r in body]
+    lines += ["", *failure_lines(result)]
     lines += [
-        "",
-        f"{len(result.rows)} submission(s), {result.graded_now} graded now, "
-        f"{len(result.rows) - result.graded_now} from the cache",
         f"report: {result.report}",
         f"grades: {result.csv}",
     ]
     return "\n".join(lines)
+
+
+def failure_lines(result) -> list[str]:
+    """The batch's counts: graded now / from the cache, one line per failure reason, skipped paths."""
+    failed = result.failed
+    batch = len(result.rows) - result.kept
+    line = f"{batch} submission(s), {result.graded_now} graded now, "
+    line += f"{batch - result.graded_now} from the cache"
+    if result.kept:
+        line += f"; {result.kept} row(s) of earlier runs kept (--append)"
+    lines = [line + f"; seed {result.seed}"]
+    if failed:
+        lines.append(f"{len(failed)} could not be graded (0 points):")
+        counts = Counter(r.get("failure") or "failed" for r in failed)
+        for why, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            who = ", ".join(r["name"] for r in failed if (r.get("failure") or "failed") == why)
+            lines.append(f"  {n} {why}: {who[:200]}")
+    if result.skipped:
+        lines.append(f"{len(result.skipped)} path(s) skipped, nobody's submission:")
+        counts = Counter(s.reason for s in result.skipped)
+        for why, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {n} {why}")
+    return lines

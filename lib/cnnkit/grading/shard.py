@@ -112,6 +112,9 @@ def rows_from_results(results: dict, hidden_messages: dict) -> list[dict]:
             "reason": s["reason"],
             "cases": {},
             "scores": {q: v["score"] for q, v in s["questions"].items()},
+            "failure": s.get("failure", ""),
+            "notebook": s.get("notebook", ""),
+            "ignored": s.get("ignored", []),
         }
         if s.get("sandbox"):
             row["isolation"] = s["sandbox"]
