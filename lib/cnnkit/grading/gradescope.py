@@ -42,8 +42,9 @@ KIT_DIR = "kit"
 HIDDEN_VISIBILITIES = ("hidden", "after_due_date", "after_published")
 DEFAULTS = {"hidden_visibility": "after_due_date", "timeout": 600.0}
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
-# what the grader needs beyond the kit's runtime dependencies (the instructor extra's nbclient)
-GRADER_PACKAGES = ("nbclient",)
+# what the grader needs beyond the kit's runtime dependencies (from the instructor extra: the
+# notebook runner and the output folder's lock)
+GRADER_PACKAGES = ("nbclient", "filelock")
 
 SETUP_SH = r"""#!/usr/bin/env bash
 # cnnkit on Gradescope: run once when Gradescope builds the grading image (as root, with network).
