@@ -188,3 +188,28 @@ def test_cache_dir_follows_env(monkeypatch, tmp_path):
     monkeypatch.delenv("CNNKIT_DATA")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert data.cache_dir() == tmp_path / "xdg" / "cnnkit"
+
+
+@needs_fashion
+def test_a_cache_with_only_the_uncompressed_test_files_serves_the_test_split(empty_machine):
+    """What an autograder zip carries (cnnkit.grading.offline): the test part, uncompressed."""
+    empty_machine.joinpath("fashion_mnist").mkdir(parents=True)
+    for name in fashion_mnist.FILES["test"]:
+        raw = gzip.decompress((FASHION_DIR / name).read_bytes())
+        (empty_machine / "fashion_mnist" / name.removesuffix(".gz")).write_bytes(raw)
+    assert fashion_mnist.locate("test") == (empty_machine / "fashion_mnist", "cache")
+    assert fashion_mnist.locate() is None  # the train part is missing
+    test = data.load("fashion_mnist", "test", n=100, seed=3)
+    assert test.X.shape == (100, 1, 28, 28) and np.bincount(test.y).tolist() == [10] * 10
+    with pytest.raises(data.DatasetUnavailable, match="downloads are off"):
+        data.load("fashion_mnist", "train", n=10)
+
+
+@needs_fashion
+def test_recorded_content_hashes_match_the_dataset():
+    import hashlib
+
+    for name in (n for pair in fashion_mnist.FILES.values() for n in pair):
+        raw = gzip.decompress((FASHION_DIR / name).read_bytes())
+        digest = hashlib.sha256(raw).hexdigest()
+        assert digest == fashion_mnist.CONTENT_SHA256[name.removesuffix(".gz")]

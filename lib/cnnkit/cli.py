@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 STAGES = ("01_backprop", "02_conv_layers", "03_pytorch_cnn", "04_transfer_learning")
+# what a student install (`cnnkit release`, no cnnkit.grading) can run; every other command is
+# instructor tooling and is not offered there
+STUDENT_COMMANDS = ("doctor", "data", "weights")
 
 
 def _repo_root() -> Path:
@@ -289,7 +292,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="demo-output")
     s.add_argument("--train", action="store_true", help="also a short CNN training run with a plot")
     s.set_defaults(func=cmd_demo)
+    if not _instructor_tools():
+        _drop_commands(sub, tuple(n for n in sub.choices if n not in STUDENT_COMMANDS))
     return p
+
+
+def _instructor_tools() -> bool:
+    """True when cnnkit.grading is installed (the kit's checkout), False in a student release."""
+    try:
+        import cnnkit.grading  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _drop_commands(sub: argparse._SubParsersAction, names: tuple[str, ...]) -> None:
+    """Remove subcommands from the parser, its usage line and its help listing.
+
+    argparse has no public way to remove a subparser; rebuilding the parser twice would duplicate
+    every definition, so the two tables it keeps are filtered here.
+    """
+    for name in names:
+        sub.choices.pop(name, None)
+    sub._choices_actions = [a for a in sub._choices_actions if a.dest not in names]
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

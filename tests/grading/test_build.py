@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import io
 import json
 import shutil
 import zipfile
@@ -309,11 +310,19 @@ def test_built_files_up_to_date(stage, tmp_path):
         )
         # trained artifacts (in samples/ and copied into solution/) come from training, not the build
         trained = ("/samples/", f"autograder/{stage}/solution/")
-        return {
+        out = {
             k: v
             for k, v in out.items()
             if not any(t in k for t in trained) or k.endswith((".ipynb", "manifest.json"))
         }
+        # gradescope.zip carries them too (kit/autograder/<stage>/solution/): compare the rest
+        gs = f"autograder/{stage}/gradescope.zip"
+        if gs in out:
+            with zipfile.ZipFile(io.BytesIO(out.pop(gs))) as zf:
+                for n in zf.namelist():
+                    if not any(t in n for t in trained) or n.endswith(".ipynb"):
+                        out[f"{gs}:{n}"] = zf.read(n)
+        return out
 
     want, have = files(fresh), files(committed)
     stale = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))

@@ -131,9 +131,15 @@ def test_colab_settings_reach_notebooks_library_and_readme(released):
         link = f"{settings['colab_base']}/assignments/{s}/{s}-colab.ipynb"
         assert link.startswith("https://colab.research.google.com/github/example-univ/cnn-course/")
         assert link in readme
-    for text in ("Hidden tests exist", "How to submit", "Download .ipynb", "pip install -e ."):
+    for text in (
+        "Hidden tests exist",
+        "How to submit",
+        "Download .ipynb",
+        'pip install -e ".[extras]"',
+    ):
         assert text in readme
     assert "$" not in readme.replace("$ ", "")  # every template field was filled
+    assert "Placeholder links" not in readme
 
 
 def test_non_github_repo_gets_no_colab_links():
@@ -481,3 +487,129 @@ def test_release_installs_in_a_fresh_venv_and_the_current_notebook_runs(
     shutil.copyfile(sample, nb_dir / "solved.ipynb")
     solved = _execute(fresh_venv, nb_dir / "solved.ipynb")
     assert solved["errors"] == []
+
+
+# ------------------------------------------------------------------ the student's install -------
+
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+CUDA_PREFIXES = ("nvidia-", "cuda-", "triton")
+LOCAL_INDEXES = [Path("/opt/pypi/simple"), Path("/opt/pypi-more/simple")]
+
+
+def test_release_without_repo_url_says_its_links_are_placeholders(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CNNKIT_RELEASE_REPO", raising=False)
+    out = release(1, tmp_path / "course", ROOT)
+    readme = (out / "README.md").read_text()
+    first = readme.split("\n## ", 1)[0]
+    assert "Placeholder links" in first and release_settings()["repo"] in first
+    assert "placeholder" in capsys.readouterr().err
+
+
+def test_readme_names_the_extras_and_the_cpu_route(first_release):
+    readme = (first_release / "README.md").read_text()
+    assert f"pip install torch torchvision --index-url {CPU_INDEX}" in readme
+    assert 'pip install -e ".[extras]"' in readme
+    assert "scikit-image" in readme and "notebook 02" in readme
+    # the kit's own bounds stay open (Colab keeps its torch)
+    pyproject = (first_release / "pyproject.toml").read_text()
+    assert '"torch>=2.1"' in pyproject and "+cpu" not in pyproject
+
+
+def _resolve(requirements: list[str], find_links: Path | None, report: Path):
+    """pip's resolver (dry run, nothing installed) over this disk's package files only (--isolated:
+    no pip configuration or PIP_* variables add sources)."""
+    cmd = [sys.executable, "-m", "pip", "install", "--isolated", "--dry-run", "--ignore-installed"]
+    cmd += ["--quiet", "--report", str(report), "--index-url", LOCAL_INDEXES[0].as_uri()]
+    for extra in LOCAL_INDEXES[1:]:
+        cmd += ["--extra-index-url", extra.as_uri()]
+    if find_links:
+        cmd += ["--find-links", str(find_links)]
+    return subprocess.run(cmd + requirements, capture_output=True, text=True, timeout=600)
+
+
+def _reached(requirements: list[str]) -> set[str]:
+    """Names of the installed distributions these requirements pull in, transitively (metadata)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    todo = [(Requirement(r), "") for r in requirements]
+    while todo:
+        req, extra = todo.pop()
+        if req.marker and not req.marker.evaluate({"extra": extra}):
+            continue
+        name = canonicalize_name(req.name)
+        extras = sorted(req.extras)
+        key = name + str(extras)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            requires = metadata.distribution(name).requires or []
+        except metadata.PackageNotFoundError:
+            continue
+        for line in requires:
+            for x in [""] + extras:
+                todo.append((Requirement(line), x))
+    return {k.split("[")[0] for k in seen}
+
+
+def test_cpu_torch_route_pulls_no_cuda_package(first_release, tmp_path):
+    """The README's route, resolved by pip against local files: PyTorch's CPU index stands in as a
+    folder holding the CPU torch wheel this machine has. With that torch (step 1), the release's
+    torch requirements resolve without a CUDA package, and no other dependency of the kit reaches
+    torch or CUDA; without step 1, the same requirements need CUDA packages."""
+    import tomllib
+    from packaging.requirements import Requirement
+
+    cpu_wheels = sorted(Path("/opt/wheels").glob("torch-*+cpu-*.whl"))
+    if not cpu_wheels or not all(p.is_dir() for p in LOCAL_INDEXES):
+        pytest.skip("needs this machine's local package files (a CPU torch wheel, /opt/pypi)")
+    project = tomllib.loads((first_release / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + project["optional-dependencies"]["extras"]
+    torch_reqs = [d for d in deps if Requirement(d).name in ("torch", "torchvision")]
+    assert sorted(Requirement(d).name for d in torch_reqs) == ["torch", "torchvision"]
+    others = _reached([d for d in deps if d not in torch_reqs])
+    assert "otter-grader" in others and "scikit-image" in others
+    assert not [n for n in others if n in ("torch", "torchvision") or n.startswith(CUDA_PREFIXES)]
+
+    wheel = cpu_wheels[-1]
+    cpu_index = tmp_path / "whl-cpu"
+    cpu_index.mkdir()
+    (cpu_index / wheel.name).symlink_to(wheel)
+    pin = "torch==" + wheel.name.split("-")[1]
+    proc = _resolve([pin, *torch_reqs], cpu_index, tmp_path / "cpu.json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    install = json.loads((tmp_path / "cpu.json").read_text())["install"]
+    names = {i["metadata"]["name"].lower(): i["metadata"]["version"] for i in install}
+    assert names["torch"].endswith("+cpu") and "torchvision" in names
+    assert not [n for n in names if n.startswith(CUDA_PREFIXES)]
+
+    plain = _resolve(torch_reqs, None, tmp_path / "plain.json")
+    if plain.returncode == 0:  # every CUDA package on disk: the report lists them
+        install = json.loads((tmp_path / "plain.json").read_text())["install"]
+        assert [i for i in install if i["metadata"]["name"].lower().startswith(CUDA_PREFIXES)]
+    else:  # or pip stops at the first CUDA package this disk lacks
+        assert any(f"requirement {p}" in plain.stderr for p in CUDA_PREFIXES), plain.stderr[-2000:]
+
+
+def test_student_cli_lists_only_what_works(first_release, fresh_venv):
+    env = dict(os.environ, PYTHONPATH=str(first_release / "lib"), CNNKIT_ROOT="")
+    cli = [str(fresh_venv), "-m", "cnnkit.cli"]
+    usage = subprocess.run(cli + ["--help"], capture_output=True, text=True, env=env, timeout=120)
+    assert usage.returncode == 0, usage.stderr
+    listed = usage.stdout.split("{", 1)[1].split("}", 1)[0].split(",")
+    assert listed == ["doctor", "data", "weights"]
+    for command in ("data list", "weights status --quiet", "doctor"):
+        proc = subprocess.run(cli + command.split(), capture_output=True, text=True, env=env)
+        assert "Traceback" not in proc.stderr, (command, proc.stderr[-2000:])
+    from cnnkit.cli import build_parser
+
+    instructor = build_parser()._subparsers._group_actions[0].choices  # this checkout: all of them
+    assert {"build", "grade", "release", "export-nbgrader", "demo"} <= set(instructor)
+    for command in sorted(set(instructor) - set(listed)):
+        proc = subprocess.run(cli + [command], capture_output=True, text=True, env=env)
+        assert proc.returncode == 2 and "invalid choice" in proc.stderr
+        assert "ModuleNotFoundError" not in proc.stderr

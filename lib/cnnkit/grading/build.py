@@ -12,6 +12,8 @@ git clean, scanned for leaks, and only then moved into place:
     assignments/<stage>/<stage>-colab.ipynb the same for Colab (tests fetched by the bootstrap cell)
     assignments/<stage>/tests/*.py          public test cases only
     autograder/<stage>/autograder.zip       for `otter grade` / Gradescope / `otter run` (all cases)
+    autograder/<stage>/gradescope.zip       for Gradescope, grading with `cnnkit grade` (out-of-kernel
+                                            verdicts; see cnnkit.grading.gradescope)
     autograder/<stage>/otter_config.json
     autograder/<stage>/solution/<stage>.ipynb
 
@@ -20,6 +22,10 @@ index is added with --extra-index-url) and cnnkit itself from a wheel built here
 in the zip as files/cnnkit-<version>-py3-none-any.whl (the zip is unpacked to /autograder/source).
 The wheel leaves out cnnkit.grading (instructor tooling the grading image never needs). Instructors run:
 `otter grade -a autograder/<stage>/autograder.zip -p SUBMISSIONS_DIR -o OUT`.
+
+Offline data: both zips carry, under offline/, the verified data the stage's cases load (samples.yml
+`grading_data`, see cnnkit.grading.offline); otter's setup.sh checks it and its run_autograder points
+the data registry and torch at it with downloads off, so grading never downloads.
 
 Seeds: otter's `generate: seed` only seeds numpy and random, so it is not used; every master seeds
 itself with `cnnkit.seed_everything(SEED)` (the build refuses a master without that call).
@@ -43,7 +49,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from cnnkit.grading import leaks
+from cnnkit.grading import gradescope, leaks, offline
 from cnnkit.grading.paths import StageDirs, stage_dirs
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -326,6 +332,20 @@ def _metadata(root: Path, version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def library_files(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """The package files of lib/cnnkit ("cnnkit/..." -> bytes), without caches and `exclude`'s
+    subpackages."""
+    lib = root / "lib"
+    members: dict[str, bytes] = {}
+    for pattern in PACKAGE_DATA:
+        for path in (lib / "cnnkit").rglob(pattern):
+            rel = path.relative_to(lib)
+            if "__pycache__" in rel.parts or rel.parts[1] in exclude:
+                continue
+            members[rel.as_posix()] = path.read_bytes()
+    return members
+
+
 def build_wheel(root: Path, out_dir: Path) -> Path:
     """A pure-python wheel of lib/cnnkit (without cnnkit.grading), byte-identical for the same sources.
 
@@ -337,14 +357,7 @@ def build_wheel(root: Path, out_dir: Path) -> Path:
     - path: out_dir / "cnnkit-<version>-py3-none-any.whl".
     """
     version = library_version(root)
-    lib = root / "lib"
-    members: dict[str, bytes] = {}
-    for pattern in PACKAGE_DATA:
-        for path in (lib / "cnnkit").rglob(pattern):
-            rel = path.relative_to(lib)
-            if "__pycache__" in rel.parts or rel.parts[1] in WHEEL_EXCLUDE:
-                continue
-            members[rel.as_posix()] = path.read_bytes()
+    members = library_files(root, exclude=WHEEL_EXCLUDE)
     info = f"cnnkit-{version}.dist-info"
     members[f"{info}/METADATA"] = _metadata(root, version).encode()
     members[f"{info}/WHEEL"] = (
@@ -452,6 +465,7 @@ def _stage_outputs(
     members["requirements.txt"] = (
         "\n".join(grading_requirements(wheel.name, cfg.get("requirements"))) + "\n"
     ).encode()
+    _add_offline_data(members, dirs)
     buf = work / "autograder.zip"
     write_zip(buf, members)
     autograder["autograder.zip"] = buf.read_bytes()
@@ -463,6 +477,60 @@ def _stage_outputs(
     _move_init_after_bootstrap(sol)
     autograder[f"solution/{dirs.stage}.ipynb"] = notebook_bytes(sol, dirs.stage)
     return assignment, autograder, master_nb
+
+
+def _add_offline_data(members: dict[str, bytes], dirs: StageDirs) -> None:
+    """Put the stage's verified offline pack into otter's zip: setup.sh checks it, run_autograder
+    points the data registry and torch at it and turns downloads off (grading never downloads)."""
+    try:
+        pack = offline.pack_members(offline.declared(dirs.samples_yml))
+    except offline.OfflineDataError as err:
+        raise BuildError(f"{dirs.stage}: grading data for the autograder zips: {err}") from err
+    for name, data in pack.items():
+        members[f"{offline.PACK_DIR}/{name}"] = data
+    src = f"{AUTOGRADER_SOURCE}/{offline.PACK_DIR}"
+    shebang, _, rest = members["run_autograder"].decode().partition("\n")
+    exports = "# cnnkit: the data the cases load comes from the zip; nothing is downloaded\n"
+    exports += offline.shell_exports(src)
+    members["run_autograder"] = f"{shebang}\n{exports}{rest}".encode()
+    if pack:
+        members["setup.sh"] += (
+            "\n# cnnkit: the offline data the cases load, checked once when the image is built\n"
+            f"(cd {src} && sha256sum -c --quiet {offline.SUMS})\n"
+        ).encode()
+
+
+def write_gradescope_zip(dirs: StageDirs) -> Path:
+    """Write autograder/<stage>/gradescope.zip from the built otter zip, the solution folder (its
+    notebook and artefacts: the preflight) and the full library (cnnkit.grading included).
+
+    Inputs:
+    - dirs: the stage's paths (reads autograder/<stage>/ and lib/, samples.yml's `gradescope:`).
+
+    Returns:
+    - path: the zip written (deterministic, like every zip of the build).
+    """
+    import tomllib
+
+    with zipfile.ZipFile(dirs.autograder_zip) as zf:
+        otter_zip = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
+    solution = {
+        p.name: p.read_bytes() for p in sorted(dirs.solution_nb.parent.iterdir()) if p.is_file()
+    }
+    spec = {}
+    if dirs.samples_yml.is_file():
+        spec = yaml.safe_load(dirs.samples_yml.read_text(encoding="utf-8")) or {}
+    try:
+        config = gradescope.settings(spec.get("gradescope"))
+    except ValueError as err:
+        raise BuildError(f"{dirs.samples_yml}: {err}") from err
+    pyproject = tomllib.loads((dirs.root / "pyproject.toml").read_text(encoding="utf-8"))
+    members = gradescope.zip_members(
+        dirs.stage, otter_zip, solution, library_files(dirs.root), pyproject, config
+    )
+    path = dirs.autograder / "gradescope.zip"
+    write_zip(path, members)
+    return path
 
 
 def _replace_tree(dest: Path, files: dict[str, bytes], keep: tuple[str, ...] = ()) -> None:
@@ -513,6 +581,7 @@ def build_stage(stage: str, root: Path, secrets: leaks.Secrets | None = None) ->
         _replace_tree(dirs.assignment, assignment)
         _replace_tree(dirs.autograder, autograder, keep=("samples",))
         copy_solution_artifacts(dirs.autograder)
+        write_gradescope_zip(dirs)
 
 
 def copy_solution_artifacts(ag_dir: Path) -> list[str]:
@@ -570,6 +639,7 @@ def build(stages: list[str], root: Path, samples: bool = False) -> None:
 
             generate(stage, root, execute=True)
             copy_solution_artifacts(stage_dirs(stage, root).autograder)
+            write_gradescope_zip(stage_dirs(stage, root))  # with the new solution artefacts
     leaks.check_tree(root / "assignments", secrets)
     drift = leaks.exercise_drift(root)
     if drift:

@@ -37,6 +37,7 @@ import os
 import re
 import shutil
 import string
+import sys
 import tempfile
 from pathlib import Path
 
@@ -48,6 +49,13 @@ from cnnkit.grading.paths import STAGES, stage_dirs
 TEMPLATES = Path(__file__).resolve().parent / "release_templates"
 DEFAULT_REPO = "https://github.com/cnnkit/cnnkit-course"
 DEFAULT_REF = "main"
+# The top of a README released without a repository (no --repo-url, no CNNKIT_RELEASE_REPO)
+PLACEHOLDER_NOTE = (
+    "\n> **Placeholder links.** This copy was released without a repository address, so the git, "
+    "Colab and install links below point at `{repo}`, which is not your course's repository. Use "
+    "the folder you were given (the pip route below, inside it) and ask your course staff for the "
+    "repository before using Colab: the Colab notebooks install cnnkit from it.\n"
+)
 # Names never shipped, wherever they sit (editor, OS and build junk).
 JUNK_NAMES = {"__pycache__", "__MACOSX", ".ipynb_checkpoints", ".DS_Store", "Thumbs.db"}
 JUNK_SUFFIXES = (".pyc", ".pyo", ".egg-info", ".orig", ".rej", "~")
@@ -109,8 +117,10 @@ def release_settings(repo_url: str | None = None, ref: str | None = None) -> dic
 
     Returns:
     - settings: dict with repo (URL without .git or trailing /), ref, install_spec (a pip requirement
-      `cnnkit @ git+URL@ref`), clone_url, colab_base (URL prefix of "Open in Colab" links, or None).
+      `cnnkit @ git+URL@ref`), clone_url, colab_base (URL prefix of "Open in Colab" links, or None),
+      placeholder (True when no repository was given: the links point at DEFAULT_REPO).
     """
+    placeholder = not (repo_url or os.environ.get("CNNKIT_RELEASE_REPO"))
     repo = (repo_url or os.environ.get("CNNKIT_RELEASE_REPO") or DEFAULT_REPO).strip()
     ref = (ref or os.environ.get("CNNKIT_RELEASE_REF") or DEFAULT_REF).strip()
     repo = repo.removeprefix("git+").rstrip("/").removesuffix(".git")
@@ -126,6 +136,7 @@ def release_settings(repo_url: str | None = None, ref: str | None = None) -> dic
         "install_spec": f"cnnkit @ git+{repo}@{ref}",
         "clone_url": f"{repo}.git" if repo.startswith("https://") else repo,
         "colab_base": colab,
+        "placeholder": placeholder,
     }
 
 
@@ -316,6 +327,9 @@ def student_readme(stage: str, root: Path, settings: dict) -> str:
         )
     template = string.Template((TEMPLATES / "student-README.md").read_text(encoding="utf-8"))
     return template.substitute(
+        placeholder_note=PLACEHOLDER_NOTE.format(repo=settings["repo"])
+        if settings.get("placeholder")
+        else "",
         stage=stage,
         notebooks="\n".join(rows),
         repo=settings["repo"],
@@ -500,6 +514,13 @@ def release(
     if out.exists() and any(out.iterdir()) and not _looks_like_release(out):
         raise ReleaseError(f"{out} exists and is not an earlier release: choose an empty folder")
     settings = release_settings(repo_url, ref)
+    if settings["placeholder"]:
+        print(
+            f"cnnkit release: WARNING no --repo-url (or CNNKIT_RELEASE_REPO): the README's git and "
+            f"Colab links and the Colab install cells point at the placeholder {settings['repo']}; "
+            "the README says so at the top",
+            file=sys.stderr,
+        )
     spec = settings["install_spec"]
     out.parent.mkdir(parents=True, exist_ok=True)
     stage_tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
