@@ -361,3 +361,14 @@ def test_without_bwrap_the_grader_falls_back_and_says_so(monkeypatch):
     else:
         assert (prefix, backend) == ([], "") and "not isolated" in text
     assert sb.sandbox_prefix(Limits(isolate=False), [])[1].startswith("namespaces off")
+
+
+def test_bwrap_asked_for_by_name_is_never_silently_replaced(monkeypatch):
+    import cnnkit.grading.sandbox as sb
+
+    real = shutil.which
+    monkeypatch.setattr(sb.shutil, "which", lambda name: None if name == "bwrap" else real(name))
+    with pytest.raises(sb.SandboxError, match="bwrap is not installed"):
+        sb.sandbox_prefix(Limits(backend="bwrap"), [])
+    # "unshare" by name still works without bwrap (or says namespaces are refused)
+    assert sb.sandbox_prefix(Limits(backend="unshare"), [])[2] in ("unshare", "")

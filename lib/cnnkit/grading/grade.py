@@ -105,6 +105,8 @@ class Autograder:
     # the files the notebook saves and a submission carries (the solution folder's besides its
     # notebook): the only ones the artifact cases get to see
     artifacts: list[str] = field(default_factory=list)
+    # the solution folder's files (notebook and trained artefacts): the reference run's inputs
+    reference_hash: str = ""
 
     def possible(self) -> dict[str, float]:
         return {q: sum(c.points for c in self.cases if c.question == q) for q in self.questions}
@@ -232,7 +234,20 @@ def load_autograder(stage: str, root: Path) -> Autograder:
         questions,
         solution.resolve(),
         artifact_names(base),
+        _folder_digest(solution.parent),
     )
+
+
+def _folder_digest(folder: Path) -> str:
+    """sha256 over a folder's files (names and bytes, read in chunks), not recursing."""
+    h = hashlib.sha256()
+    for f in sorted(x for x in Path(folder).iterdir() if x.is_file()):
+        h.update(f.name.encode() + b"\0")
+        with f.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 def artifact_names(base: Path) -> list[str]:
@@ -416,14 +431,22 @@ class Plan:
         limits.pop("hide")
         limits.pop("read_only")
         text = json.dumps(
-            [content_hash(sub), self.stage, self.ag.zip_hash, self.grader, limits, self.seed],
+            [
+                content_hash(sub),
+                self.stage,
+                self.ag.zip_hash,
+                self.ag.reference_hash,
+                self.grader,
+                limits,
+                self.seed,
+            ],
             sort_keys=True,
         )
         return hashlib.sha256(text.encode()).hexdigest()
 
 
 def grader_version(package: Path) -> str:
-    """cnnkit's version and a hash of the code that decides verdicts (grading/ and checks.py).
+    """cnnkit's version and a hash of the code that decides verdicts (every module of the package).
 
     Inputs:
     - package: the cnnkit package directory the grader runs.
@@ -433,9 +456,11 @@ def grader_version(package: Path) -> str:
     """
     from cnnkit import __version__
 
+    # every module: the gated library the kernel imports (numeric/, models, ...) decides verdicts too
+    package = Path(package)
     h = hashlib.sha256()
-    for f in sorted([*Path(package).glob("grading/*.py"), Path(package) / "checks.py"]):
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    for f in sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts):
+        h.update(f.relative_to(package).as_posix().encode() + b"\0" + f.read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"
 
 
@@ -533,7 +558,7 @@ def run_artifact_cases(plan: Plan, files: Path, work: Path) -> dict:
     got = load_records(records)
     missing = "TimeoutError: the case did not finish"
     if outcome.status == "crashed":
-        missing = f"the artifact checks did not run: {outcome.reason}"[:300]
+        missing = f"{_ARTIFACTS_CRASHED}: {outcome.reason}"[:300]
     for c in cases:
         got.setdefault(c.name, {"error": missing, "records": []})
     return got
@@ -658,11 +683,15 @@ def _about(sub: Submission) -> dict:
 _VERDICTS = ("unusable submission", "malformed notebook", "wrong assignment")
 
 
+_ARTIFACTS_CRASHED = "the artifact checks did not run"
+
+
 def _cacheable(row: dict) -> bool:
     """A row is a result worth keeping when it graded and no case ran out of time, or when it
     failed on its files alone; timeouts, crashes and grader errors are never kept."""
     timed_out = any(
-        str(v.get("message", "")).startswith("TimeoutError") for v in row["cases"].values()
+        str(v.get("message", "")).startswith(("TimeoutError", _ARTIFACTS_CRASHED))
+        for v in row["cases"].values()
     )
     if row["status"] != "Completed":
         return row.get("failure") in _VERDICTS
@@ -830,7 +859,19 @@ def grade(
         cache = out / ".cache"
         cache.mkdir(exist_ok=True)
         rows, graded_now = _grade_batch(
-            stage, ag, subs, out, cache, root, pkg, limits, seed, forced, workers, progress
+            stage,
+            ag,
+            subs,
+            everyone,
+            out,
+            cache,
+            root,
+            pkg,
+            limits,
+            seed,
+            forced,
+            workers,
+            progress,
         )
         result = GradeResult(
             stage,
@@ -874,11 +915,13 @@ def _forced(force: bool | list[str], subs: list[Submission]) -> _Forced:
 
 
 def _grade_batch(
-    stage, ag, subs, out, cache, root, pkg, limits, seed, forced, workers, progress
+    stage, ag, subs, everyone, out, cache, root, pkg, limits, seed, forced, workers, progress
 ) -> tuple[list[dict], int]:
-    """Run the preflight (when anything is to be graded) and every submission; (rows, graded now)."""
+    """Run the preflight (when anything is to be graded) and every submission; (rows, graded now).
+
+    `everyone` is the whole class on the command line: a shard's kernels must not see the others."""
     hide = [str(out)]
-    for s in subs:
+    for s in everyone:
         hide.append(str(s.path.resolve().parent if s.kind != "folder" else s.path.resolve()))
     # the whole checkout (its .git holds the library's history, build dirs hold wheels), except the
     # folders that hold the grader's own interpreter (a venv inside the checkout)

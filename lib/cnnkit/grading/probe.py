@@ -442,12 +442,17 @@ def load_environment(out: Path) -> dict:
     return env if isinstance(env, dict) else {}
 
 
-def load_records(out: Path, max_bytes: int = 256 * 1024**2) -> dict:
+MAX_RECORDS = 10_000  # per case; a real case records a handful
+
+
+def load_records(out: Path, max_bytes: int = 256 * 1024**2, max_total: int = 1024**3) -> dict:
     """Read a probe's records back in the grader, refusing anything that is not plain data.
 
     Inputs:
     - out: the probe's output directory.
     - max_bytes: refuse .npy files larger than this.
+    - max_total: refuse the rest once this many bytes of arrays were read in all (one file named by
+      many records is read each time: the kernel must not make the grader read without bound).
 
     Returns:
     - results: {case: {"error": str | None, "records": [{name, kind, rtol, atol, value}]}}; a case
@@ -463,15 +468,20 @@ def load_records(out: Path, max_bytes: int = 256 * 1024**2) -> dict:
     except (OSError, ValueError) as err:
         return {"<records>": {"error": f"unreadable records ({err})", "records": []}}
     results = {}
+    budget = max_total
     for case, entry in raw.items() if isinstance(raw, dict) else []:
         try:
             error = entry.get("error")
             recs = []
+            if len(entry["records"]) > MAX_RECORDS:
+                raise ValueError(f"more than {MAX_RECORDS} records")
             for rec in entry["records"]:
                 value = rec.get("value")
                 if "npy" in rec:
                     f = Path(out) / Path(str(rec["npy"])).name
-                    value = np.load(io.BytesIO(read_kernel_file(f, max_bytes)), allow_pickle=False)
+                    data = read_kernel_file(f, min(max_bytes, budget))
+                    budget -= len(data)
+                    value = np.load(io.BytesIO(data), allow_pickle=False)
                 elif value is not None and not isinstance(value, (bool, int, float, str)):
                     raise ValueError("recorded value is not plain data")
                 recs.append(

@@ -68,6 +68,10 @@ def _otter_cell(source: str) -> bool:
     )
 
 
+class SandboxError(RuntimeError):
+    """The sandbox asked for cannot be had here."""
+
+
 @dataclass
 class Limits:
     """Per-submission limits.
@@ -377,7 +381,15 @@ def sandbox_prefix(limits: Limits, binds: list[tuple[str, bool]]) -> tuple[list[
         return [], "namespaces off: network and filesystem not isolated", ""
     real_root = kernel_uid() is not None
     exe = shutil.which("bwrap")
-    if limits.backend == "auto" and exe and _bwrap_works(exe, real_root, limits.network):
+    usable = bool(exe) and limits.backend in ("auto", "bwrap")
+    usable = usable and _bwrap_works(exe, real_root, limits.network)
+    if limits.backend == "bwrap" and not usable:
+        # asked for by name: a weaker sandbox in its place would be a silent downgrade
+        raise SandboxError(
+            "backend 'bwrap' was asked for but "
+            + ("bwrap is not installed" if not exe else "bwrap cannot start this interpreter")
+        )
+    if usable:
         cmd = _bwrap_cmd(exe, real_root, limits, binds)
         kinds = "pid, mount, ipc, uts" + ("" if real_root else ", user")
         kinds += "" if limits.network else ", network"
