@@ -633,8 +633,9 @@ def test_q3_build_cnn_hidden(build_cnn):
             "channels": [int(v) for v in rng.integers(2, 9, size=m_blocks)],
             "convs_per_block": int(rng.integers(1, 3)),
             "fc": [int(v) for v in rng.integers(3, 12, size=int(rng.integers(0, 3)))],
-            "batchnorm": bool(rng.integers(2)),
-            "dropout": float(rng.choice([0.0, 0.3])),
+            # the first trial always has BatchNorm (and FC dropout): a bias kept before BN must show
+            "batchnorm": trial == 0 or bool(rng.integers(2)),
+            "dropout": 0.3 if trial == 0 else float(rng.choice([0.0, 0.3])),
             "image_size": 8 * int(rng.integers(1, 3)),
             "global_pool": bool(rng.integers(2)),
         }

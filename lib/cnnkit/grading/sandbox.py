@@ -410,8 +410,13 @@ def _under(path: str, parent: str) -> bool:
 
 
 def _interpreter_paths() -> set[str]:
-    """The interpreter and its packages (a venv and the Python it was made from)."""
+    """The interpreter and its packages: a venv, the Python it was made from, and package folders
+    that a .pth file adds (a venv layered on another's site-packages); never other sys.path entries
+    (an editable checkout's lib/, a test runner's folders)."""
     paths = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent)}
+    for entry in sys.path:
+        if Path(entry).name in ("site-packages", "dist-packages") and os.path.isdir(entry):
+            paths.add(entry)
     return {os.path.realpath(p) for p in paths}
 
 
