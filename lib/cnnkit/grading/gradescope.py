@@ -246,7 +246,7 @@ def _summary(row: dict | None, cases: list, hidden_visibility: str, note: str) -
     if row.get("status") == "Completed" and ("not isolated" in isolation or "off" in isolation):
         lines.append(
             "Note: this container does not allow Linux namespaces, so the notebook ran without "
-            "network and filesystem isolation (time, memory and process limits still applied)."
+            "network and filesystem isolation (time and memory limits still applied)."
         )
     if row.get("status") != "Completed":
         lines.append(f"Not graded: {row.get('reason', '')}")
