@@ -15,6 +15,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "adversarial"))
 from attacks import BUILDERS, SLEEP_MARK, make_samples  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+import gradebooks  # noqa: E402
+
 from cnnkit.grading.grade import grade, load_autograder  # noqa: E402
 from cnnkit.grading.probe import record_source  # noqa: E402
 from cnnkit.grading.sandbox import Limits  # noqa: E402
@@ -71,6 +74,7 @@ def batch(request, tmp_path_factory):
             root=ROOT,
             limits=LIMITS,
             progress=False,
+            seed=gradebooks.SEED,
         )
     finally:
         tempfile.tempdir = old
@@ -112,6 +116,12 @@ def test_every_adversarial_sample_gets_its_expected_score(batch):
         if "reason" in expect and expect["reason"] not in row["reason"]:
             problems.append(f"{name}: reason {row['reason']!r} lacks {expect['reason']!r}")
     assert not problems, "\n".join(problems)
+
+
+def test_scores_equal_the_golden_gradebook(batch):
+    """Per-question scores exactly as recorded (tests/grading/golden/adversarial/, gradebooks.py)."""
+    stage, _, result, _, _ = batch
+    gradebooks.check("adversarial", stage, result.rows, result.seed)
 
 
 def test_broken_samples_say_why(batch):

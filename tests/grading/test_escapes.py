@@ -31,6 +31,9 @@ from escapes import (  # noqa: E402
     sparse_sample,
 )
 
+sys.path.insert(0, str(Path(__file__).parent))
+import gradebooks  # noqa: E402
+
 from cnnkit.grading.grade import grade, load_autograder  # noqa: E402
 from cnnkit.grading.sandbox import Limits  # noqa: E402
 
@@ -92,7 +95,16 @@ def _grade(subs, out, workers, gradetmp):
     old = tempfile.tempdir
     tempfile.tempdir = str(gradetmp)
     try:
-        return grade(STAGE, subs, out, workers=workers, root=ROOT, limits=LIMITS, progress=False)
+        return grade(
+            STAGE,
+            subs,
+            out,
+            workers=workers,
+            root=ROOT,
+            limits=LIMITS,
+            progress=False,
+            seed=gradebooks.SEED,
+        )
     finally:
         tempfile.tempdir = old
 
@@ -174,6 +186,12 @@ def test_a_snooper_sees_nothing_of_the_host(second):
     for q in result.questions:
         if q != "q1":
             assert row["scores"][q] == result.possible[q], (q, row["cases"])
+
+
+def test_scores_equal_the_golden_gradebook(first, second):
+    """Both batches' per-question scores exactly as recorded (tests/grading/golden/escapes-*/)."""
+    for kind, (result, *_) in (("escapes-1", first), ("escapes-2", second)):
+        gradebooks.check(kind, STAGE, result.rows, result.seed)
 
 
 def test_a_large_sparse_file_is_refused_without_reading_it(first):

@@ -5,15 +5,21 @@ One `cnnkit grade` batch per stage (kernel starts dominate, so all samples go in
 - the untouched student notebook scores 0 and fails at least one public case per question;
 - a partial sample scores strictly between, loses points on exactly the questions it declares and
   keeps full points elsewhere;
-- a broken sample still gets a row (0 and a reason when it cannot be read).
+- a broken sample still gets a row (0 and a reason when it cannot be read);
+- every sample's per-question scores equal the golden gradebook (tests/grading/golden/samples/, see
+  gradebooks.py): graded with the golden seed, so a refactor that changes any score is caught.
 """
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from cnnkit.grading.grade import grade
+sys.path.insert(0, str(Path(__file__).parent))
+import gradebooks  # noqa: E402
+
+from cnnkit.grading.grade import grade  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ["01_backprop", "02_conv_layers", "03_pytorch_cnn", "04_transfer_learning"]
@@ -38,7 +44,16 @@ def graded(request, tmp_path_factory):
     samples = ROOT / "autograder" / stage / "samples"
     subs = [samples / m["name"] for m in manifest]
     out = tmp_path_factory.mktemp(f"grade-{stage}")
-    result = grade(stage, subs, out=out, workers=2, timeout=600, root=ROOT, progress=False)
+    result = grade(
+        stage,
+        subs,
+        out=out,
+        workers=2,
+        timeout=600,
+        root=ROOT,
+        progress=False,
+        seed=gradebooks.SEED,
+    )
     data = json.loads((out / "results.json").read_text())
     rows = {Path(r["file"]).name: r for r in data["submissions"]}
     _GRADED[stage] = (stage, manifest, rows, result)
@@ -97,3 +112,8 @@ def test_final_grades_csv_has_one_line_per_sample(graded):
     # otter grade's layout: a header, a points-per-question row, then one row per submission
     assert lines[1].startswith("points-per-question,")
     assert len(lines) == 2 + len(manifest)
+
+
+def test_scores_equal_the_golden_gradebook(graded):
+    stage, _, _, result = graded
+    gradebooks.check("samples", stage, result.rows, result.seed)
