@@ -22,22 +22,24 @@ from pathlib import Path
 
 import pytest
 
-from cnnkit import data
-from cnnkit.grading import gradescope, offline
-from cnnkit.grading.grade import grade, load_autograder
+sys.path.insert(0, str(Path(__file__).parent / "adversarial"))
+sys.path.insert(0, str(Path(__file__).parent))
+import attacks  # noqa: E402
+import gradebooks  # noqa: E402
+
+from cnnkit import data  # noqa: E402
+from cnnkit.grading import gradescope, offline  # noqa: E402
+from cnnkit.grading.grade import load_autograder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "01_backprop"
 ZIP = ROOT / "autograder" / STAGE / "gradescope.zip"
 SAMPLES = ROOT / "autograder" / STAGE / "samples"
-SEED = 20261204
-GRADED = ("solution", "partial-db-axis", "untouched", "otter-runner-patch")
-# otter's exception-format cases call `test_case.call_func`: replaced in the notebook's first cell
-# (before any `grader.check`, whose results otter keeps), every case passes under `otter run`
-OTTER_RUNNER_PATCH = """\
-import otter.test_files.exception_test as et
-et.test_case.call_func = lambda self, *a, **k: None
-"""
+SEED = gradebooks.SEED  # the seed of the shared gradebook: the Gradescope runs draw the same inputs
+# bundled samples: `cnnkit grade`'s rows of them are the run's shared gradebook (conftest.py)
+BUNDLED = ("solution", "partial-db-axis", "untouched")
+# the adversarial suite's otter patch (attacks.py): it earns nothing under `cnnkit grade` there
+GRADED = (*BUNDLED, "otter-runner-patch")
 
 
 def _clean_env(base: Path, **extra: str) -> dict[str, str]:
@@ -65,8 +67,7 @@ def _submission(name: str, dest: Path) -> None:
 
     if name == "otter-runner-patch":  # the untouched student notebook, patched first
         stu = nbformat.read(ROOT / "assignments" / STAGE / f"{STAGE}.ipynb", as_version=4)
-        stu.cells.insert(0, nbformat.v4.new_code_cell(OTTER_RUNNER_PATCH))
-        nbformat.write(stu, dest / f"{STAGE}.ipynb")
+        nbformat.write(attacks.prepend(stu, attacks.OTTER_CALL_FUNC_PATCH), dest / f"{STAGE}.ipynb")
     else:
         for f in (SAMPLES / name).iterdir():
             shutil.copy(f, dest / f.name)
@@ -126,23 +127,17 @@ _RUNS: dict = {}
 
 
 @pytest.fixture(scope="module")
-def runs(layout, tmp_path_factory):
-    """Gradescope results of the graded samples, and `cnnkit grade`'s rows for the same files."""
+def runs(layout, bundled):
+    """Gradescope results of the graded samples, and `cnnkit grade`'s rows of the bundled ones (the
+    run's shared gradebook, graded with the same seed)."""
     if _RUNS:
         return _RUNS
     _, run = layout
+    shared = bundled(STAGE)
+    assert shared.seed == SEED
     for name in GRADED:
         _RUNS[name] = run(name, hidden_visibility="hidden" if name == "untouched" else None)
-    subs_dir = tmp_path_factory.mktemp("subs")
-    subs = []
-    for name in GRADED:
-        (subs_dir / name).mkdir()
-        _submission(name, subs_dir / name)
-        subs.append(subs_dir / name)
-    out = tmp_path_factory.mktemp("grades")
-    grade(STAGE, subs, out=out, workers=2, timeout=600, root=ROOT, progress=False, seed=SEED)
-    rows = json.loads((out / "results.json").read_text())["submissions"]
-    _RUNS["cnnkit"] = {Path(r["file"]).name: r for r in rows}
+    _RUNS["cnnkit"] = shared.results
     return _RUNS
 
 
@@ -154,6 +149,9 @@ def test_per_case_scores_equal_cnnkit_grade(runs):
     for name in GRADED:
         code, res = runs[name]
         assert code == 0, res["output"]
+        assert [t["name"] for t in res["tests"]] == [f"{c.question}: {c.name}" for c in cases]
+    for name in BUNDLED:
+        code, res = runs[name]
         row = runs["cnnkit"][name]
         expected = {
             f"{q}: {c}": v["earned"]
@@ -162,7 +160,6 @@ def test_per_case_scores_equal_cnnkit_grade(runs):
         }
         got = {t["name"]: t["score"] for t in res["tests"]}
         assert got == expected, name
-        assert [t["name"] for t in res["tests"]] == [f"{c.question}: {c.name}" for c in cases]
         assert res["score"] == pytest.approx(row["total"])
     assert runs["solution"][1]["score"] == sum(c.points for c in cases)  # q6 from the zip's data
     assert 0 < runs["partial-db-axis"][1]["score"] < runs["solution"][1]["score"]

@@ -1,6 +1,7 @@
 """The pipeline's invariants on the real stages: every bundled sample scores as its manifest says.
 
-One `cnnkit grade` batch per stage (kernel starts dominate, so all samples go in together):
+One `cnnkit grade` batch per stage (kernel starts dominate, so all samples go in together), shared
+with the other modules that read it (conftest.py's `bundled`: graded once per run):
 - the solution scores full marks;
 - the untouched student notebook scores 0 and fails at least one public case per question;
 - a partial sample scores strictly between, loses points on exactly the questions it declares and
@@ -10,7 +11,6 @@ One `cnnkit grade` batch per stage (kernel starts dominate, so all samples go in
   gradebooks.py): graded with the golden seed, so a refactor that changes any score is caught.
 """
 
-import json
 import sys
 from pathlib import Path
 
@@ -19,54 +19,22 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import gradebooks  # noqa: E402
 
-from cnnkit.grading.grade import grade  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
 STAGES = ["01_backprop", "02_conv_layers", "03_pytorch_cnn", "04_transfer_learning"]
 
 
-def _manifest(stage: str) -> list[dict]:
-    path = ROOT / "autograder" / stage / "samples" / "manifest.json"
-    if not path.is_file():
-        pytest.fail(f"{stage}: no bundled samples; run `cnnkit build --samples {stage}`")
-    return json.loads(path.read_text())
-
-
-_GRADED: dict[str, tuple] = {}  # pytest may set a parametrized module fixture up twice
-
-
 @pytest.fixture(scope="module", params=STAGES)
-def graded(request, tmp_path_factory):
-    stage = request.param
-    if stage in _GRADED:
-        return _GRADED[stage]
-    manifest = _manifest(stage)
-    samples = ROOT / "autograder" / stage / "samples"
-    subs = [samples / m["name"] for m in manifest]
-    out = tmp_path_factory.mktemp(f"grade-{stage}")
-    result = grade(
-        stage,
-        subs,
-        out=out,
-        workers=2,
-        timeout=600,
-        root=ROOT,
-        progress=False,
-        seed=gradebooks.SEED,
-    )
-    data = json.loads((out / "results.json").read_text())
-    rows = {Path(r["file"]).name: r for r in data["submissions"]}
-    _GRADED[stage] = (stage, manifest, rows, result)
-    return _GRADED[stage]
+def graded(request, bundled):
+    batch = bundled(request.param)
+    return batch.stage, batch.manifest, batch.results, batch
 
 
 pytestmark = pytest.mark.slow
 
 
 def test_every_sample_has_exactly_one_row(graded):
-    _, manifest, rows, result = graded
+    _, manifest, rows, batch = graded
     assert sorted(rows) == sorted(m["name"] for m in manifest)
-    assert len(result.rows) == len(manifest)
+    assert sorted(batch.rows) == sorted(rows)
 
 
 def test_solution_scores_full(graded):
@@ -107,13 +75,13 @@ def test_broken_samples_get_a_row_with_a_reason(graded):
 
 
 def test_final_grades_csv_has_one_line_per_sample(graded):
-    _, manifest, _, result = graded
-    lines = result.csv.read_text().strip().splitlines()
+    _, manifest, _, batch = graded
+    lines = (batch.out / "final_grades.csv").read_text().strip().splitlines()
     # otter grade's layout: a header, a points-per-question row, then one row per submission
     assert lines[1].startswith("points-per-question,")
     assert len(lines) == 2 + len(manifest)
 
 
 def test_scores_equal_the_golden_gradebook(graded):
-    stage, _, _, result = graded
-    gradebooks.check("samples", stage, result.rows, result.seed)
+    stage, _, _, batch = graded
+    gradebooks.check("samples", stage, list(batch.rows.values()), batch.seed)

@@ -41,6 +41,14 @@ et.test_case = lambda *a, **k: (lambda f: (lambda *x, **y: None))
 at.TestCaseResult.passed = property(lambda self: True)
 """
 
+# otter's exception-format cases call `test_case.call_func`: replaced in the notebook's first cell
+# (before any `grader.check`, whose results otter keeps), every case passes under `otter run`
+# (test_gradescope.py shows it there; here it must earn nothing under `cnnkit grade`)
+OTTER_CALL_FUNC_PATCH = """\
+import otter.test_files.exception_test as et
+et.test_case.call_func = lambda self, *a, **k: None
+"""
+
 COMPARISON_PATCH = """
 # every comparison a test could use says "equal"
 import math
@@ -291,6 +299,13 @@ def insert(nb, source: str, after: str | None = None):
     return nb
 
 
+def prepend(nb, source: str):
+    """A copy of nb with a code cell before all others."""
+    nb = copy.deepcopy(nb)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(source))
+    return nb
+
+
 def replace_def(nb, name: str, source: str):
     """A copy of nb whose top-level `def name` (in a cell holding others too) is `source` instead."""
     nb = copy.deepcopy(nb)
@@ -349,6 +364,7 @@ def _stage_01(root: Path, sol, stu) -> dict[str, tuple]:
         "solution": (sol, True, full),
         "otter-runner-patch": (insert(stu, OTTER_RUNNER_PATCH), False, {"*": "zero"}),
         "comparison-patch": (insert(stu, COMPARISON_PATCH), False, {"*": "zero"}),
+        "otter-call-func-patch": (prepend(stu, OTTER_CALL_FUNC_PATCH), False, {"*": "zero"}),
         # q1 left as stubs, every comparison patched: q1 stays 0, the honest rest keeps its points
         "comparison-patch-keeps-honest": (
             insert(
