@@ -49,7 +49,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from cnnkit.grading import gradescope, leaks, offline
+from cnnkit.grading import gradescope, leaks, offline, public_tests
 from cnnkit.grading.paths import StageDirs, stage_dirs
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -402,6 +402,7 @@ def _check_master(dirs: StageDirs) -> None:
     if not dirs.master.is_file():
         raise BuildError(f"no master for stage {dirs.stage}: {dirs.master} does not exist")
     problems = leaks.structure_problems(dirs.master) + leaks.missing_inline_markers(dirs.master)
+    problems += public_tests.problems(dirs.master)  # no public test reproduces its solution
     if "seed_everything(" not in dirs.master.read_text(encoding="utf-8"):
         problems.append(
             f"{dirs.master}: no `cnnkit.seed_everything(SEED)` call; every master seeds itself "
