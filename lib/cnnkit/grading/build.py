@@ -49,7 +49,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from cnnkit.grading import gradescope, leaks, offline, public_tests
+from cnnkit.grading import gradescope, helper_leaks, leaks, offline, public_tests
 from cnnkit.grading.paths import StageDirs, stage_dirs
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -631,6 +631,7 @@ def build(stages: list[str], root: Path, samples: bool = False) -> None:
     for stage in missing:
         print(f"cnnkit build: skipping {stage}: solutions/{stage}/{stage}.py does not exist yet")
     stages = [s for s in stages if s not in missing]
+    helper_leaks.check(root)  # no library helper outside the regions holds a solution
     secrets = leaks.collect_secrets(root)
     for stage in stages:
         print(f"cnnkit build: {stage}", flush=True)
