@@ -101,6 +101,9 @@ def _autocast(device, enabled, dtype):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+# default_step is notebook 03's train_step with loss scaling: it is gated with that notebook's
+# exercises, so the library of stages 01-03 stubs it (fit then needs its step_fn).
+# BEGIN EXERCISE 03_pytorch_cnn
 def default_step(model, batch, optimizer, loss_fn, scaler=None, autocast=None):
     """One optimisation step on one batch: forward, loss, zero_grad, backward, update.
 
@@ -133,6 +136,9 @@ def default_step(model, batch, optimizer, loss_fn, scaler=None, autocast=None):
         optimizer.step()
     n_correct = (scores.detach().argmax(dim=1) == y).sum()
     return loss.detach(), n_correct, int(y.shape[0])
+
+
+# END EXERCISE
 
 
 @torch.no_grad()
@@ -307,6 +313,8 @@ def fit(
     - step_fn: optional step_fn(model, batch, optimizer, loss_fn) -> (loss, n_correct, n) replacing
       default_step; the batch arrives on the device; fit runs it under autocast when amp is on (with
       float16 there is no loss scaling in a custom step: pass amp=False if gradients underflow).
+      In the library of stages 01-03 default_step is a stub (it is notebook 03's exercise): pass
+      your own train_step there.
     - checkpoint: optional path; the best model so far (by val accuracy; the last one without a
       val_loader) is saved there with save_checkpoint.
     - config: optional JSON-able dict stored in the checkpoint to rebuild the model

@@ -1684,26 +1684,27 @@ hidden: false
 """ # END TEST CONFIG
 def test_q5_first_step_with_defaults(sgd, sgd_momentum, rmsprop, adam):
     import numpy as np
-    import torch
 
     from cnnkit import checks
 
+    # First steps by hand, with the default hyperparameters: plain SGD and momentum (v starts at 0)
+    # move by -lr * dw (lr 1e-2); RMSProp's cache starts at (1 - 0.99) dw^2, so it moves by
+    # lr * dw / (0.1 |dw| + eps), about 0.1 against the gradient's sign; Adam's bias-corrected moments
+    # are dw and dw^2, so it moves by lr * dw / (|dw| + eps), about lr = 1e-3 against the sign.
     rng = checks.rng()
+    sign = np.where(rng.random((3, 4)) < 0.5, -1.0, 1.0)
+    dw = sign * rng.uniform(0.5, 2.0, size=(3, 4))
     w = rng.standard_normal((3, 4))
-    dw = rng.standard_normal((3, 4))
-    oracles = {
-        "sgd": (sgd, lambda p: torch.optim.SGD(p, lr=1e-2)),
-        "sgd_momentum": (sgd_momentum, lambda p: torch.optim.SGD(p, lr=1e-2, momentum=0.9)),
-        "rmsprop": (rmsprop, lambda p: torch.optim.RMSprop(p, lr=1e-2, alpha=0.99, eps=1e-8)),
-        "adam": (adam, lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)),
+    eps = 1e-8
+    steps = {
+        "sgd": (sgd, 1e-2 * dw),
+        "sgd_momentum": (sgd_momentum, 1e-2 * dw),
+        "rmsprop": (rmsprop, 1e-2 * sign * np.abs(dw) / (0.1 * np.abs(dw) + eps)),
+        "adam": (adam, 1e-3 * sign * np.abs(dw) / (np.abs(dw) + eps)),
     }
-    for name, (rule, make) in oracles.items():
-        p = torch.tensor(w, requires_grad=True)
-        opt = make([p])
-        p.grad = torch.tensor(dw)
-        opt.step()
+    for name, (rule, step) in steps.items():
         next_w, _ = rule(w.copy(), dw.copy(), None)
-        checks.close(f"{name}: w after one step from config=None", next_w, p.detach().numpy(), rtol=1e-7, atol=1e-10)
+        checks.close(f"{name}: w after one step from config=None", next_w, w - step, rtol=1e-7, atol=1e-10)
 
 
 # %%
@@ -1713,22 +1714,18 @@ hidden: false
 """ # END TEST CONFIG
 def test_q5_momentum_three_steps(sgd_momentum):
     import numpy as np
-    import torch
 
     from cnnkit import checks
 
-    # CS231n's momentum (v = mu*v - lr*dw; w += v) is torch's SGD momentum with v = -lr * buffer.
+    # Gradients c_t * g with c = 1, -1, 2, lr 0.1, momentum 0.9, by hand: v = -0.1, then
+    # 0.9 * -0.1 + 0.1 = 0.01, then 0.9 * 0.01 - 0.2 = -0.191 (times g); w moves by the running sum.
     rng = checks.rng()
-    w = rng.standard_normal(5)
-    p = torch.tensor(w, requires_grad=True)
-    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
-    config = {"learning_rate": 0.1, "momentum": 0.9}
-    for step in range(3):
-        dw = rng.standard_normal(5)
-        w, config = sgd_momentum(w, dw, config)
-        p.grad = torch.tensor(dw)
-        opt.step()
-        checks.close(f"w after step {step + 1}", w, p.detach().numpy(), rtol=1e-7, atol=1e-10)
+    w0 = rng.standard_normal(5)
+    g = rng.standard_normal(5)
+    w, config = w0.copy(), {"learning_rate": 0.1, "momentum": 0.9}
+    for step, (c, moved) in enumerate([(1.0, -0.1), (-1.0, -0.09), (2.0, -0.281)]):
+        w, config = sgd_momentum(w, c * g, config)
+        checks.close(f"w after step {step + 1}", w, w0 + moved * g, rtol=1e-7, atol=1e-10)
 
 
 # %%

@@ -49,7 +49,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from cnnkit.grading import gradescope, leaks, offline
+from cnnkit.grading import gradescope, helper_leaks, leaks, offline, public_tests
 from cnnkit.grading.paths import StageDirs, stage_dirs
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -402,6 +402,7 @@ def _check_master(dirs: StageDirs) -> None:
     if not dirs.master.is_file():
         raise BuildError(f"no master for stage {dirs.stage}: {dirs.master} does not exist")
     problems = leaks.structure_problems(dirs.master) + leaks.missing_inline_markers(dirs.master)
+    problems += public_tests.problems(dirs.master)  # no public test reproduces its solution
     if "seed_everything(" not in dirs.master.read_text(encoding="utf-8"):
         problems.append(
             f"{dirs.master}: no `cnnkit.seed_everything(SEED)` call; every master seeds itself "
@@ -630,6 +631,7 @@ def build(stages: list[str], root: Path, samples: bool = False) -> None:
     for stage in missing:
         print(f"cnnkit build: skipping {stage}: solutions/{stage}/{stage}.py does not exist yet")
     stages = [s for s in stages if s not in missing]
+    helper_leaks.check(root)  # no library helper outside the regions holds a solution
     secrets = leaks.collect_secrets(root)
     for stage in stages:
         print(f"cnnkit build: {stage}", flush=True)

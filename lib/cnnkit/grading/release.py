@@ -41,7 +41,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cnnkit.grading import leaks
+from cnnkit.grading import helper_leaks, leaks
 from cnnkit.grading.build import write_zip
 from cnnkit.grading.gate import BEGIN_RE, END_RE, gated_copy
 from cnnkit.grading.paths import STAGES, stage_dirs
@@ -511,6 +511,8 @@ def release(
         archive = os.environ.get("CNNKIT_RELEASE_ZIP", "") not in ("", "0")
     if out == root or root.is_relative_to(out) or out.is_relative_to(root / "lib"):
         raise ReleaseError(f"refusing to release into {out}: it overlaps the kit's checkout")
+    if helpers := helper_leaks.findings(root):  # the gate stubs only regions: see helper_leaks
+        raise ReleaseError(f"release of {name} refused:\n  " + "\n  ".join(map(str, helpers)))
     if out.exists() and any(out.iterdir()) and not _looks_like_release(out):
         raise ReleaseError(f"{out} exists and is not an earlier release: choose an empty folder")
     settings = release_settings(repo_url, ref)
