@@ -171,6 +171,35 @@ def test_missing_inline_markers_are_reported_with_the_line(tmp_path):
     assert "return x + 1" in secrets.lines
 
 
+# Library exercises written ahead of their master cells: the numpy references of issue 16, whose
+# notebook questions come with the master rewrite of issue 21. The gate stubs them and the leak scan
+# guards them like every region; only "a master shows and grades it" waits. When a master defines
+# one, the drift check compares the two and its entry here must go.
+AWAITING_MASTER = {
+    # lib/cnnkit/numeric/deep_layers.py, 01_backprop
+    "tanh_forward",
+    "tanh_backward",
+    "leaky_relu_forward",
+    "leaky_relu_backward",
+    "dropout_forward",
+    "dropout_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "layernorm_forward",
+    "layernorm_backward",
+    # lib/cnnkit/numeric/deep_layers.py, 02_conv_layers
+    "spatial_batchnorm_forward",
+    "spatial_batchnorm_backward",
+    "spatial_groupnorm_forward",
+    "spatial_groupnorm_backward",
+    # lib/cnnkit/numeric/weight_init.py and fc_net.py, 01_backprop
+    "init_gain",
+    "init_weights",
+    "FullyConnectedNet",
+}
+
+
 def test_repo_masters_match_the_library_exercises():
     """One source per reference: master solution cells and library exercise regions agree."""
     root = repo_root()
@@ -188,7 +217,11 @@ def test_repo_masters_match_the_library_exercises():
         if stage_dirs(stage, root).master.is_file()
         for name, _, _ in leaks.master_definitions(stage_dirs(stage, root).master)
     }
-    assert exercises and exercises <= in_masters, sorted(exercises - in_masters)
+    assert exercises and exercises - AWAITING_MASTER <= in_masters, sorted(
+        exercises - AWAITING_MASTER - in_masters
+    )
+    assert exercises >= AWAITING_MASTER, sorted(AWAITING_MASTER - exercises)  # no stale entry
+    assert not AWAITING_MASTER & in_masters, sorted(AWAITING_MASTER & in_masters)
 
 
 def test_repo_assignments_hold_no_secret():
