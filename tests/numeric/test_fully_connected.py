@@ -157,6 +157,8 @@ def test_test_mode_uses_running_averages_and_no_dropout():
     np.testing.assert_allclose(net.loss(X[:1]), a[:1], rtol=1e-12)
     with pytest.raises(ValueError, match="normalization"):
         FullyConnectedNet([4], normalization="groupnorm")
+    with pytest.raises(ValueError, match="dropout_keep_ratio"):
+        FullyConnectedNet([4], dropout_keep_ratio=0.0)
 
 
 @pytest.mark.parametrize("normalization", [None, "batchnorm"])
