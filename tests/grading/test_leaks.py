@@ -171,6 +171,35 @@ def test_missing_inline_markers_are_reported_with_the_line(tmp_path):
     assert "return x + 1" in secrets.lines
 
 
+# Library exercises written ahead of their master cells: the numpy references of issue 16, whose
+# notebook questions come with the master rewrite of issue 21. The gate stubs them and the leak scan
+# guards them like every region; only "a master shows and grades it" waits. When a master defines
+# one, the drift check compares the two and its entry here must go.
+AWAITING_MASTER = {
+    # lib/cnnkit/numeric/deep_layers.py, 01_backprop
+    "tanh_forward",
+    "tanh_backward",
+    "leaky_relu_forward",
+    "leaky_relu_backward",
+    "dropout_forward",
+    "dropout_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "layernorm_forward",
+    "layernorm_backward",
+    # lib/cnnkit/numeric/deep_layers.py, 02_conv_layers
+    "spatial_batchnorm_forward",
+    "spatial_batchnorm_backward",
+    "spatial_groupnorm_forward",
+    "spatial_groupnorm_backward",
+    # lib/cnnkit/numeric/weight_init.py and fc_net.py, 01_backprop
+    "init_gain",
+    "init_weights",
+    "FullyConnectedNet",
+}
+
+
 def test_repo_masters_match_the_library_exercises():
     """One source per reference: master solution cells and library exercise regions agree."""
     root = repo_root()
@@ -190,7 +219,10 @@ def test_repo_masters_match_the_library_exercises():
     }
     # (or is a helper gated because it repeats one, like training.default_step)
     gated_helpers = {f.name for f in helper_leaks.findings(root, gated=True)}
-    assert exercises and exercises - in_masters <= gated_helpers, sorted(exercises - in_masters)
+    missing = exercises - AWAITING_MASTER - in_masters - gated_helpers
+    assert exercises and not missing, sorted(missing)
+    assert exercises >= AWAITING_MASTER, sorted(AWAITING_MASTER - exercises)  # no stale entry
+    assert not AWAITING_MASTER & in_masters, sorted(AWAITING_MASTER & in_masters)
 
 
 def test_repo_assignments_hold_no_secret():
