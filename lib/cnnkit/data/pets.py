@@ -294,8 +294,9 @@ def load(
     - n: optional deterministic class-balanced subset size.
     - seed: seed of the subset.
     - size: side of the square each photo is centre-cropped and resized to.
-    - n_per_class: optional exactly this many photos per breed (few-label experiments); nested in
-      seed: the 5-per-breed set is part of the 20-per-breed set of the same seed.
+    - n_per_class: optional exactly this many photos per breed (few-label experiments; at most the
+      smallest breed's count in the split, which the error names). Nested for one seed: the
+      5-per-breed set is part of the 20-per-breed set.
 
     Returns:
     - Split(X, y, class_names); only the selected photos are decoded.
