@@ -37,7 +37,7 @@ def test_import_does_not_import_torch():
 def test_list_datasets_has_every_dataset_with_contract_keys():
     rows = data.list_datasets()
     names = [r["name"] for r in rows]
-    assert names == ["fashion_mnist", "cifar10", "shapes", "digits", "photos"]
+    assert names == ["fashion_mnist", "cifar10", "pets", "shapes", "digits", "photos"]
     for r in rows:
         assert {"name", "available", "source", "how_to_get"} <= set(r)
         assert isinstance(r["available"], bool)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from cnnkit import data
-from cnnkit.data import cifar10, fashion_mnist
+from cnnkit.data import cifar10, fashion_mnist, pets
 from cnnkit.data._download import file_digest
 
 LABEL_NAMES = [
@@ -241,3 +241,250 @@ def test_cifar10_archive_copied_into_cache_by_hand_is_verified_and_unpacked(site
     md5 = file_digest(target, "md5")
     data.fetch("cifar10", md5=md5)
     assert not target.exists() and data.available("cifar10")
+
+
+# --- Oxford-IIIT Pet: two archives in the official layout, served from 127.0.0.1 ---------------------
+
+# The first four breeds with their official class ids (1-based) and species (1 cat, 2 dog).
+PET_BREEDS = [
+    ("Abyssinian", 1),
+    ("american_bulldog", 2),
+    ("american_pit_bull_terrier", 2),
+    ("basset_hound", 2),
+]
+PET_TRAINVAL, PET_TEST, PET_SIZE = 12, 3, 32  # 32: colour edges on JPEG's 16-pixel blocks
+
+
+def _jpeg(img) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def _add(tar, name, payload: bytes):
+    info = tarfile.TarInfo(name)
+    info.size = len(payload)
+    tar.addfile(info, io.BytesIO(payload))
+
+
+def make_pet_archives(folder, seed=0):
+    """Write images.tar.gz and annotations.tar.gz as the official ones are laid out.
+
+    images/: one JPEG per photo (square PET_SIZE x PET_SIZE, one grey, one wider than high whose
+    central square is pure blue between red margins) and a stray .mat file as in the real archive;
+    annotations/: list.txt with its '#' header, trainval.txt, test.txt, a trimap, an AppleDouble file.
+    Returns {'trainval': [(id, label0)], 'test': [...]}.
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    parts = {"trainval": [], "test": []}
+    photos = {}
+    k = 1
+    for breed, species in PET_BREEDS:
+        for part, count in (("trainval", PET_TRAINVAL), ("test", PET_TEST)):
+            for _ in range(count):
+                image_id = f"{breed}_{k}"
+                k += 1
+                label = PET_BREEDS.index((breed, species))
+                parts[part].append((image_id, label, species))
+                pixels = rng.integers(0, 256, (PET_SIZE, PET_SIZE, 3), dtype=np.uint8)
+                photos[image_id] = Image.fromarray(pixels)
+    grey_id = parts["test"][0][0]
+    photos[grey_id] = photos[grey_id].convert("L")
+    wide = np.zeros((PET_SIZE, 2 * PET_SIZE, 3), dtype=np.uint8)
+    wide[:, : PET_SIZE // 2, 0] = wide[:, -PET_SIZE // 2 :, 0] = 255
+    wide[:, PET_SIZE // 2 : -PET_SIZE // 2, 2] = 255
+    wide_id = parts["test"][1][0]
+    photos[wide_id] = Image.fromarray(wide)
+    with tarfile.open(folder / "images.tar.gz", "w:gz") as tar:
+        for image_id, img in photos.items():
+            _add(tar, f"images/{image_id}.jpg", _jpeg(img))
+        _add(tar, "images/Abyssinian_100.mat", b"MATLAB 5.0 MAT-file")
+
+    def lines(rows):
+        return "".join(f"{i} {c + 1} {s} {c + 1}\n" for i, c, s in rows).encode()
+
+    header = b"#Image CLASS-ID SPECIES BREED ID\n#ID: 1:37 Class ids\n"
+    with tarfile.open(folder / "annotations.tar.gz", "w:gz") as tar:
+        _add(tar, "annotations/list.txt", header + lines(parts["trainval"] + parts["test"]))
+        _add(tar, "annotations/trainval.txt", lines(parts["trainval"]))
+        _add(tar, "annotations/test.txt", lines(parts["test"]))
+        _add(tar, "annotations/README", b"Oxford-IIIT Pet Dataset annotations\n")
+        _add(tar, f"annotations/trimaps/{wide_id}.png", b"\x89PNG fake trimap")
+        _add(tar, f"annotations/trimaps/._{wide_id}.png", b"AppleDouble")
+    out = {p: [(i, c) for i, c, _ in rows] for p, rows in parts.items()}
+    out["grey"], out["wide"] = grey_id, wide_id
+    return out
+
+
+@pytest.fixture
+def pet_site(tmp_path, monkeypatch):
+    """good/ holds both archives, bad/ a corrupt images archive, odd/ verified but wrong archives."""
+    monkeypatch.setenv("CNNKIT_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("CNNKIT_NO_SYSTEM_DATA", "1")
+    monkeypatch.delenv("CNNKIT_OFFLINE", raising=False)
+    monkeypatch.delenv("CNNKIT_PETS_MIRRORS", raising=False)
+    root = tmp_path / "site"
+    for d in ("good", "bad", "odd"):
+        (root / d).mkdir(parents=True)
+    parts = make_pet_archives(root / "good")
+    blob = bytearray((root / "good" / "images.tar.gz").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (root / "bad" / "images.tar.gz").write_bytes(bytes(blob))
+    (root / "bad" / "annotations.tar.gz").write_bytes(
+        (root / "good" / "annotations.tar.gz").read_bytes()
+    )
+    md5s = {a: file_digest(root / "good" / a, "md5") for a in pets.ARCHIVES}
+    with tarfile.open(root / "odd" / "annotations.tar.gz", "w:gz") as tar:
+        _add(tar, "annotations/list.txt", b"# no split files\n")
+    (root / "odd" / "images.tar.gz").write_bytes((root / "good" / "images.tar.gz").read_bytes())
+    odd_md5s = {a: file_digest(root / "odd" / a, "md5") for a in pets.ARCHIVES}
+    with serve(root) as url:
+        yield {
+            "url": url,
+            "md5s": md5s,
+            "odd_md5s": odd_md5s,
+            "parts": parts,
+            "cache": tmp_path / "cache",
+        }
+
+
+def _fetch_pets(site, *dirs, md5s=None):
+    return data.fetch(
+        "pets",
+        mirrors=[f"{site['url']}/{d}/" for d in dirs],
+        md5s=md5s or site["md5s"],
+        official=False,
+        progress=False,
+    )
+
+
+def test_pets_official_urls_and_md5s_are_torchvision_s():
+    from torchvision.datasets import OxfordIIITPet
+
+    res = pets.resources()
+    assert sorted(res) == sorted(pets.ARCHIVES)
+    assert sorted(res.values()) == sorted(OxfordIIITPet._RESOURCES)
+    assert all(url.startswith("https://") and len(md5) == 32 for url, md5 in res.values())
+
+
+def test_pets_good_archives_load_like_torchvision(pet_site):
+    base = _fetch_pets(pet_site, "good")
+    assert base == pet_site["cache"] / "pets" / "oxford-iiit-pet"
+    files = _files(pet_site["cache"])
+    # Unpacked in torchvision's layout; no archive, no partial download, no temporary folder left.
+    assert not [f for f in files if f.endswith((".tar.gz", ".part")) or "/.extract-" in f]
+    assert f"pets/oxford-iiit-pet/images/{pet_site['parts']['wide']}.jpg" in files
+    assert "pets/oxford-iiit-pet/annotations/test.txt" in files
+    assert data.available("pets") and data.path("pets") == base
+
+    test = data.load("pets", "test", size=PET_SIZE)
+    n_test = len(PET_BREEDS) * PET_TEST
+    assert test.X.shape == (n_test, 3, PET_SIZE, PET_SIZE) and test.X.dtype == np.float32
+    assert test.class_names == [
+        "Abyssinian",
+        "American Bulldog",
+        "American Pit Bull Terrier",
+        "Basset Hound",
+    ]
+    # Oracle: torchvision's own reader of the same folder (photos already PET_SIZE square, so the
+    # crop-and-resize is the identity there).
+    from torchvision.datasets import OxfordIIITPet
+
+    ref = OxfordIIITPet(str(base.parent), split="test")
+    assert ref.classes == test.class_names and len(ref) == n_test
+    for i in range(n_test):
+        image, label = ref[i]
+        assert test.y[i] == label
+        if pet_site["parts"]["test"][i][0] == pet_site["parts"]["wide"]:
+            # A photo wider than high keeps its central square: blue, no red margin.
+            rgb = np.rint(test.X[i] * 255)
+            assert rgb[2].mean() > 220 and rgb[0].mean() < 30
+            continue
+        np.testing.assert_array_equal(
+            np.rint(test.X[i] * 255).astype(np.uint8), np.asarray(image).transpose(2, 0, 1)
+        )
+
+    train = data.load("pets", "train", size=8)
+    val = data.load("pets", "val", size=8)
+    assert train.X.shape[1:] == (3, 8, 8)
+    # val is a tenth of trainval (one per breed here); train and val partition trainval.
+    np.testing.assert_array_equal(np.bincount(val.y), np.ones(len(PET_BREEDS)))
+    np.testing.assert_array_equal(
+        np.bincount(np.concatenate([train.y, val.y])),
+        np.bincount([c for _, c in pet_site["parts"]["trainval"]]),
+    )
+
+    # The torch Dataset view is torchvision's reader over the same rows.
+    ds = pets.dataset("train")
+    assert [int(ds[i][1]) for i in range(len(ds))] == train.y.tolist()
+
+
+def test_pets_few_labels_decode_only_the_chosen_photos(pet_site, monkeypatch):
+    _fetch_pets(pet_site, "good")
+    decoded = []
+    read = pets.read_photo
+    monkeypatch.setattr(pets, "read_photo", lambda p, s: decoded.append(p) or read(p, s))
+    few = data.few_labels("pets", 2, seed=1, size=16)
+    assert len(decoded) == 2 * len(PET_BREEDS)
+    np.testing.assert_array_equal(np.bincount(few.y), np.full(len(PET_BREEDS), 2))
+    more = data.few_labels("pets", 5, seed=1, size=16)
+    other = data.few_labels("pets", 2, seed=2, size=16)
+    part, five = pets.split_indices("train", seed=1, n_per_class=5)
+    _, two = pets.split_indices("train", seed=1, n_per_class=2)
+    _, two_other = pets.split_indices("train", seed=2, n_per_class=2)
+    assert part == "trainval" and set(two) <= set(five) and set(two) != set(two_other)
+    assert len(more.y) == 5 * len(PET_BREEDS) and len(other.y) == len(few.y)
+    with pytest.raises(ValueError, match="largest possible here is"):
+        data.few_labels("pets", PET_TRAINVAL, size=16)
+
+
+def test_pets_corrupt_archive_is_a_clear_error_and_leaves_nothing(pet_site):
+    with pytest.raises(data.DatasetUnavailable) as exc:
+        _fetch_pets(pet_site, "bad")
+    msg = str(exc.value)
+    assert "md5 mismatch" in msg and pet_site["url"] + "/bad/images.tar.gz" in msg
+    assert "cnnkit data fetch pets" in msg
+    assert _files(pet_site["cache"]) == []
+    assert not data.available("pets")
+
+
+def test_pets_first_mirror_404_then_corrupt_then_good(pet_site):
+    base = _fetch_pets(pet_site, "missing", "bad", "good")
+    assert base.is_dir() and data.available("pets")
+    assert len(data.load("pets", "test", size=8).y) == len(PET_BREEDS) * PET_TEST
+
+
+def test_pets_mirrors_from_env_are_tried_first(pet_site, monkeypatch):
+    monkeypatch.setenv("CNNKIT_PETS_MIRRORS", f"{pet_site['url']}/missing, {pet_site['url']}/good/")
+    assert pets.mirrors_from_env() == [f"{pet_site['url']}/missing", f"{pet_site['url']}/good/"]
+    data.fetch("pets", md5s=pet_site["md5s"], official=False, progress=False)
+    assert data.available("pets")
+
+
+def test_pets_verified_archive_of_the_wrong_layout_is_named(pet_site):
+    with pytest.raises(data.DatasetUnavailable, match="annotations.tar.gz lacks annotations/"):
+        _fetch_pets(pet_site, "odd", md5s=pet_site["odd_md5s"])
+    assert not data.available("pets")
+
+
+def test_pets_offline_says_how_to_get_it(pet_site, monkeypatch):
+    monkeypatch.setenv("CNNKIT_OFFLINE", "1")
+    with pytest.raises(data.DatasetUnavailable) as exc:
+        data.load("pets", "test")
+    msg = str(exc.value)
+    assert "CNNKIT_OFFLINE" in msg and "cnnkit data fetch pets" in msg
+    assert "CNNKIT_PETS_MIRRORS" in msg and str(pet_site["cache"] / "pets") in msg
+    row = {r["name"]: r for r in data.list_datasets()}["pets"]
+    assert row["available"] is False and row["how_to_get"] == pets.how_to_get()
+    assert _files(pet_site["cache"]) == []
+    # Archives copied in by hand are verified and unpacked without the network.
+    target = pet_site["cache"] / "pets"
+    target.mkdir(parents=True)
+    make_pet_archives(target, seed=3)
+    with pytest.raises(data.DatasetUnavailable, match="wrong MD5"):
+        data.fetch("pets", md5s=pet_site["md5s"], official=False)
+    md5s = {a: file_digest(target / a, "md5") for a in pets.ARCHIVES}
+    data.fetch("pets", md5s=md5s, official=False)
+    assert data.available("pets") and not list(target.glob("*.tar.gz"))

@@ -10,7 +10,8 @@ nothing works, `DatasetUnavailable` says exactly what to install or download.
     >>> loaders = data.loaders("shapes", batch_size=128)            # torch DataLoaders (imports torch)
 
 Switches: CNNKIT_DATA (cache dir), CNNKIT_OFFLINE=1 (never download), CNNKIT_NO_SYSTEM_DATA=1 (ignore
-system files), CNNKIT_CIFAR10_MIRRORS (extra CIFAR-10 archive URLs, tried before the official one).
+system files), CNNKIT_CIFAR10_MIRRORS / CNNKIT_PETS_MIRRORS (extra archive URLs, tried before the official
+ones). `few_labels(name, n_per_class)` draws the few-labels-per-class training sets of transfer learning.
 `import cnnkit.data` does not import torch; `loaders` does.
 """
 
@@ -20,12 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnkit.data import cifar10, fashion_mnist, samples, shapes
+from cnnkit.data import cifar10, fashion_mnist, pets, samples, shapes
 from cnnkit.data._common import (
     DatasetUnavailable,
     Split,
     cache_dir,
     downloads_enabled,
+    per_class_indices,
     system_files_enabled,
 )
 
@@ -40,10 +42,12 @@ __all__ = [
     "cache_dir",
     "downloads_enabled",
     "fetch",
+    "few_labels",
     "list_datasets",
     "load",
     "loaders",
     "path",
+    "per_class_indices",
     "photos",
     "shapes",
     "system_files_enabled",
@@ -59,6 +63,8 @@ class _Entry:
     how_to_get: Callable[[], str]
     fetch: Callable[..., Path] | None
     load: Callable
+    # The loader takes n_per_class itself and decodes only what it picks (photos read from JPEG files).
+    picks_per_class: bool = False
 
 
 def _here(path_fn):
@@ -85,6 +91,17 @@ _REGISTRY = {
             cifar10.how_to_get,
             cifar10.fetch,
             cifar10.load,
+        ),
+        _Entry(
+            "pets",
+            "Oxford-IIIT Pet, 7,349 RGB photos of 37 cat and dog breeds, ~100 labelled per breed "
+            "(download, 810 MB; load(..., size=128))",
+            None,
+            pets.locate,
+            pets.how_to_get,
+            pets.fetch,
+            pets.load,
+            picks_per_class=True,
         ),
         _Entry(
             "shapes",
@@ -174,7 +191,7 @@ def fetch(name: str, **options) -> Path:
     Inputs:
     - name: a registered dataset.
     - options: passed to the dataset's fetcher (cifar10: mirrors, md5, official, progress;
-      fashion_mnist: mirrors, md5s).
+      fashion_mnist: mirrors, md5s; pets: mirrors, md5s, official, progress).
 
     Returns:
     - the same path `path(name)` gives afterwards.
@@ -185,21 +202,54 @@ def fetch(name: str, **options) -> Path:
     return e.fetch(**options)
 
 
-def load(name: str, split: str = "train", n: int | None = None, seed: int = 0):
+def load(name: str, split: str = "train", n: int | None = None, seed: int = 0, **options):
     """Load a split as numpy arrays (downloading first if the dataset allows and needs it).
 
     Inputs:
-    - name: 'fashion_mnist', 'cifar10', 'shapes', 'digits' or 'photos'.
+    - name: 'fashion_mnist', 'cifar10', 'pets', 'shapes', 'digits' or 'photos'.
     - split: 'train', 'val' or 'test'; val is carved from the official training set with a fixed seed
       (shapes: its own generated stream), so splits never overlap and never change.
     - n: optional size: the first n of a fixed class-balanced permutation of the split.
     - seed: seed of that permutation (shapes: another version of the generated split).
+    - options: passed to the dataset's loader (pets: size=128, the side photos are resized to;
+      n_per_class=k, exactly k photos per breed).
 
     Returns:
     - Split(X, y, class_names): X float32 (N, C, H, W) in [0, 1], y int64 (N,), class_names list.
       For 'photos': a list of uint8 (H, W, 3) arrays (see `photos()` for the names).
     """
-    return _entry(name).load(split=split, n=n, seed=seed)
+    return _entry(name).load(split=split, n=n, seed=seed, **options)
+
+
+def few_labels(
+    name: str, n_per_class: int, seed: int = 0, split: str = "train", **options
+) -> Split:
+    """A few-labels training set: exactly `n_per_class` images of every class of a split, seeded.
+
+    The sets are nested for one seed (the 5-per-class set lies inside the 20-per-class set), and
+    different seeds draw different images, so a learning curve is averaged over seeds. Datasets that
+    decode lazily (pets) decode only the chosen images; the others load the split and subset it.
+
+    Inputs:
+    - name: a registered dataset with labels (not 'photos').
+    - n_per_class: images per class (>= 1; at most the smallest class's count in the split).
+    - seed: which draw.
+    - split: the split to draw from ('train' normally; 'val' and 'test' work too).
+    - options: passed to the dataset's loader (pets: size).
+
+    Returns:
+    - Split(X, y, class_names) with len(y) == n_per_class * number of classes.
+
+    Raises ValueError when a class has fewer than n_per_class images in the split.
+    """
+    e = _entry(name)
+    if e.picks_per_class:
+        return e.load(split=split, seed=seed, n_per_class=n_per_class, **options)
+    full = e.load(split=split, n=None, seed=0, **options)
+    if not isinstance(full, Split):
+        raise ValueError(f"{name} has no labels to draw per class from")
+    idx = per_class_indices(full.y, n_per_class, seed)
+    return Split(full.X[idx], full.y[idx], full.class_names)
 
 
 def photos(names=None) -> dict:

@@ -75,6 +75,36 @@ def stratified_order(y: np.ndarray, seed: int) -> np.ndarray:
     return perm[np.argsort(rank, kind="stable")]
 
 
+def per_class_indices(y: np.ndarray, n_per_class: int, seed: int) -> np.ndarray:
+    """Exactly `n_per_class` items of every class, chosen at random with `seed` (few-label splits).
+
+    The choice is the class-balanced prefix of `stratified_order(y, seed)`, so for one seed the sets
+    are nested: the 5-per-class set lies inside the 20-per-class set (a learning curve adds labels
+    rather than drawing new ones).
+
+    Inputs:
+    - y: int (N,) labels.
+    - n_per_class: how many of each class (>= 1).
+    - seed: seed of the choice.
+
+    Returns:
+    - idx: int64 sorted indices into y, n_per_class * (number of classes in y) of them.
+
+    Raises ValueError when a class has fewer than n_per_class items.
+    """
+    y = np.asarray(y)
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
+    classes, counts = np.unique(y, return_counts=True)
+    short = {int(c): int(k) for c, k in zip(classes, counts, strict=True) if k < n_per_class}
+    if short:
+        raise ValueError(
+            f"n_per_class={n_per_class} but {len(short)} class(es) have fewer items "
+            f"(class: count {short}); the largest possible here is {int(counts.min())}"
+        )
+    return np.sort(stratified_order(y, seed)[: n_per_class * len(classes)])
+
+
 def carve(y: np.ndarray, split: str, n_val: int) -> np.ndarray:
     """Indices of the train or val part of an official training set (val: a fixed stratified slice).
 
