@@ -11,8 +11,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnnkit.grading import leaks
+from cnnkit.grading import leaks, master
 from cnnkit.grading.paths import repo_root, stage_dirs
+from cnnkit.grading.stage import NAMES
 
 FIXTURE = Path(__file__).parent / "build_fixtures" / "toy_stage"
 SOLUTION_LINE = "squared_value_of_x = np.multiply(x, x)"
@@ -157,17 +158,17 @@ def test_markdown_never_makes_a_solution_line_public(tmp_path):
 
 
 def test_missing_inline_markers_are_reported_with_the_line(tmp_path):
-    master = tmp_path / "m.py"
-    master.write_text(
+    path = tmp_path / "m.py"
+    path.write_text(
         "# %% [raw]\n# # BEGIN QUESTION\n# name: q1\n\n# %% [raw]\n# # BEGIN SOLUTION\n\n"
         "# %%\ndef f(x):\n    return x + 1\n\n# %% [raw]\n# # END SOLUTION\n\n"
         "# %% [raw]\n# # END QUESTION\n"
     )
-    problems = leaks.missing_inline_markers(master)
-    assert len(problems) == 1 and problems[0].startswith(f"{master}:9: solution cell has no inline")
+    problems = master.missing_inline_markers(master.read(path))
+    assert len(problems) == 1 and problems[0].startswith(f"{path}:9: solution cell has no inline")
     # such a cell ships whole, so every line of it is a secret
     secrets = leaks.Secrets()
-    leaks._master_secrets(master, tmp_path, secrets, set())
+    leaks._master_secrets(path, tmp_path, secrets, set())
     assert "return x + 1" in secrets.lines
 
 
@@ -184,9 +185,9 @@ def test_repo_masters_match_the_library_exercises():
     }
     in_masters = {
         name
-        for stage in leaks.STAGES
+        for stage in NAMES
         if stage_dirs(stage, root).master.is_file()
-        for name, _, _ in leaks.master_definitions(stage_dirs(stage, root).master)
+        for name, _, _ in master.read(stage_dirs(stage, root).master).solution_definitions()
     }
     assert exercises and exercises <= in_masters, sorted(exercises - in_masters)
 

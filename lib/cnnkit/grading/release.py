@@ -44,7 +44,9 @@ from pathlib import Path
 from cnnkit.grading import leaks
 from cnnkit.grading.build import write_zip
 from cnnkit.grading.gate import BEGIN_RE, END_RE, gated_copy
-from cnnkit.grading.paths import STAGES, stage_dirs
+from cnnkit.grading.paths import stage_dirs
+from cnnkit.grading.stage import Stage, StageError
+from cnnkit.grading.stage import get as get_stage
 
 TEMPLATES = Path(__file__).resolve().parent / "release_templates"
 DEFAULT_REPO = "https://github.com/cnnkit/cnnkit-course"
@@ -94,14 +96,15 @@ def stage_name(stage: int | str) -> str:
     Returns:
     - name: e.g. "02_conv_layers".
     """
-    if isinstance(stage, int) or (isinstance(stage, str) and stage.isdigit()):
-        k = int(stage)
-        if not 1 <= k <= len(STAGES):
-            raise ReleaseError(f"stage must be 1..{len(STAGES)}, not {k}")
-        return STAGES[k - 1]
-    if stage not in STAGES:
-        raise ReleaseError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
-    return stage
+    try:
+        return get_stage(stage).name
+    except StageError as e:
+        raise ReleaseError(str(e)) from e
+
+
+def _upto(stage: str) -> list[str]:
+    """The course's stage names up to and including `stage`."""
+    return [s.name for s in get_stage(stage).earlier()]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -290,13 +293,7 @@ def student_environment(root: Path) -> str:
 
 def _artifact_note(stage: str, root: Path) -> str:
     """Files the notebook saves and students submit with it (samples.yml `artifacts`)."""
-    import yaml
-
-    path = stage_dirs(stage, root).samples_yml
-    if not path.is_file():
-        return ""
-    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    files = spec.get("artifacts", []) if isinstance(spec, dict) else []
+    files = Stage.named(stage).artifacts(root)
     return " + " + ", ".join(f"`{f}`" for f in files) if files else ""
 
 
@@ -313,7 +310,7 @@ def student_readme(stage: str, root: Path, settings: dict) -> str:
       submit (notebook + artifact files) and the hidden-tests note.
     """
     rows = []
-    for s in STAGES[: STAGES.index(stage) + 1]:
+    for s in _upto(stage):
         nb = f"assignments/{s}/{s}.ipynb"
         colab = (
             f"[Open in Colab]({settings['colab_base']}/assignments/{s}/{s}-colab.ipynb)"
@@ -451,7 +448,7 @@ def expected_manifest(stage: str, root: Path) -> list[str]:
       assignments/<s>/ for s <= stage, every non-junk file of lib/cnnkit outside grading/.
     """
     paths = ["README.md", "environment.yml", "pyproject.toml"]
-    for s in STAGES[: STAGES.index(stage) + 1]:
+    for s in _upto(stage):
         src = root / "assignments" / s
         paths += [
             f"assignments/{s}/{p.relative_to(src).as_posix()}"
@@ -527,7 +524,7 @@ def release(
     try:
         tree = stage_tmp / out.name
         tree.mkdir()
-        for s in STAGES[: STAGES.index(name) + 1]:
+        for s in _upto(name):
             _copy_assignment(s, root, tree / "assignments" / s, spec)
         _library(name, tree / "lib", spec)
         (tree / "README.md").write_text(student_readme(name, root, settings), encoding="utf-8")
