@@ -471,178 +471,35 @@ print("hand-staged:    L =", round(L_hand, 6), " dL/dx0 =", round(g_hand["x0"], 
 # name: q3
 
 # %%
-def affine_forward(x, w, b):
-    """Forward pass of a fully connected (affine) layer: out = x.reshape(N, D) @ w + b.
-
-    Each example x[i] of shape (d_1, ..., d_k) is flattened to a vector of D = d_1 * ... * d_k numbers.
-
-    Inputs:
-    - x: array of shape (N, d_1, ..., d_k), a minibatch of N examples.
-    - w: array of shape (D, M), the weights.
-    - b: array of shape (M,), the biases.
-
-    Returns a tuple of:
-    - out: array of shape (N, M).
-    - cache: (x, w, b), for the backward pass.
-    """
-    # BEGIN SOLUTION
-    out = x.reshape(x.shape[0], -1) @ w + b
-    cache = (x, w, b)
-    return out, cache
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.layers.affine_forward
 
 
 # %%
-def affine_backward(dout, cache):
-    """Backward pass of a fully connected (affine) layer.
-
-    With X = x.reshape(N, D): dX = dout @ w.T, dw = X.T @ dout, db = dout summed over the batch.
-
-    Inputs:
-    - dout: array of shape (N, M), upstream gradient dL/dout.
-    - cache: (x, w, b) from affine_forward; x of shape (N, d_1, ..., d_k), w (D, M), b (M,).
-
-    Returns a tuple of:
-    - dx: array of shape (N, d_1, ..., d_k), dL/dx.
-    - dw: array of shape (D, M), dL/dw.
-    - db: array of shape (M,), dL/db.
-    """
-    # BEGIN SOLUTION
-    x, w, b = cache
-    dx = (dout @ w.T).reshape(x.shape)
-    dw = x.reshape(x.shape[0], -1).T @ dout
-    db = dout.sum(axis=0)
-    return dx, dw, db
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.layers.affine_backward
 
 
 # %%
-def relu_forward(x):
-    """Forward pass of the rectified linear unit: out = max(0, x), elementwise.
-
-    Inputs:
-    - x: array of any shape.
-
-    Returns a tuple of:
-    - out: array shaped like x.
-    - cache: x, for the backward pass.
-    """
-    # BEGIN SOLUTION
-    out = np.maximum(0, x)
-    cache = x
-    return out, cache
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.layers.relu_forward
 
 
 # %%
-def relu_backward(dout, cache):
-    """Backward pass of the ReLU: the upstream gradient passes where the input was positive.
-
-    Inputs:
-    - dout: array of any shape, upstream gradient dL/dout.
-    - cache: x from relu_forward, shaped like dout.
-
-    Returns:
-    - dx: array shaped like dout, dL/dx.
-    """
-    # BEGIN SOLUTION
-    x = cache
-    dx = dout * (x > 0)
-    return dx
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.layers.relu_backward
 
 
 # %%
-def sigmoid_forward(x):
-    """Forward pass of the logistic sigmoid: out = 1 / (1 + exp(-x)), elementwise.
-
-    Computed without overflow: exp is only ever taken of a non-positive number.
-
-    Inputs:
-    - x: array of any shape.
-
-    Returns a tuple of:
-    - out: array shaped like x, values in (0, 1).
-    - cache: out, for the backward pass (the local gradient needs only the output).
-    """
-    # BEGIN SOLUTION
-    e = np.exp(-np.abs(x))
-    out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-    cache = out
-    return out, cache
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.layers.sigmoid_forward
 
 
 # %%
-def sigmoid_backward(dout, cache):
-    """Backward pass of the sigmoid, from its cached output z: dx = dout * (1 - z) * z.
-
-    Inputs:
-    - dout: array of any shape, upstream gradient dL/dout.
-    - cache: out from sigmoid_forward, shaped like dout.
-
-    Returns:
-    - dx: array shaped like dout, dL/dx.
-    """
-    # BEGIN SOLUTION
-    z = cache
-    dx = dout * (1 - z) * z
-    return dx
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.layers.sigmoid_backward
 
 
 # %%
-def softmax_loss(scores, y):
-    """Softmax (cross-entropy) loss and its gradient, averaged over the minibatch.
-
-    L = (1/N) sum_i -log(exp(s[i, y[i]]) / sum_j exp(s[i, j])); the row maximum is subtracted before
-    exponentiating, which leaves the loss unchanged and keeps exp from overflowing.
-
-    Inputs:
-    - scores: array of shape (N, C), class scores; scores[i, c] is the score of class c for example i.
-    - y: int array of shape (N,), labels, 0 <= y[i] < C.
-
-    Returns a tuple of:
-    - loss: float, the mean loss.
-    - dscores: array of shape (N, C), dL/dscores.
-    """
-    # BEGIN SOLUTION
-    n = scores.shape[0]
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = -log_probs[np.arange(n), y].mean()
-    dscores = np.exp(log_probs)
-    dscores[np.arange(n), y] -= 1
-    dscores /= n
-    return float(loss), dscores
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.layers.softmax_loss
 
 
 # %%
-def svm_loss(scores, y):
-    """Multiclass SVM (hinge) loss with margin 1 and its gradient, averaged over the minibatch.
-
-    L = (1/N) sum_i sum_{j != y[i]} max(0, s[i, j] - s[i, y[i]] + 1).
-
-    Inputs:
-    - scores: array of shape (N, C), class scores.
-    - y: int array of shape (N,), labels, 0 <= y[i] < C.
-
-    Returns a tuple of:
-    - loss: float, the mean loss.
-    - dscores: array of shape (N, C), dL/dscores.
-    """
-    # BEGIN SOLUTION
-    n = scores.shape[0]
-    correct = scores[np.arange(n), y][:, None]
-    margins = np.maximum(0, scores - correct + 1)
-    margins[np.arange(n), y] = 0
-    loss = margins.sum() / n
-    positive = (margins > 0).astype(scores.dtype)
-    positive[np.arange(n), y] = -positive.sum(axis=1)
-    dscores = positive / n
-    return float(loss), dscores
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.layers.svm_loss
 
 
 # %% [markdown]
@@ -871,81 +728,7 @@ for fn in (softmax_loss, svm_loss):
 # name: q4
 
 # %%
-class TwoLayerNet:
-    """A two-layer fully connected network: affine - relu - affine - softmax.
-
-    Inputs have D = input_dim numbers each, the hidden layer H = hidden_dim units, and there are
-    C = num_classes classes. The loss is the mean softmax loss plus 0.5 * reg * (||W1||^2 + ||W2||^2);
-    biases are not regularized.
-
-    Parameters in self.params:
-    - W1: array of shape (D, H), first-layer weights.
-    - b1: array of shape (H,), first-layer biases.
-    - W2: array of shape (H, C), second-layer weights.
-    - b2: array of shape (C,), second-layer biases.
-    """
-
-    def __init__(
-        self,
-        input_dim=3 * 32 * 32,
-        hidden_dim=100,
-        num_classes=10,
-        weight_scale=1e-3,
-        reg=0.0,
-    ):
-        """Initialize the weights from N(0, weight_scale^2) (numpy's global RNG) and the biases to 0.
-
-        Inputs:
-        - input_dim: int D, the size of one input (after flattening).
-        - hidden_dim: int H, the number of hidden units.
-        - num_classes: int C, the number of classes.
-        - weight_scale: float, the standard deviation of the initial weights.
-        - reg: float, the L2 regularization strength.
-        """
-        # BEGIN SOLUTION
-        self.reg = reg
-        self.params = {
-            "W1": weight_scale * np.random.randn(input_dim, hidden_dim),
-            "b1": np.zeros(hidden_dim),
-            "W2": weight_scale * np.random.randn(hidden_dim, num_classes),
-            "b2": np.zeros(num_classes),
-        }
-        # END SOLUTION
-
-    def loss(self, X, y=None):
-        """Class scores for a minibatch, or its loss and the gradients of every parameter.
-
-        Inputs:
-        - X: array of shape (N, d_1, ..., d_k) with d_1 * ... * d_k = D, the inputs.
-        - y: int array of shape (N,), labels, 0 <= y[i] < C; or None.
-
-        Returns:
-        If y is None:
-        - scores: array of shape (N, C), scores[i, c] is the score of class c for X[i].
-        Else a tuple of:
-        - loss: float, the mean softmax loss plus the regularization.
-        - grads: dict with the same keys as self.params, each gradient shaped like its parameter.
-        """
-        # BEGIN SOLUTION
-        W1, b1 = self.params["W1"], self.params["b1"]
-        W2, b2 = self.params["W2"], self.params["b2"]
-        a1, fc1_cache = affine_forward(X, W1, b1)
-        h1, relu_cache = relu_forward(a1)
-        scores, fc2_cache = affine_forward(h1, W2, b2)
-        if y is None:
-            return scores
-
-        data_loss, dscores = softmax_loss(scores, y)
-        loss = data_loss + 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
-
-        grads = {}
-        dh1, grads["W2"], grads["b2"] = affine_backward(dscores, fc2_cache)
-        da1 = relu_backward(dh1, relu_cache)
-        _, grads["W1"], grads["b1"] = affine_backward(da1, fc1_cache)
-        grads["W2"] = grads["W2"] + self.reg * W2
-        grads["W1"] = grads["W1"] + self.reg * W1
-        return loss, grads
-        # END SOLUTION
+# EXERCISE cnnkit.numeric.fc_net.TwoLayerNet
 
 
 # %%
@@ -1074,142 +857,19 @@ vis.plot_curves({"loss": overfit.loss_history}, xlabel="iteration", title="overf
 # name: q5
 
 # %%
-def sgd(w, dw, config=None):
-    """Vanilla stochastic gradient descent: w -= learning_rate * dw.
-
-    config keys:
-    - learning_rate: scalar step size (default 1e-2).
-
-    Inputs:
-    - w: array of any shape, the parameter.
-    - dw: array shaped like w, its gradient.
-    - config: dict or None.
-
-    Returns a tuple of:
-    - next_w: array shaped like w, the updated parameter.
-    - config: the config dict.
-    """
-    # BEGIN SOLUTION
-    if config is None:
-        config = {}
-    config.setdefault("learning_rate", 1e-2)
-    next_w = w - config["learning_rate"] * dw
-    return next_w, config
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.optim.sgd
 
 
 # %%
-def sgd_momentum(w, dw, config=None):
-    """SGD with momentum: v = momentum * v - learning_rate * dw; w += v.
-
-    config keys:
-    - learning_rate: scalar step size (default 1e-2).
-    - momentum: scalar in [0, 1), 0 gives plain SGD (default 0.9).
-    - velocity: array shaped like w, the running velocity (default zeros).
-
-    Inputs:
-    - w: array of any shape, the parameter.
-    - dw: array shaped like w, its gradient.
-    - config: dict or None.
-
-    Returns a tuple of:
-    - next_w: array shaped like w, the updated parameter.
-    - config: the config dict with the new velocity.
-    """
-    # BEGIN SOLUTION
-    if config is None:
-        config = {}
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("momentum", 0.9)
-    v = config.get("velocity", np.zeros_like(w))
-    v = config["momentum"] * v - config["learning_rate"] * dw
-    next_w = w + v
-    config["velocity"] = v
-    return next_w, config
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.optim.sgd_momentum
 
 
 # %%
-def rmsprop(w, dw, config=None):
-    """RMSProp: a per-entry step size from a running average of squared gradients.
-
-    cache = decay_rate * cache + (1 - decay_rate) * dw**2;
-    w -= learning_rate * dw / (sqrt(cache) + epsilon).
-
-    config keys:
-    - learning_rate: scalar step size (default 1e-2).
-    - decay_rate: scalar in [0, 1), decay of the squared-gradient average (default 0.99).
-    - epsilon: small scalar that avoids dividing by zero (default 1e-8).
-    - cache: array shaped like w, the running average of dw**2 (default zeros).
-
-    Inputs:
-    - w: array of any shape, the parameter.
-    - dw: array shaped like w, its gradient.
-    - config: dict or None.
-
-    Returns a tuple of:
-    - next_w: array shaped like w, the updated parameter.
-    - config: the config dict with the new cache.
-    """
-    # BEGIN SOLUTION
-    if config is None:
-        config = {}
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("decay_rate", 0.99)
-    config.setdefault("epsilon", 1e-8)
-    config.setdefault("cache", np.zeros_like(w))
-    cache = config["decay_rate"] * config["cache"] + (1 - config["decay_rate"]) * dw**2
-    next_w = w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"])
-    config["cache"] = cache
-    return next_w, config
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.optim.rmsprop
 
 
 # %%
-def adam(w, dw, config=None):
-    """Adam: momentum on the gradient and RMSProp scaling, both bias-corrected.
-
-    t += 1; m = beta1 * m + (1 - beta1) * dw; v = beta2 * v + (1 - beta2) * dw**2;
-    m_hat = m / (1 - beta1**t); v_hat = v / (1 - beta2**t);
-    w -= learning_rate * m_hat / (sqrt(v_hat) + epsilon).
-
-    config keys:
-    - learning_rate: scalar step size (default 1e-3).
-    - beta1: decay of the first moment (default 0.9).
-    - beta2: decay of the second moment (default 0.999).
-    - epsilon: small scalar that avoids dividing by zero (default 1e-8).
-    - m: array shaped like w, first moment (default zeros).
-    - v: array shaped like w, second moment (default zeros).
-    - t: int, the number of steps taken so far, incremented before use (default 0).
-
-    Inputs:
-    - w: array of any shape, the parameter.
-    - dw: array shaped like w, its gradient.
-    - config: dict or None.
-
-    Returns a tuple of:
-    - next_w: array shaped like w, the updated parameter.
-    - config: the config dict with the new m, v and t.
-    """
-    # BEGIN SOLUTION
-    if config is None:
-        config = {}
-    config.setdefault("learning_rate", 1e-3)
-    config.setdefault("beta1", 0.9)
-    config.setdefault("beta2", 0.999)
-    config.setdefault("epsilon", 1e-8)
-    config.setdefault("m", np.zeros_like(w))
-    config.setdefault("v", np.zeros_like(w))
-    config.setdefault("t", 0)
-    t = config["t"] + 1
-    m = config["beta1"] * config["m"] + (1 - config["beta1"]) * dw
-    v = config["beta2"] * config["v"] + (1 - config["beta2"]) * dw**2
-    m_hat = m / (1 - config["beta1"] ** t)
-    v_hat = v / (1 - config["beta2"] ** t)
-    next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])
-    config["t"], config["m"], config["v"] = t, m, v
-    return next_w, config
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.optim.adam
 
 
 # %%

@@ -74,104 +74,13 @@ print("CI mode (small data, short budgets):", CI)
 #    parameters. Use your two functions above.
 
 # %%
-def conv_output_size(N, F, S, P):
-    """Spatial output size of a conv (or pool) layer: (N - F + 2P) / S + 1.
-
-    Inputs:
-    - N: input size along one spatial axis (height or width).
-    - F: filter size along that axis.
-    - S: stride.
-    - P: zero padding added on each side.
-
-    Returns:
-    - out: the output size, an int.
-
-    Raises ValueError when the filter does not fit: it is larger than the padded input, or the strided
-    steps do not end exactly on the last column ((N - F + 2P) not divisible by S), e.g. (7, 3, 3, 0).
-    """
-    # BEGIN SOLUTION
-    span = N - F + 2 * P
-    if S <= 0 or span < 0 or span % S != 0:
-        raise ValueError(
-            f"filter does not fit: input {N}, filter {F}, stride {S}, pad {P} gives "
-            f"(N - F + 2P) / S + 1 = {span / S + 1 if S > 0 else float('nan'):g}"
-        )
-    return span // S + 1
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.arch.conv_output_size
 
 # %%
-def conv_param_count(F, C, K, bias=True):
-    """Number of learnable parameters of a conv layer with K filters of size F x F x C.
-
-    Inputs:
-    - F: filter size (square F x F).
-    - C: input channels (every filter spans the full input depth).
-    - K: number of filters.
-    - bias: whether each filter has a bias.
-
-    Returns:
-    - count: F*F*C*K weights, plus K biases when bias is True.
-    """
-    # BEGIN SOLUTION
-    return F * F * C * K + (K if bias else 0)
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.arch.conv_param_count
 
 # %%
-def trace_shapes(layers, input_shape, bias=True):
-    """Follow an input volume through a list of layer specs (see the module docstring).
-
-    Inputs:
-    - layers: list of layer-spec dicts with keys 'kind', 'name' and the kind's hyperparameters.
-    - input_shape: (C, H, W) of one input image.
-    - bias: whether conv and fc layers count their biases.
-
-    Returns:
-    - rows: list of dicts, the input first ('name': 'INPUT'), then one per layer, each with
-      'name', 'kind', 'shape' (C, H, W) of the output, 'activations' (C*H*W, an int) and
-      'params' (an int). An fc layer's output shape is (units, 1, 1).
-
-    Raises ValueError (from conv_output_size) when a conv or pool layer does not fit its input.
-    """
-    # BEGIN SOLUTION
-    C, H, W = input_shape
-    rows = [
-        {
-            "name": "INPUT",
-            "kind": "input",
-            "shape": (C, H, W),
-            "activations": C * H * W,
-            "params": 0,
-        }
-    ]
-    for layer in layers:
-        kind = layer["kind"]
-        if kind == "conv":
-            F, S, P, K = layer["size"], layer["stride"], layer["pad"], layer["filters"]
-            params = conv_param_count(F, C, K, bias=bias)
-            C, H, W = K, conv_output_size(H, F, S, P), conv_output_size(W, F, S, P)
-        elif kind == "pool":
-            F, S = layer["size"], layer["stride"]
-            params = 0
-            H, W = conv_output_size(H, F, S, 0), conv_output_size(W, F, S, 0)
-        elif kind == "norm":
-            params = 0
-        elif kind == "fc":
-            M = layer["units"]
-            params = C * H * W * M + (M if bias else 0)
-            C, H, W = M, 1, 1
-        else:
-            raise ValueError(f"unknown layer kind {kind!r}")
-        rows.append(
-            {
-                "name": layer.get("name", kind.upper()),
-                "kind": kind,
-                "shape": (C, H, W),
-                "activations": C * H * W,
-                "params": params,
-            }
-        )
-    return rows
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.arch.trace_shapes
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -294,87 +203,16 @@ print("largest parameter layer: ", max(vgg_rows, key=lambda r: r["params"])["nam
 # image.
 
 # %%
-def correlate2d(image, kernel):
-    """Valid 2-D cross-correlation of one channel: out[i, j] = sum_uv kernel[u, v] * image[i+u, j+v].
-
-    Inputs:
-    - image: array of shape (H, W).
-    - kernel: array of shape (KH, KW), KH <= H and KW <= W.
-
-    Returns:
-    - out: array of shape (H - KH + 1, W - KW + 1).
-    """
-    # BEGIN SOLUTION
-    H, W = image.shape
-    KH, KW = kernel.shape
-    H_out, W_out = H - KH + 1, W - KW + 1
-    out = np.zeros((H_out, W_out), dtype=np.result_type(image, kernel, np.float64))
-    # One shifted copy of the image per kernel entry: KH*KW array adds instead of H*W small sums.
-    for u in range(KH):
-        for v in range(KW):
-            out += kernel[u, v] * image[u : u + H_out, v : v + W_out]
-    return out
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.conv_layers.correlate2d
 
 # %%
-def convolve2d(image, kernel):
-    """Valid 2-D convolution (the signal-processing one): the kernel flipped, then cross-correlated.
-
-    out[i, j] = sum_uv kernel[u, v] * image[i + KH-1-u, j + KW-1-v].
-
-    Inputs:
-    - image: array of shape (H, W).
-    - kernel: array of shape (KH, KW).
-
-    Returns:
-    - out: array of shape (H - KH + 1, W - KW + 1).
-    """
-    # BEGIN SOLUTION
-    return correlate2d(image, kernel[::-1, ::-1])
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.conv_layers.convolve2d
 
 # %%
-def gaussian_kernel(size, sigma):
-    """A normalized 2-D Gaussian blur kernel centred in a size x size grid.
-
-    Inputs:
-    - size: odd int, the kernel width and height.
-    - sigma: standard deviation in pixels.
-
-    Returns:
-    - kernel: array of shape (size, size), entries exp(-(u^2 + v^2) / (2 sigma^2)) scaled to sum 1,
-      where u, v are offsets from the centre.
-    """
-    # BEGIN SOLUTION
-    r = np.arange(size) - (size - 1) / 2
-    g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
-    return g / g.sum()
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.conv_layers.gaussian_kernel
 
 # %%
-def conv_as_matrix(kernel, input_shape):
-    """The matrix M of a valid cross-correlation: M @ image.ravel() == correlate2d(image, kernel).ravel().
-
-    Inputs:
-    - kernel: array of shape (KH, KW).
-    - input_shape: (H, W) of the image.
-
-    Returns:
-    - M: array of shape ((H-KH+1) * (W-KW+1), H * W); row r = i * W_out + j holds the kernel placed
-      at the window of output pixel (i, j) and zeros elsewhere (a 4x16 matrix for 3x3 on 4x4).
-    """
-    # BEGIN SOLUTION
-    H, W = input_shape
-    KH, KW = kernel.shape
-    H_out, W_out = H - KH + 1, W - KW + 1
-    M = np.zeros((H_out * W_out, H * W), dtype=np.result_type(kernel, np.float64))
-    for i in range(H_out):
-        for j in range(W_out):
-            placed = np.zeros((H, W), dtype=M.dtype)
-            placed[i : i + KH, j : j + KW] = kernel
-            M[i * W_out + j] = placed.ravel()
-    return M
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.conv_layers.conv_as_matrix
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -511,135 +349,16 @@ print("M @ x == correlate2d(x, k):", np.allclose(M @ x4.ravel(), correlate2d(x4,
 # the 4x4 max-pool example gives `[[6,8],[3,4]]`.
 
 # %%
-def conv_forward_naive(x, w, b, conv_param):
-    """Forward pass of a conv layer (cross-correlation), with explicit loops.
-
-    Inputs:
-    - x: input of shape (N, C, H, W).
-    - w: filters of shape (F, C, HH, WW).
-    - b: biases of shape (F,).
-    - conv_param: dict with 'stride' (int, both axes) and 'pad' (int, zeros added on every side).
-
-    Returns:
-    - out: output of shape (N, F, H_out, W_out) with
-      H_out = 1 + (H + 2 * pad - HH) // stride, W_out = 1 + (W + 2 * pad - WW) // stride.
-    - cache: (x, w, b, conv_param).
-    """
-    # BEGIN SOLUTION
-    stride, pad = conv_param["stride"], conv_param["pad"]
-    N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    out = np.zeros((N, F, H_out, W_out), dtype=np.result_type(x, w, b))
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i * stride, j * stride
-                    window = xp[n, :, hs : hs + HH, ws : ws + WW]
-                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
-    cache = (x, w, b, conv_param)
-    return out, cache
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.conv_layers.conv_forward_naive
 
 # %%
-def conv_backward_naive(dout, cache):
-    """Backward pass of a conv layer, with explicit loops.
-
-    Inputs:
-    - dout: upstream gradient of shape (N, F, H_out, W_out).
-    - cache: (x, w, b, conv_param) from conv_forward_naive.
-
-    Returns:
-    - dx: gradient with respect to x, shape (N, C, H, W).
-    - dw: gradient with respect to w, shape (F, C, HH, WW).
-    - db: gradient with respect to b, shape (F,).
-    """
-    # BEGIN SOLUTION
-    x, w, b, conv_param = cache
-    stride, pad = conv_param["stride"], conv_param["pad"]
-    N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
-    _, _, H_out, W_out = dout.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dxp = np.zeros_like(xp, dtype=np.result_type(xp, w, dout))
-    dw = np.zeros_like(w, dtype=np.result_type(x, w, dout))
-    # Each output pixel used b[f] once, so db sums dout over batch and space.
-    db = dout.sum(axis=(0, 2, 3))
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i * stride, j * stride
-                    g = dout[n, f, i, j]
-                    dxp[n, :, hs : hs + HH, ws : ws + WW] += g * w[f]
-                    dw[f] += g * xp[n, :, hs : hs + HH, ws : ws + WW]
-    dx = dxp[:, :, pad : pad + H, pad : pad + W]
-    return dx, dw, db
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.conv_layers.conv_backward_naive
 
 # %%
-def max_pool_forward_naive(x, pool_param):
-    """Forward pass of a max-pooling layer, with explicit loops.
-
-    Inputs:
-    - x: input of shape (N, C, H, W).
-    - pool_param: dict with 'pool_height', 'pool_width' and 'stride' (no padding).
-
-    Returns:
-    - out: output of shape (N, C, H_out, W_out) with
-      H_out = 1 + (H - pool_height) // stride, W_out = 1 + (W - pool_width) // stride.
-    - cache: (x, pool_param).
-    """
-    # BEGIN SOLUTION
-    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
-    stride = pool_param["stride"]
-    N, C, H, W = x.shape
-    H_out = 1 + (H - ph) // stride
-    W_out = 1 + (W - pw) // stride
-    out = np.zeros((N, C, H_out, W_out), dtype=x.dtype)
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i * stride, j * stride
-                    out[n, c, i, j] = np.max(x[n, c, hs : hs + ph, ws : ws + pw])
-    cache = (x, pool_param)
-    return out, cache
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.conv_layers.max_pool_forward_naive
 
 # %%
-def max_pool_backward_naive(dout, cache):
-    """Backward pass of a max-pooling layer, with explicit loops.
-
-    Each window's upstream gradient goes to the window's max (the first one in row-major order on a
-    tie, as torch does); where windows overlap, an input that is the max of several gets their sum.
-
-    Inputs:
-    - dout: upstream gradient of shape (N, C, H_out, W_out).
-    - cache: (x, pool_param) from max_pool_forward_naive.
-
-    Returns:
-    - dx: gradient with respect to x, shape (N, C, H, W).
-    """
-    # BEGIN SOLUTION
-    x, pool_param = cache
-    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
-    stride = pool_param["stride"]
-    N, C, H_out, W_out = dout.shape
-    dx = np.zeros_like(x, dtype=np.result_type(x, dout))
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i * stride, j * stride
-                    window = x[n, c, hs : hs + ph, ws : ws + pw]
-                    u, v = np.unravel_index(np.argmax(window), window.shape)
-                    dx[n, c, hs + u, ws + v] += dout[n, c, i, j]
-    return dx
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.conv_layers.max_pool_backward_naive
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -752,168 +471,16 @@ print(f"dx error {rel_error(dx, dx_num):.2e}, dw error {rel_error(dw, dw_num):.2
 # `F.max_pool2d`, measured in the same run (loops over pixels are ~1000x slower).
 
 # %%
-def conv_forward_fast(x, w, b, conv_param):
-    """Vectorized forward pass of a conv layer (cross-correlation): im2col and one matrix multiply.
-
-    Inputs:
-    - x: input of shape (N, C, H, W).
-    - w: filters of shape (F, C, HH, WW).
-    - b: biases of shape (F,).
-    - conv_param: dict with 'stride' (int, both axes) and 'pad' (int, zeros added on every side).
-
-    Returns:
-    - out: output of shape (N, F, H_out, W_out) with
-      H_out = 1 + (H + 2 * pad - HH) // stride, W_out = 1 + (W + 2 * pad - WW) // stride.
-    - cache: (x, w, b, conv_param), as conv_forward_naive.
-    """
-    # BEGIN SOLUTION
-    stride, pad = conv_param["stride"], conv_param["pad"]
-    N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    # (N, C, H_out, W_out, HH, WW): a view, every window of every image, nothing copied yet.
-    windows = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
-    # im2col: one row per (c, u, v) (the order of w.reshape(F, -1)), one column per output pixel;
-    # this order keeps the copy's inner loop on runs of neighbouring pixels.
-    cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * HH * WW, N * H_out * W_out)
-    out = w.reshape(F, -1) @ cols
-    out += b.reshape(F, 1)  # in place: no second output-sized array
-    # (F, N, H_out, W_out) in memory, returned as an (N, F, H_out, W_out) view: no copy either.
-    out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)
-    cache = (x, w, b, conv_param)
-    return out, cache
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.fast_layers.conv_forward_fast
 
 # %%
-def conv_backward_fast(dout, cache):
-    """Vectorized backward pass of a conv layer: two matrix multiplies and col2im by strided adds.
-
-    Inputs:
-    - dout: upstream gradient of shape (N, F, H_out, W_out).
-    - cache: (x, w, b, conv_param) from conv_forward_fast (or conv_forward_naive).
-
-    Returns:
-    - dx: gradient with respect to x, shape (N, C, H, W).
-    - dw: gradient with respect to w, shape (F, C, HH, WW).
-    - db: gradient with respect to b, shape (F,).
-    """
-    # BEGIN SOLUTION
-    x, w, b, conv_param = cache
-    stride, pad = conv_param["stride"], conv_param["pad"]
-    N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
-    _, _, H_out, W_out = dout.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    windows = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
-    cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * HH * WW, N * H_out * W_out)
-    dout_rows = dout.transpose(1, 0, 2, 3).reshape(F, N * H_out * W_out)
-    db = dout_rows.sum(axis=1)
-    # The matrix product sums over every output pixel of every image: the batch sum of dw.
-    dw = (dout_rows @ cols.T).reshape(w.shape)
-    dcols = (w.reshape(F, -1).T @ dout_rows).reshape(C, HH, WW, N, H_out, W_out)
-    # col2im: kernel entry (u, v) touched input pixels (u + stride*i, v + stride*j); overlaps add.
-    dxp = np.zeros(xp.shape, dtype=dcols.dtype)
-    dxp_cn = dxp.transpose(1, 0, 2, 3)  # a (C, N, Hp, Wp) view, the layout of dcols[:, u, v]
-    for u in range(HH):
-        for v in range(WW):
-            rows = slice(u, u + stride * H_out, stride)
-            columns = slice(v, v + stride * W_out, stride)
-            dxp_cn[:, :, rows, columns] += dcols[:, u, v]
-    dx = dxp[:, :, pad : pad + H, pad : pad + W]
-    return dx, dw, db
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.fast_layers.conv_backward_fast
 
 # %%
-def max_pool_forward_fast(x, pool_param):
-    """Vectorized forward pass of a max-pooling layer: im2col and a max over the window offsets.
-
-    Inputs:
-    - x: input of shape (N, C, H, W).
-    - pool_param: dict with 'pool_height', 'pool_width' and 'stride' (no padding).
-
-    Returns:
-    - out: output of shape (N, C, H_out, W_out) with
-      H_out = 1 + (H - pool_height) // stride, W_out = 1 + (W - pool_width) // stride.
-    - cache: (x, pool_param), as max_pool_forward_naive.
-    """
-    # BEGIN SOLUTION
-    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
-    stride = pool_param["stride"]
-    N, C, H, W = x.shape
-    H_out = 1 + (H - ph) // stride
-    W_out = 1 + (W - pw) // stride
-    # (N, C, H_out, W_out, ph, pw): a view, every window of every image (tiling or overlapping).
-    windows = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
-    out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
-    # A few images at a time (about 4 MiB of input): the copy below then stays in the CPU cache and
-    # numpy reuses its memory; one copy of a whole large batch is several times slower.
-    step = max(1, 2**22 // max(1, x[:1].nbytes))
-    for i in range(0, N, step):
-        # im2col with the window offset first: cols[k] is offset k (row-major) of every window. The
-        # max over that leading axis is ph*pw - 1 elementwise maxima of whole arrays; numpy's
-        # reduction over two tiny trailing axes (windows.max(axis=(4, 5))) is about ten times slower.
-        cols = (
-            windows[i : i + step].transpose(4, 5, 0, 1, 2, 3).reshape(ph * pw, -1, C, H_out, W_out)
-        )
-        out[i : i + step] = cols.max(axis=0)
-    cache = (x, pool_param)
-    return out, cache
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.fast_layers.max_pool_forward_fast
 
 # %%
-def max_pool_backward_fast(dout, cache):
-    """Vectorized backward pass of a max-pooling layer: find each window's max, then one scatter.
-
-    Each window's upstream gradient goes to the window's first max (row-major, as torch and the naive
-    version); where windows overlap, the gradients of every window an input is the max of add up.
-
-    Inputs:
-    - dout: upstream gradient of shape (N, C, H_out, W_out).
-    - cache: (x, pool_param) from max_pool_forward_fast (or max_pool_forward_naive).
-
-    Returns:
-    - dx: gradient with respect to x, shape (N, C, H, W).
-    """
-    # BEGIN SOLUTION
-    x, pool_param = cache
-    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
-    stride = pool_param["stride"]
-    N, C, H, W = x.shape
-    _, _, H_out, W_out = dout.shape
-    windows = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
-    # Index, in one image flattened, of each window's top-left input.
-    top_left = (
-        np.arange(C).reshape(C, 1, 1) * (H * W)
-        + np.arange(H_out).reshape(H_out, 1) * (stride * W)
-        + np.arange(W_out) * stride
-    )
-    dx = np.empty(x.shape, dtype=np.result_type(x, dout))
-    step = max(1, 2**22 // max(1, x[:1].nbytes))  # images at a time, as in the forward pass
-    for i in range(0, N, step):
-        cols = (
-            windows[i : i + step].transpose(4, 5, 0, 1, 2, 3).reshape(ph * pw, -1, C, H_out, W_out)
-        )
-        out = cols.max(axis=0)
-        n = out.shape[0]
-        # target: each window's top-left input as a flat index into this chunk of x ...
-        target = np.arange(n).reshape(n, 1, 1, 1) * (C * H * W) + top_left
-        # ... moved to the first offset (row-major, as torch) holding the window's max.
-        routed = np.zeros(out.shape, dtype=bool)
-        for u in range(ph):
-            for v in range(pw):
-                first = (cols[u * pw + v] == out) & ~routed
-                routed |= first
-                target += first * (u * W + v)
-        # One scatter: bincount sums the gradients of all windows routed to the same input, as
-        # overlapping windows need (np.add.at does the same, many times slower).
-        grads = np.bincount(
-            target.ravel(), weights=dout[i : i + n].ravel(), minlength=n * C * H * W
-        )
-        dx[i : i + n] = grads.reshape(n, C, H, W)
-    return dx
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.fast_layers.max_pool_backward_fast
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -1009,102 +576,7 @@ print(f"naive / fast: {timings['conv naive']['seconds'] / timings['conv fast']['
 # (not the biases), and its gradient.
 
 # %%
-class ThreeLayerConvNet:
-    """conv - relu - 2x2 max pool - affine - relu - affine - softmax, on NCHW minibatches.
-
-    The conv layer keeps the spatial size (stride 1, pad (filter_size - 1) // 2, odd filter_size);
-    the pool halves it (2x2 windows, stride 2). Parameters live in self.params:
-    - W1: (num_filters, C, filter_size, filter_size), b1: (num_filters,)
-    - W2: (num_filters * (H // 2) * (W // 2), hidden_dim), b2: (hidden_dim,)
-    - W3: (hidden_dim, num_classes), b3: (num_classes,)
-    """
-
-    def __init__(
-        self,
-        input_dim=(3, 32, 32),
-        num_filters=32,
-        filter_size=7,
-        hidden_dim=100,
-        num_classes=10,
-        weight_scale=1e-3,
-        reg=0.0,
-        dtype=np.float32,
-    ):
-        """Initialize the network: weights ~ N(0, weight_scale^2) from numpy's global RNG, biases 0.
-
-        Inputs:
-        - input_dim: (C, H, W) of one input image.
-        - num_filters: number of conv filters.
-        - filter_size: odd width and height of the conv filters.
-        - hidden_dim: units of the hidden affine layer.
-        - num_classes: number of class scores.
-        - weight_scale: standard deviation of the initial weights.
-        - reg: L2 regularization strength (loss adds 0.5 * reg * sum of squared weights).
-        - dtype: numpy float type of the parameters (float64 for gradient checks).
-        """
-        # BEGIN SOLUTION
-        C, H, W = input_dim
-        self.reg = reg
-        self.dtype = dtype
-        pooled = num_filters * (H // 2) * (W // 2)
-        self.params = {
-            "W1": weight_scale * np.random.randn(num_filters, C, filter_size, filter_size),
-            "b1": np.zeros(num_filters),
-            "W2": weight_scale * np.random.randn(pooled, hidden_dim),
-            "b2": np.zeros(hidden_dim),
-            "W3": weight_scale * np.random.randn(hidden_dim, num_classes),
-            "b3": np.zeros(num_classes),
-        }
-        for k, v in self.params.items():
-            self.params[k] = v.astype(dtype)
-        # END SOLUTION
-
-    def loss(self, X, y=None):
-        """Class scores, or the loss and its gradients.
-
-        Inputs:
-        - X: array of shape (N, C, H, W), a minibatch.
-        - y: None, or int array of shape (N,) with labels 0 <= y[i] < num_classes.
-
-        Returns:
-        - scores: array of shape (N, num_classes), when y is None.
-        - (loss, grads), when y is given: loss a float (softmax loss + L2 regularization), grads a dict
-          with the keys of self.params and arrays shaped like them.
-        """
-        # BEGIN SOLUTION
-        W1, b1 = self.params["W1"], self.params["b1"]
-        W2, b2 = self.params["W2"], self.params["b2"]
-        W3, b3 = self.params["W3"], self.params["b3"]
-        conv_param = {"stride": 1, "pad": (W1.shape[2] - 1) // 2}
-        pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
-
-        a1, conv_cache = conv_forward_fast(X, W1, b1, conv_param)
-        r1, relu1_cache = relu_forward(a1)
-        p1, pool_cache = max_pool_forward_fast(r1, pool_param)
-        a2, fc2_cache = affine_forward(p1, W2, b2)
-        r2, relu2_cache = relu_forward(a2)
-        scores, fc3_cache = affine_forward(r2, W3, b3)
-        if y is None:
-            return scores
-
-        loss, dscores = softmax_loss(scores, y)
-        loss += 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2) + np.sum(W3 * W3))
-        dr2, dW3, db3 = affine_backward(dscores, fc3_cache)
-        da2 = relu_backward(dr2, relu2_cache)
-        dp1, dW2, db2 = affine_backward(da2, fc2_cache)
-        dr1 = max_pool_backward_fast(dp1, pool_cache)
-        da1 = relu_backward(dr1, relu1_cache)
-        _, dW1, db1 = conv_backward_fast(da1, conv_cache)
-        grads = {
-            "W1": dW1 + self.reg * W1,
-            "b1": db1,
-            "W2": dW2 + self.reg * W2,
-            "b2": db2,
-            "W3": dW3 + self.reg * W3,
-            "b3": db3,
-        }
-        return loss, grads
-        # END SOLUTION
+# EXERCISE cnnkit.numeric.cnn.ThreeLayerConvNet
 
 # %%
 """ # BEGIN TEST CONFIG

@@ -82,103 +82,7 @@ DEVICE = cnnkit.get_device()  # cuda -> mps -> cpu; never write 'cuda' into your
 # Use them with `.apply`: `Multiply.apply(a, b)`.
 
 # %%
-class Multiply(torch.autograd.Function):
-    """z = x * y (elementwise), the lecture's multiply gate: backward swaps the inputs."""
-
-    @staticmethod
-    def forward(ctx, x, y):
-        """Multiply and stash both inputs.
-
-        Inputs:
-        - ctx: the autograd context.
-        - x, y: tensors of the same (or broadcast-free) shape.
-
-        Returns:
-        - z: tensor shaped like x, x * y.
-        """
-        # BEGIN SOLUTION
-        ctx.save_for_backward(x, y)
-        return x * y
-        # END SOLUTION
-
-    @staticmethod
-    def backward(ctx, grad_z):
-        """Route the upstream gradient: dL/dx = y * dL/dz and dL/dy = x * dL/dz.
-
-        Inputs:
-        - ctx: the autograd context holding x and y.
-        - grad_z: tensor shaped like z, the upstream gradient dL/dz.
-
-        Returns:
-        - grad_x, grad_y: tensors shaped like x and y.
-        """
-        # BEGIN SOLUTION
-        x, y = ctx.saved_tensors
-        return y * grad_z, x * grad_z
-        # END SOLUTION
-
-
-class Sigmoid(torch.autograd.Function):
-    """z = 1 / (1 + exp(-x)); backward uses the saved output: dz/dx = z * (1 - z)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        """Apply the sigmoid and stash its output (not its input), as PyTorch's own sigmoid does.
-
-        Inputs:
-        - ctx: the autograd context.
-        - x: tensor of any shape.
-
-        Returns:
-        - z: tensor shaped like x, values in [0, 1].
-        """
-        # BEGIN SOLUTION
-        z = 1.0 / (1.0 + torch.exp(-x))
-        ctx.save_for_backward(z)
-        return z
-        # END SOLUTION
-
-    @staticmethod
-    def backward(ctx, grad_z):
-        """dL/dx = dL/dz * z * (1 - z), from the saved output z.
-
-        Inputs:
-        - ctx: the autograd context holding z.
-        - grad_z: tensor shaped like z, the upstream gradient.
-
-        Returns:
-        - grad_x: tensor shaped like x.
-        """
-        # BEGIN SOLUTION
-        (z,) = ctx.saved_tensors
-        return grad_z * z * (1.0 - z)
-        # END SOLUTION
-
-
-def sigmoid_circuit_autograd(w0, x0, w1, x1, w2):
-    """The lecture's circuit L = sigmoid(w0*x0 + w1*x1 + w2), its gradients computed by autograd.
-
-    Built from the two Functions above, in float64.
-
-    Inputs:
-    - w0, x0, w1, x1, w2: Python floats.
-
-    Returns:
-    - L: Python float, the circuit's output.
-    - grads: dict with keys 'w0', 'x0', 'w1', 'x1', 'w2' holding Python floats dL/d(name).
-    """
-    # BEGIN SOLUTION
-    names = ["w0", "x0", "w1", "x1", "w2"]
-    values = [w0, x0, w1, x1, w2]
-    t = {
-        n: torch.tensor(float(v), dtype=torch.float64, requires_grad=True)
-        for n, v in zip(names, values, strict=True)
-    }
-    s = Multiply.apply(t["w0"], t["x0"]) + Multiply.apply(t["w1"], t["x1"]) + t["w2"]
-    L = Sigmoid.apply(s)
-    L.backward()
-    return L.item(), {n: t[n].grad.item() for n in names}
-    # END SOLUTION
+# EXERCISE cnnkit.autograd.Multiply, Sigmoid, sigmoid_circuit_autograd
 
 # %% [markdown]
 # `torch.autograd.gradcheck` compares your backward with centered differences; it needs float64 inputs
@@ -256,19 +160,7 @@ def test_q1_gradcheck(Multiply, Sigmoid):
 # with `requires_grad`.
 
 # %%
-def count_params(model, trainable_only=False):
-    """Count the scalar parameters of a model (weights and biases; BatchNorm buffers are not parameters).
-
-    Inputs:
-    - model: a torch.nn.Module.
-    - trainable_only: count only parameters with requires_grad=True.
-
-    Returns:
-    - n: a Python int, the number of scalars.
-    """
-    # BEGIN SOLUTION
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-    # END SOLUTION
+# EXERCISE cnnkit.models.count_params
 
 # %% [markdown]
 # Now check the formula on two famous networks. torchvision builds them without downloading anything
@@ -349,100 +241,7 @@ def test_q2_lecture_layers(count_params):
 # (again with `Dropout` before every `Linear` when `dropout > 0`).
 
 # %%
-def build_cnn(
-    in_channels=3,
-    num_classes=10,
-    channels=(32, 64, 128),
-    convs_per_block=1,
-    fc=(),
-    batchnorm=True,
-    dropout=0.0,
-    image_size=32,
-    global_pool=False,
-):
-    """Build [(CONV-RELU)*N-POOL]*M-(FC-RELU)*K-FC, the lecture's pattern, as one nn.Sequential.
-
-    Every conv is 3x3 with stride 1 and padding 1 (keeps H and W); each block ends in a 2x2 max pool
-    with stride 2 (halves H and W). With batchnorm=True a BatchNorm2d follows every conv (the ResNet
-    recipe) and the conv has no bias (BatchNorm's shift replaces it). With dropout > 0 a Dropout(dropout)
-    comes before every Linear layer (AlexNet's recipe). The last layer outputs class scores (logits):
-    no softmax, cross_entropy applies log-softmax itself.
-
-    Inputs:
-    - in_channels: C of the input images.
-    - num_classes: number of class scores.
-    - channels: conv filters per block, one entry per block (M = len(channels)).
-    - convs_per_block: N, the number of CONV-RELU layers before each pool.
-    - fc: hidden FC widths (K = len(fc)).
-    - batchnorm: BatchNorm2d after every conv.
-    - dropout: drop probability before every Linear layer; 0 means no Dropout modules.
-    - image_size: H = W of the input; must be divisible by 2**M.
-    - global_pool: average each channel's last feature map to one number before the FC layers
-      (AdaptiveAvgPool2d(1), as ResNet does): the FC input no longer depends on where in the image
-      a feature fired, and the first FC layer has C_last instead of C_last * H * W inputs.
-
-    Returns:
-    - model: nn.Sequential mapping x of shape (B, in_channels, image_size, image_size) to scores of
-      shape (B, num_classes).
-    """
-    # BEGIN SOLUTION
-    if image_size % 2 ** len(channels) != 0:
-        raise ValueError(
-            f"image_size {image_size} is not divisible by 2**{len(channels)} (one pool per block)"
-        )
-    layers = []
-    c, size = in_channels, image_size
-    for k in channels:
-        for _ in range(convs_per_block):
-            layers.append(nn.Conv2d(c, k, kernel_size=3, stride=1, padding=1, bias=not batchnorm))
-            if batchnorm:
-                layers.append(nn.BatchNorm2d(k))
-            layers.append(nn.ReLU(inplace=True))
-            c = k
-        layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-        size //= 2
-    if global_pool:
-        layers.append(nn.AdaptiveAvgPool2d(1))
-        size = 1
-    layers.append(nn.Flatten())
-    d = c * size * size
-    for h in list(fc) + [num_classes]:
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(d, h))
-        layers.append(nn.ReLU(inplace=True))
-        d = h
-    layers.pop()  # no ReLU after the class scores
-    return nn.Sequential(*layers)
-    # END SOLUTION
-
-
-def build_mlp(in_channels=3, num_classes=10, hidden=(512, 256), dropout=0.0, image_size=32):
-    """Build the fully connected baseline: flatten the image, then (FC-RELU)*K-FC.
-
-    Inputs:
-    - in_channels: C of the input images.
-    - num_classes: number of class scores.
-    - hidden: hidden layer widths.
-    - dropout: drop probability before every Linear layer; 0 means no Dropout modules.
-    - image_size: H = W of the input.
-
-    Returns:
-    - model: nn.Sequential mapping x of shape (B, in_channels, image_size, image_size) to scores of
-      shape (B, num_classes).
-    """
-    # BEGIN SOLUTION
-    layers = [nn.Flatten()]
-    d = in_channels * image_size * image_size
-    for h in list(hidden) + [num_classes]:
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(d, h))
-        layers.append(nn.ReLU(inplace=True))
-        d = h
-    layers.pop()  # no ReLU after the class scores
-    return nn.Sequential(*layers)
-    # END SOLUTION
+# EXERCISE cnnkit.models.build_cnn, build_mlp
 
 # %%
 demo = build_cnn(channels=(16, 32), convs_per_block=2, fc=(64,), dropout=0.5)

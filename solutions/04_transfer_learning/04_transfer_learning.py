@@ -226,73 +226,7 @@ plt.show()
 # name: q2
 
 # %%
-def freeze_backbone(model: nn.Module) -> nn.Module:
-    """Freeze everything but the classification head: a fixed feature extractor.
-
-    Every parameter outside the head gets requires_grad=False, and every BatchNorm layer outside the
-    head is put in eval mode and kept there, even through later `model.train()` calls, so its running
-    mean and variance never change.
-
-    Inputs:
-    - model: a torchvision network (MobileNetV2-like or ResNet-like).
-
-    Returns:
-    - model: the same model, frozen in place.
-    """
-    # BEGIN SOLUTION
-    head = head_module(model)
-    head_params = {id(p) for p in head.parameters()}
-    for p in model.parameters():
-        p.requires_grad = id(p) in head_params
-    head_modules = {id(m) for m in head.modules()}
-    for m in model.modules():
-        if is_batchnorm(m) and id(m) not in head_modules:
-            m.train = types.MethodType(stay_in_eval, m)
-            m.eval()
-    return model
-    # END SOLUTION
-
-
-def count_trainable(model: nn.Module) -> int:
-    """Number of scalar parameters that an optimizer would update (requires_grad=True).
-
-    Inputs:
-    - model: any nn.Module.
-
-    Returns:
-    - n: int.
-    """
-    # BEGIN SOLUTION
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-    # END SOLUTION
-
-
-def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
-    """Attach a new, trainable linear head with `num_classes` outputs in place of the old head.
-
-    For MobileNetV2 the dropout in front of the old linear layer is kept (classifier = Dropout, Linear).
-
-    Inputs:
-    - model: a torchvision network.
-    - num_classes: number of classes of the target task.
-
-    Returns:
-    - linear: the new nn.Linear (in_features = the backbone's feature dimension), already attached.
-    """
-    # BEGIN SOLUTION
-    head = head_module(model)
-    linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise TypeError("the head holds no nn.Linear to replace")
-    old = linears[-1]
-    linear = nn.Linear(old.in_features, num_classes).to(old.weight.device)
-    if isinstance(head, nn.Sequential):
-        new_head = nn.Sequential(*[m for m in head if not isinstance(m, nn.Linear)], linear)
-    else:
-        new_head = linear
-    set_head(model, new_head)
-    return linear
-    # END SOLUTION
+# EXERCISE cnnkit.transfer.freeze_backbone, count_trainable, replace_head
 
 
 # %%
@@ -383,88 +317,7 @@ print("backbone tensors changed by one step (weights and BN statistics):", chang
 # name: q3
 
 # %%
-def unfreeze_top(model: nn.Module, k: int) -> nn.Module:
-    """Make the top `k` backbone blocks trainable again (fine-tuning), BatchNorm included.
-
-    Blocks below stay frozen. The head is not touched.
-
-    Inputs:
-    - model: a network, usually frozen with freeze_backbone first.
-    - k: number of blocks, counted from the top (0 unfreezes nothing).
-
-    Returns:
-    - model: the same model.
-    """
-    # BEGIN SOLUTION
-    blocks = backbone_blocks(model)
-    for block in blocks[len(blocks) - k :] if k > 0 else []:
-        for p in block.parameters():
-            p.requires_grad = True
-        for m in block.modules():
-            if is_batchnorm(m) and "train" in vars(m):
-                del m.train
-                m.train(model.training)
-    return model
-    # END SOLUTION
-
-
-def param_groups(model: nn.Module, base_lr: float, top_blocks: int = 2) -> list[dict]:
-    """Optimizer parameter groups with the lecture's learning-rate ratios 1 : 1/10 : 1/100.
-
-    The new head learns at base_lr, the top `top_blocks` backbone blocks at base_lr / 10 and the rest of
-    the backbone at base_lr / 100. Only trainable parameters (requires_grad=True) are listed, so build
-    the optimizer after freezing / unfreezing; a group may be empty.
-
-    Inputs:
-    - model: a torchvision network.
-    - base_lr: learning rate of the head.
-    - top_blocks: how many backbone blocks, from the top, form the "top" group.
-
-    Returns:
-    - groups: list of 3 dicts with keys 'name' ('head', 'top', 'rest'), 'params' (list of tensors)
-      and 'lr', for torch.optim optimizers.
-    """
-    # BEGIN SOLUTION
-    blocks = backbone_blocks(model)
-    split = max(len(blocks) - top_blocks, 0)
-    top = {id(p) for b in blocks[split:] for p in b.parameters()}
-    head = {id(p) for p in head_module(model).parameters()}
-    groups = {"head": [], "top": [], "rest": []}
-    for p in model.parameters():
-        if not p.requires_grad:
-            continue
-        name = "head" if id(p) in head else "top" if id(p) in top else "rest"
-        groups[name].append(p)
-    lrs = {"head": base_lr, "top": base_lr / 10, "rest": base_lr / 100}
-    return [{"name": n, "params": groups[n], "lr": lrs[n]} for n in ("head", "top", "rest")]
-    # END SOLUTION
-
-
-def finetune_optimizer(model: nn.Module, base_lr: float, k: int, top_blocks: int = 2, momentum=0.9):
-    """Set a model up for fine-tuning its top `k` blocks and build the matching SGD optimizer.
-
-    Order matters: freeze, unfreeze the top k blocks, and only then build the optimizer from
-    param_groups, so it holds exactly the trainable parameters with the 1 : 1/10 : 1/100 rates.
-    (An optimizer built earlier would miss the parameters unfrozen later, which then never move, or
-    hold frozen ones, which would then sit in the wrong learning-rate groups.)
-
-    Inputs:
-    - model: a torchvision network whose head is already the new head.
-    - base_lr: learning rate of the head.
-    - k: number of top backbone blocks to fine-tune.
-    - top_blocks: blocks in the base_lr / 10 group (the rest of the k get base_lr / 100).
-    - momentum: SGD momentum.
-
-    Returns:
-    - optimizer: torch.optim.SGD over the trainable parameters, groups named 'head', 'top', 'rest'.
-    """
-    # BEGIN SOLUTION
-    import torch
-
-    freeze_backbone(model)
-    unfreeze_top(model, k)
-    return torch.optim.SGD(param_groups(model, base_lr, top_blocks), lr=base_lr, momentum=momentum)
-    # END SOLUTION
+# EXERCISE cnnkit.transfer.unfreeze_top, param_groups, finetune_optimizer
 
 
 # %%
@@ -691,56 +544,7 @@ print(dict(zip(dims, [round(a, 3) for a in accs])), "| all 1280:", round(results
 # name: q5
 
 # %%
-def saliency(model, x, target: int):
-    """Input-gradient saliency: |d score_target / d pixel|, max over colour channels (Simonyan 2014).
-
-    Inputs:
-    - model: a network in eval mode.
-    - x: float tensor (3, H, W), preprocessed.
-    - target: class index whose score is differentiated.
-
-    Returns:
-    - sal: float tensor (H, W), >= 0.
-    """
-    # BEGIN SOLUTION
-    import torch
-
-    x = x.detach().clone()[None].requires_grad_(True)
-    with torch.enable_grad():
-        model(x)[0, target].backward()
-    return x.grad[0].abs().amax(0)
-    # END SOLUTION
-
-
-def occlusion(model, x, target: int, patch: int = 16, stride: int = 8, fill: float = 0.0):
-    """Occlusion map: how much the target class's probability drops when a square patch is hidden.
-
-    Inputs:
-    - model: a network in eval mode.
-    - x: float tensor (3, H, W), preprocessed (fill=0 is the dataset mean after normalisation).
-    - target: class index.
-    - patch: side of the grey square; stride: step between patch positions.
-
-    Returns:
-    - drop: float tensor (H', W') with H' = (H - patch) // stride + 1: p(target) - p(target | occluded).
-    """
-    # BEGIN SOLUTION
-    import torch
-
-    _, H, W = x.shape
-    ys = range(0, H - patch + 1, stride)
-    xs = range(0, W - patch + 1, stride)
-    batch = []
-    for i in ys:
-        for j in xs:
-            occ = x.clone()
-            occ[:, i : i + patch, j : j + patch] = fill
-            batch.append(occ)
-    with torch.no_grad():
-        base = model(x[None]).softmax(1)[0, target]
-        probs = torch.cat([model(b).softmax(1)[:, target] for b in torch.stack(batch).split(64)])
-    return (base - probs).view(len(ys), len(xs))
-    # END SOLUTION
+# EXERCISE cnnkit.features.saliency, occlusion
 
 
 # %%

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cnnkit.grading import exercises, master
+from cnnkit.grading import exercises, leaks, master
 from cnnkit.grading.grade import load_autograder
 from cnnkit.grading.paths import repo_root, stage_dirs
 from cnnkit.grading.stage import NAMES
@@ -194,3 +194,83 @@ def test_master_exercises_are_the_student_notebooks(stage):
     m = master.read(stage_dirs(stage, ROOT).master)
     starters = exercises.starter_exercises(stage_dirs(stage, ROOT).student_nb)
     assert [e.name for e in m.exercises] == [e.name for e in starters]
+
+
+LIBRARY = '''\
+import numpy as np
+
+
+def helper(x):
+    return x
+
+
+# BEGIN EXERCISE toy
+def affine(x, w, b):
+    """Affine map."""
+    # BEGIN SOLUTION
+    out = x @ w
+    # END SOLUTION
+    return out + b
+
+
+def relu(x):
+    """ReLU."""
+    return np.maximum(x, 0)  # SOLUTION
+# END EXERCISE
+'''
+
+
+def _named(tmp_path, ref: str):
+    """A checkout with a library exercise region and a master that names `ref`."""
+    (tmp_path / "lib" / "cnnkit").mkdir(parents=True)
+    (tmp_path / "lib" / "cnnkit" / "toy_ex.py").write_text(LIBRARY)
+    (tmp_path / "solutions" / "toy").mkdir(parents=True)
+    path = tmp_path / "solutions" / "toy" / "toy.py"
+    path.write_text(
+        LECTURE.replace(
+            "def f(x):\n    # BEGIN SOLUTION\n    return x + 1\n    # END SOLUTION\n",
+            f"# EXERCISE {ref}\n",
+        )
+    )
+    return path
+
+
+def test_a_named_exercise_is_the_library_text_with_its_markers(tmp_path):
+    m = master.read(_named(tmp_path, "cnnkit.toy_ex.affine, relu"))
+    assert m.problems() == []
+    (ex,) = m.question("q1").exercises
+    assert ex.names == ("affine", "relu") and ex.cell.block == "solution"
+    lib = tmp_path / "lib" / "cnnkit" / "toy_ex.py"
+    assert ex.cell.source == "\n".join(LIBRARY.splitlines()[8:19])  # def affine .. relu's last line
+    assert (ex.cell.path, ex.cell.start) == (lib, 9)
+    assert master.inline_solution_lines(ex.cell.lines) == [3, 10]
+    (cell,) = [c for c in m.notebook().cells if "def affine" in c.source]
+    assert cell.source == ex.cell.source  # what otter assign gets
+
+
+@pytest.mark.parametrize(
+    "ref, why",
+    [
+        ("cnnkit.toy_ex.helper", "inside a `# BEGIN EXERCISE toy` region"),  # outside a region
+        ("cnnkit.toy_ex.relu, affine", "one after the other"),  # not in the library's order
+        ("cnnkit.nowhere.affine", "no module cnnkit.nowhere"),
+    ],
+)
+def test_a_name_outside_the_stages_exercise_regions_is_refused(tmp_path, ref, why):
+    with pytest.raises(master.BuildError, match=why):
+        master.read(_named(tmp_path, ref))
+
+
+def test_each_library_exercise_has_one_source():
+    """Every definition of a library exercise region is named by a master of its stage, and no
+    master writes out a definition the library holds (one source per exercise, no drift)."""
+    named, written = {}, set()
+    for stage in NAMES:
+        for ex in master.read(stage_dirs(stage, ROOT).master).exercises:
+            if ex.cell.ref is not None:
+                named.update({n: stage for n in ex.names})
+            else:
+                written.update(ex.names)
+    library = {node.name: stage for _, stage, node, _ in leaks.library_regions(ROOT)}
+    assert library and named == library
+    assert not written & set(library)

@@ -564,8 +564,3 @@ def build(stages: list[str], root: Path, samples: bool = False) -> None:
             copy_solution_artifacts(stage_dirs(stage, root).autograder)
             write_gradescope_zip(stage_dirs(stage, root))  # with the new solution artefacts
     leaks.check_tree(root / "assignments", secrets)
-    drift = leaks.exercise_drift(root)
-    if drift:
-        print("cnnkit build: WARNING, master solutions and library exercises differ:")
-        for problem in drift:
-            print(problem)

@@ -12,14 +12,11 @@ Lines are compared after collapsing whitespace; trivial lines (`return x`, `else
 
 `scan(tree, secrets)` walks every file under `tree` (notebooks are read as JSON, so cell sources,
 outputs and metadata are all searched; zip members are searched too) and returns a Finding per hit.
-`exercise_drift(root)` proves that a master's solution cell and the library's exercise region hold the
-same code (same AST without comments; docstrings included).
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
 import io
 import json
 import re
@@ -30,8 +27,6 @@ from pathlib import Path
 
 from cnnkit.grading import master
 from cnnkit.grading.gate import find_regions
-from cnnkit.grading.paths import stage_dirs
-from cnnkit.grading.stage import NAMES
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _TRIVIAL = re.compile(
@@ -350,50 +345,3 @@ def check_tree(tree: Path, secrets: Secrets) -> None:
         shown = "\n  ".join(str(f) for f in findings[:50])
         more = f"\n  ... and {len(findings) - 50} more" if len(findings) > 50 else ""
         raise LeakError(f"{len(findings)} leak(s) under {tree}:\n  {shown}{more}")
-
-
-# --------------------------------------------------------------------------------------------------
-# Drift between master solution cells and library exercise regions
-
-
-def exercise_drift(root: Path) -> list[str]:
-    """Definitions whose master solution cell and library exercise region differ.
-
-    Inputs:
-    - root: the checkout.
-
-    Returns:
-    - problems: one message per differing definition (with a diff of the two, unparsed without
-      comments); empty when every shared definition has the same AST (docstrings included).
-    """
-    library = {}
-    for path, stage, node, _ in library_regions(root):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            library[node.name] = (path, stage, node)
-    problems = []
-    for stage in NAMES + tuple(
-        sorted(p.name for p in (root / "solutions").glob("*") if p.name not in NAMES)
-    ):
-        path = stage_dirs(stage, root).master
-        if not path.is_file():
-            continue
-        for name, node, line in master.read(path).solution_definitions():
-            if name not in library:
-                continue
-            lpath, lstage, lnode = library[name]
-            if ast.dump(node) == ast.dump(lnode):
-                continue
-            diff = "\n".join(
-                difflib.unified_diff(
-                    ast.unparse(lnode).splitlines(),
-                    ast.unparse(node).splitlines(),
-                    f"{lpath.relative_to(root)} (library, {lstage})",
-                    f"{path.relative_to(root)}:{line} (master)",
-                    lineterm="",
-                )
-            )
-            problems.append(
-                f"{path.relative_to(root)}:{line}: {name} differs from the exercise region in "
-                f"{lpath.relative_to(root)}:{lnode.lineno}\n{diff}"
-            )
-    return problems

@@ -46,6 +46,10 @@ TEST_CONFIG = re.compile(
     r'^\s*"""\s*#\s*BEGIN TEST CONFIG(.*?)"""\s*#\s*END TEST CONFIG\s*$', re.S | re.M
 )
 SEED_CALL = "seed_everything("
+# A master's exercise whose reference the library holds: the cell is this one line.
+# `# EXERCISE cnnkit.numeric.layers.affine_forward` or, for a cell of several definitions that
+# follow each other in the library, `# EXERCISE cnnkit.transfer.freeze_backbone, count_trainable`.
+EXERCISE_REF = re.compile(r"^#\s*EXERCISE\s+(cnnkit(?:\.\w+)+)((?:\s*,\s*\w+)*)\s*$")
 
 _HEADER = re.compile(r"^# %%(.*)$")
 _BLOCKS = {"SOLUTION": "solution", "TESTS": "tests", "PROMPT": "prompt"}
@@ -76,6 +80,8 @@ class Cell:
     index: int | None = None
     # leading lines that are not in the file (a sibling case's TEST CONFIG, written by the build)
     added: int = 0
+    # an exercise the master names (`# EXERCISE cnnkit.module.name`): its text comes from the library
+    ref: str | None = None
 
     @property
     def source(self) -> str:
@@ -235,6 +241,9 @@ class Master:
                 "a `# %%` header inside a string?"
             )
         lecture = nb.cells
+        for c in self.cells:
+            if c.ref is not None:
+                lecture[c.index].source = c.source
         nb.cells = [
             lecture[c.index]
             if c.index is not None
@@ -313,7 +322,8 @@ def read(path: Path, stage: str | None = None) -> Master:
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     extra = read_cases(cases_path(path))
-    cells, orphans = _assemble(split_cells(text, path), extra, path)
+    cells = _expand_references(split_cells(text, path), stage or path.stem, path)
+    cells, orphans = _assemble(cells, extra, path)
     config: dict = {}
     questions: list[Question] = []
     block = question = None
@@ -355,6 +365,73 @@ def read(path: Path, stage: str | None = None) -> Master:
         if ex.question in by_name:
             by_name[ex.question].exercises.append(ex)
     return master
+
+
+def library_root(path: Path) -> Path:
+    """The checkout of a master (solutions/<stage>/<stage>.py -> the folder holding lib/)."""
+    return Path(path).resolve().parents[2]
+
+
+def _expand_references(cells: list[Cell], stage: str, path: Path) -> list[Cell]:
+    """Exercises the master names get the library's text (a cell that is one `# EXERCISE` line).
+
+    The library holds each such reference once, inline markers included, inside a
+    `# BEGIN EXERCISE <stage>` region of the master's own stage (a region is what the release and
+    `cnnkit grade` stub out, so a reference outside one would ship its solution to students).
+    """
+    from cnnkit.grading.gate import find_regions
+
+    root = library_root(path)
+    for cell in cells:
+        code = [ln for ln in cell.lines if ln.strip()]
+        m = EXERCISE_REF.match(code[0]) if cell.cell_type == "code" and len(code) == 1 else None
+        if m is None:
+            continue
+        module, _, name = m.group(1).rpartition(".")
+        names = [name] + [n.strip() for n in m.group(2).split(",") if n.strip()]
+        ref = f"{module}.{', '.join(names)}"
+        file = root / "lib" / Path(*module.split("."))
+        file = file / "__init__.py" if file.is_dir() else file.with_suffix(".py")
+        where = f"{path}:{cell.start}: `# EXERCISE {ref}`"
+        if not file.is_file():
+            raise BuildError(f"{where}: no module {module} under {root / 'lib'}")
+        text = file.read_text(encoding="utf-8")
+        span = _definitions_span(text, names, stage, find_regions(text, str(file)))
+        if span is None:
+            raise BuildError(
+                f"{where}: {file} has no top-level {', '.join(names)} (one after the other) inside "
+                f"a `# BEGIN EXERCISE {stage}` region (outside one, its solution would ship to "
+                "students)"
+            )
+        first, last = span
+        cell.lines = text.splitlines()[first - 1 : last]
+        cell.path, cell.start, cell.ref = file, first, ref
+    return cells
+
+
+def _definitions_span(text: str, names: list[str], stage: str, regions) -> tuple[int, int] | None:
+    """(first, last) file lines of consecutive top-level defs/classes `names` in a region of
+    `stage`: from the first one's first decorator to the line before the statement after the last
+    one, or the region's end (so a trailing `# END SOLUTION` comment belongs to it), trailing blank
+    lines left out. None when they are not there, in that order, one after the other."""
+    tree = ast.parse(text)
+    lines = text.splitlines()
+
+    def top(node) -> int:
+        return min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno])
+
+    for region in (r for r in regions if r.stage == stage):
+        nodes = [n for n in tree.body if region.begin < n.lineno < region.end]
+        found = [getattr(n, "name", None) for n in nodes]
+        for k in range(len(nodes) - len(names) + 1):
+            if found[k : k + len(names)] != names:
+                continue
+            end = k + len(names)
+            last = top(nodes[end]) - 1 if end < len(nodes) else region.end - 1
+            while last > top(nodes[k]) and not lines[last - 1].strip():
+                last -= 1
+            return top(nodes[k]), last
+    return None
 
 
 def _marker(what: str, near: Cell) -> Cell:

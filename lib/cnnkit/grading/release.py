@@ -41,7 +41,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cnnkit.grading import leaks
+from cnnkit.grading import leaks, master
 from cnnkit.grading.build import write_zip
 from cnnkit.grading.gate import BEGIN_RE, END_RE, gated_copy
 from cnnkit.grading.paths import stage_dirs
@@ -201,13 +201,25 @@ def _copy_assignment(stage: str, root: Path, dest: Path, spec: str) -> list[Path
 
 
 def _strip_exercise_markers(package: Path) -> None:
-    """Remove `# BEGIN EXERCISE` / `# END EXERCISE` lines: students get plain code or plain stubs."""
+    """Remove `# BEGIN EXERCISE` / `# END EXERCISE` lines and the inline `# BEGIN SOLUTION` /
+    `# END SOLUTION` lines of the exercises a master names (the library holds them once, markers
+    included): students get plain code or plain stubs."""
+
+    def marker(line: str) -> bool:
+        bare = line.rstrip("\n")
+        return bool(
+            BEGIN_RE.match(bare.strip())
+            or END_RE.match(bare.strip())
+            or master.INLINE_BEGIN.match(bare)
+            or master.INLINE_END.match(bare)
+        )
+
     for py in sorted(package.rglob("*.py")):
         text = py.read_text(encoding="utf-8")
         if "EXERCISE" not in text:
             continue
         lines = text.splitlines(keepends=True)
-        kept = [ln for ln in lines if not (BEGIN_RE.match(ln.strip()) or END_RE.match(ln.strip()))]
+        kept = [ln for ln in lines if not marker(ln)]
         if len(kept) != len(lines):
             py.write_text("".join(kept), encoding="utf-8")
 
