@@ -295,59 +295,23 @@ def test_saved_params_load():
 
 @case("q6", points=2, hidden=True)
 def test_heldout_accuracy_at_least_60():
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
+    from cnnkit import checks, heldout
 
-    from cnnkit import checks, data
-
-    with np.load("convnet_params.npz", allow_pickle=False) as f:
-        p = {k: torch.tensor(np.asarray(f[k], dtype=np.float32)) for k in f.files}
-    X, y, _ = data.load("fashion_mnist", "test")
-    idx = checks.rng().choice(len(X), 2000, replace=False)
-    pad = (p["W1"].shape[2] - 1) // 2
-    with torch.no_grad():
-        h = F.max_pool2d(F.relu(F.conv2d(torch.tensor(X[idx]), p["W1"], p["b1"], padding=pad)), 2, 2)
-        scores = F.relu(h.flatten(1) @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"]
-    acc = float((scores.argmax(1).numpy() == y[idx]).mean())
-    checks.true("held-out accuracy >= 60%", acc >= 0.6, "held-out accuracy below 60%")
+    acc = heldout.convnet_accuracy("convnet_params.npz", checks.rng())
+    checks.at_least("held-out accuracy", acc, 0.6)
 
 
 @case("q6", points=2, hidden=True)
 def test_heldout_accuracy_at_least_72():
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
+    from cnnkit import checks, heldout
 
-    from cnnkit import checks, data
-
-    with np.load("convnet_params.npz", allow_pickle=False) as f:
-        p = {k: torch.tensor(np.asarray(f[k], dtype=np.float32)) for k in f.files}
-    X, y, _ = data.load("fashion_mnist", "test")
-    idx = checks.rng().choice(len(X), 2000, replace=False)
-    pad = (p["W1"].shape[2] - 1) // 2
-    with torch.no_grad():
-        h = F.max_pool2d(F.relu(F.conv2d(torch.tensor(X[idx]), p["W1"], p["b1"], padding=pad)), 2, 2)
-        scores = F.relu(h.flatten(1) @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"]
-    acc = float((scores.argmax(1).numpy() == y[idx]).mean())
-    checks.true("held-out accuracy >= 72%", acc >= 0.72, "held-out accuracy below 72%")
+    acc = heldout.convnet_accuracy("convnet_params.npz", checks.rng())
+    checks.at_least("held-out accuracy", acc, 0.72)
 
 
 @case("q6", points=2, hidden=True)
 def test_heldout_accuracy_at_least_80():
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
+    from cnnkit import checks, heldout
 
-    from cnnkit import checks, data
-
-    with np.load("convnet_params.npz", allow_pickle=False) as f:
-        p = {k: torch.tensor(np.asarray(f[k], dtype=np.float32)) for k in f.files}
-    X, y, _ = data.load("fashion_mnist", "test")
-    idx = checks.rng().choice(len(X), 2000, replace=False)
-    pad = (p["W1"].shape[2] - 1) // 2
-    with torch.no_grad():
-        h = F.max_pool2d(F.relu(F.conv2d(torch.tensor(X[idx]), p["W1"], p["b1"], padding=pad)), 2, 2)
-        scores = F.relu(h.flatten(1) @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"]
-    acc = float((scores.argmax(1).numpy() == y[idx]).mean())
-    checks.true("held-out accuracy >= 80%", acc >= 0.8, "held-out accuracy below 80%")
+    acc = heldout.convnet_accuracy("convnet_params.npz", checks.rng())
+    checks.at_least("held-out accuracy", acc, 0.8)

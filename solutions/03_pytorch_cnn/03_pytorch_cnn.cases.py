@@ -285,59 +285,31 @@ def test_q5_checkpoint_file():
 
 @case("q5", points=2, hidden=True)
 def test_q5_heldout_accuracy_at_least_50():
-    import torch
+    from cnnkit import checks, heldout
 
-    from cnnkit import checks, data, training
-    from cnnkit.models import build_cnn
-
-    model, _ = training.load_checkpoint("cnn_checkpoint.pt", builder=build_cnn)
-    X, y, _ = data.shapes.generate(2000, seed=int(checks.rng().integers(2**31)))
-    with torch.no_grad():
-        pred = torch.cat([model(torch.tensor(X[i : i + 500])).argmax(1) for i in range(0, len(X), 500)])
-    acc = float((pred.numpy() == y).mean())
-    checks.true("held-out accuracy >= 50%", acc >= 0.5, "held-out accuracy below 50%")
+    acc = heldout.checkpoint_accuracy("cnn_checkpoint.pt", n=2000, seed=int(checks.rng().integers(2**31)))
+    checks.at_least("held-out accuracy", acc, 0.5)
 
 
 @case("q5", points=2, hidden=True)
 def test_q5_heldout_accuracy_at_least_70():
-    import torch
+    from cnnkit import checks, heldout
 
-    from cnnkit import checks, data, training
-    from cnnkit.models import build_cnn
-
-    model, _ = training.load_checkpoint("cnn_checkpoint.pt", builder=build_cnn)
-    X, y, _ = data.shapes.generate(2000, seed=int(checks.rng().integers(2**31)))
-    with torch.no_grad():
-        pred = torch.cat([model(torch.tensor(X[i : i + 500])).argmax(1) for i in range(0, len(X), 500)])
-    acc = float((pred.numpy() == y).mean())
-    checks.true("held-out accuracy >= 70%", acc >= 0.7, "held-out accuracy below 70%")
+    acc = heldout.checkpoint_accuracy("cnn_checkpoint.pt", n=2000, seed=int(checks.rng().integers(2**31)))
+    checks.at_least("held-out accuracy", acc, 0.7)
 
 
 @case("q5", points=2, hidden=True)
 def test_q5_heldout_accuracy_at_least_85():
-    import torch
+    from cnnkit import checks, heldout
 
-    from cnnkit import checks, data, training
-    from cnnkit.models import build_cnn
-
-    model, _ = training.load_checkpoint("cnn_checkpoint.pt", builder=build_cnn)
-    X, y, _ = data.shapes.generate(2000, seed=int(checks.rng().integers(2**31)))
-    with torch.no_grad():
-        pred = torch.cat([model(torch.tensor(X[i : i + 500])).argmax(1) for i in range(0, len(X), 500)])
-    acc = float((pred.numpy() == y).mean())
-    checks.true("held-out accuracy >= 85%", acc >= 0.85, "held-out accuracy below 85%")
+    acc = heldout.checkpoint_accuracy("cnn_checkpoint.pt", n=2000, seed=int(checks.rng().integers(2**31)))
+    checks.at_least("held-out accuracy", acc, 0.85)
 
 
 @case("q5", points=2, hidden=True)
 def test_q5_heldout_accuracy_at_least_90():
-    import torch
+    from cnnkit import checks, heldout
 
-    from cnnkit import checks, data, training
-    from cnnkit.models import build_cnn
-
-    model, _ = training.load_checkpoint("cnn_checkpoint.pt", builder=build_cnn)
-    X, y, _ = data.shapes.generate(2000, seed=int(checks.rng().integers(2**31)))
-    with torch.no_grad():
-        pred = torch.cat([model(torch.tensor(X[i : i + 500])).argmax(1) for i in range(0, len(X), 500)])
-    acc = float((pred.numpy() == y).mean())
-    checks.true("held-out accuracy >= 90%", acc >= 0.9, "held-out accuracy below 90%")
+    acc = heldout.checkpoint_accuracy("cnn_checkpoint.pt", n=2000, seed=int(checks.rng().integers(2**31)))
+    checks.at_least("held-out accuracy", acc, 0.9)
