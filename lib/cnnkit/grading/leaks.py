@@ -49,7 +49,7 @@ class LeakError(RuntimeError):
     """Secrets reached a tree that students see; the message lists every finding."""
 
 
-def normalise(line: str) -> str:
+def normalise_line(line: str) -> str:
     """A line with ANSI colour codes removed and whitespace collapsed (the unit of comparison)."""
     return " ".join(_ANSI.sub("", line).split())
 
@@ -80,7 +80,7 @@ class Secrets:
     names: dict[str, Secret] = field(default_factory=dict)
 
     def add_line(self, line: str, kind: str, origin: str) -> None:
-        norm = normalise(line)
+        norm = normalise_line(line)
         if nontrivial(norm) and norm not in self.lines:
             self.lines[norm] = Secret(norm, kind, origin)
 
@@ -111,8 +111,8 @@ def _master_secrets(path: Path, root: Path, secrets: Secrets, public: set[str]) 
                 secrets.add_line(line, "hidden case", where(cell))
             continue
         if cell.block == "tests":
-            public.update(normalise(ln) for _, ln in master.test_code_lines(cell.lines))
-            public.update(normalise(ln) for ln in _unparsed(cell))
+            public.update(normalise_line(ln) for _, ln in master.test_code_lines(cell.lines))
+            public.update(normalise_line(ln) for ln in _unparsed(cell))
             continue
         secret_idx = set(master.inline_solution_lines(cell.lines))
         if cell.block == "solution" and not master.has_inline_markers(cell.lines):
@@ -122,7 +122,7 @@ def _master_secrets(path: Path, root: Path, secrets: Secrets, public: set[str]) 
                 text = master.LINE_SOLUTION.sub("", line)
                 secrets.add_line(text, "solution line", where(cell, k))
             elif not master.INLINE_BEGIN.match(line) and not master.INLINE_END.match(line):
-                public.add(normalise(line))
+                public.add(normalise_line(line))
 
 
 def _unparsed(cell: master.Cell) -> list[str]:
@@ -193,7 +193,9 @@ def _library_public_lines(root: Path) -> set[str]:
         for region in find_regions(text, str(path)):
             inside.update(range(region.begin, region.end + 1))
         public.update(
-            normalise(line) for n, line in enumerate(text.splitlines(), start=1) if n not in inside
+            normalise_line(line)
+            for n, line in enumerate(text.splitlines(), start=1)
+            if n not in inside
         )
     return public
 
@@ -318,12 +320,12 @@ def scan(tree: Path, secrets: Secrets) -> list[Finding]:
         for where, text, deep in _texts(path.name, path.read_bytes()):
             for k, line in enumerate(text.splitlines(), start=1):
                 loc = f"{where} line {k}" if where else f"line {k}"
-                norm = normalise(line)
+                norm = normalise_line(line)
                 if not norm:
                     continue
                 hit = secrets.lines.get(norm)
                 if hit is None and norm.startswith("#"):  # a solution line pasted as a comment
-                    hit = secrets.lines.get(normalise(norm.lstrip("#")))
+                    hit = secrets.lines.get(normalise_line(norm.lstrip("#")))
                 if hit is None and deep and len(norm) > MIN_SUBSTRING:
                     hit = next((s for s in long_secrets if s.text in norm), None)
                 if hit is not None:

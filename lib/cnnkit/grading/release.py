@@ -372,7 +372,9 @@ def release_secrets(stage: str, root: Path) -> leaks.Secrets:
     released = set()
     for _path, s, node, lines in leaks.library_regions(root):
         if s < stage:
-            released.update(leaks.normalise(ln) for ln in lines[node.lineno - 1 : node.end_lineno])
+            released.update(
+                leaks.normalise_line(ln) for ln in lines[node.lineno - 1 : node.end_lineno]
+            )
     secrets.drop_public(released)
     return secrets
 
