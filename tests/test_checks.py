@@ -160,3 +160,17 @@ def test_grader_messages_are_the_ones_grader_check_shows():
     with pytest.raises(checks.CheckFailed, match="^n: the lecture says 3$"):
         checks.equal("n", 4, 3, msg="the lecture says 3")
     assert checks.match({**rec, "value": 3}, rec) == "n: the lecture says 3"
+
+
+def test_at_least_is_a_named_true_check():
+    checks.at_least("held-out accuracy", 0.85, 0.8)  # passes
+    with pytest.raises(checks.CheckFailed, match=r"held-out accuracy 0\.790 is below 0\.80"):
+        checks.at_least("held-out accuracy", 0.79, 0.8)
+    checks._begin("test_band", "record", seed=1)
+    try:
+        checks.at_least("test accuracy", 0.69, 0.7)
+        checks.at_least("test accuracy", 0.71, 0.72, msg="below 0.72")
+        got = [(r["name"], r["kind"], r["value"]) for r in checks._records()]
+    finally:
+        checks._end()
+    assert got == [("test accuracy >= 70%", "true", False), ("test accuracy >= 72%", "true", False)]

@@ -26,8 +26,10 @@ class Multiply(torch.autograd.Function):
         Returns:
         - z: tensor shaped like x, x * y.
         """
+        # BEGIN SOLUTION
         ctx.save_for_backward(x, y)
         return x * y
+        # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_z):
@@ -40,8 +42,10 @@ class Multiply(torch.autograd.Function):
         Returns:
         - grad_x, grad_y: tensors shaped like x and y.
         """
+        # BEGIN SOLUTION
         x, y = ctx.saved_tensors
         return y * grad_z, x * grad_z
+        # END SOLUTION
 
 
 class Sigmoid(torch.autograd.Function):
@@ -58,9 +62,11 @@ class Sigmoid(torch.autograd.Function):
         Returns:
         - z: tensor shaped like x, values in [0, 1].
         """
+        # BEGIN SOLUTION
         z = 1.0 / (1.0 + torch.exp(-x))
         ctx.save_for_backward(z)
         return z
+        # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_z):
@@ -73,8 +79,10 @@ class Sigmoid(torch.autograd.Function):
         Returns:
         - grad_x: tensor shaped like x.
         """
+        # BEGIN SOLUTION
         (z,) = ctx.saved_tensors
         return grad_z * z * (1.0 - z)
+        # END SOLUTION
 
 
 def sigmoid_circuit_autograd(w0, x0, w1, x1, w2):
@@ -89,6 +97,7 @@ def sigmoid_circuit_autograd(w0, x0, w1, x1, w2):
     - L: Python float, the circuit's output.
     - grads: dict with keys 'w0', 'x0', 'w1', 'x1', 'w2' holding Python floats dL/d(name).
     """
+    # BEGIN SOLUTION
     names = ["w0", "x0", "w1", "x1", "w2"]
     values = [w0, x0, w1, x1, w2]
     t = {
@@ -99,6 +108,7 @@ def sigmoid_circuit_autograd(w0, x0, w1, x1, w2):
     L = Sigmoid.apply(s)
     L.backward()
     return L.item(), {n: t[n].grad.item() for n in names}
+    # END SOLUTION
 
 
 # END EXERCISE

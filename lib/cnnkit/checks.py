@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CheckFailed", "NonNumericValue", "close", "equal", "rng", "true"]
+__all__ = ["CheckFailed", "NonNumericValue", "at_least", "close", "equal", "rng", "true"]
 
 MODES = ("check", "record", "reference")
 
@@ -332,6 +332,24 @@ def true(name: str, cond: Any, msg: str) -> None:
         _fail(name, msg, None)
     if m == "reference":
         _record(name, "true", True, msg=msg)
+
+
+def at_least(name: str, value: float, bound: float, msg: str | None = None) -> None:
+    """Check a score band, such as a held-out accuracy and its threshold (a `true` check named
+    "<name> >= <bound as a percentage>").
+
+    Inputs:
+    - name: the score, e.g. "held-out accuracy".
+    - value: the submission's score.
+    - bound: the lowest passing score, e.g. 0.8.
+    - msg: what is wrong when it is below (default: "<name> <value> is below <bound>").
+
+    Returns:
+    - None; raises CheckFailed when checking and value < bound.
+    """
+    if msg is None:
+        msg = f"{name} {value:.3f} is below {bound:.2f}"
+    true(f"{name} >= {bound:.0%}", value >= bound, msg)
 
 
 def match(ref: dict, got: dict) -> str | None:

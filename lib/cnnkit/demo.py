@@ -38,23 +38,24 @@ def small_cnn(in_channels=3, num_classes=10, width=16, image_size=32):
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * (image_size // 8) ** 2, num_classes))
 
 
-STAGES = ("01_backprop", "02_conv_layers", "03_pytorch_cnn", "04_transfer_learning")
-
-
-def run_demo(root: Path, out: Path, train: bool = False, stages: tuple[str, ...] = STAGES) -> int:
+def run_demo(
+    root: Path, out: Path, train: bool = False, stages: tuple[str, ...] | None = None
+) -> int:
     """Doctor report, build every stage, grade the bundled samples; optionally a short training run.
 
     Inputs:
     - root: the kit's checkout (solutions/, autograder/<stage>/samples/).
     - out: folder for the outputs (created): grades/<stage>/ and, with train, demo_training.png.
     - train: also run the short training demo.
-    - stages: which stages to build and grade.
+    - stages: which stages to build and grade (default: every stage of the course).
 
     Returns:
     - exit status: 0 on success, 1 when a stage could not be built or graded.
     """
     from cnnkit.doctor import report
+    from cnnkit.grading.stage import NAMES
 
+    stages = NAMES if stages is None else stages
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     print(report())

@@ -287,12 +287,14 @@ def saliency(model, x, target: int):
     Returns:
     - sal: float tensor (H, W), >= 0.
     """
+    # BEGIN SOLUTION
     import torch
 
     x = x.detach().clone()[None].requires_grad_(True)
     with torch.enable_grad():
         model(x)[0, target].backward()
     return x.grad[0].abs().amax(0)
+    # END SOLUTION
 
 
 def occlusion(model, x, target: int, patch: int = 16, stride: int = 8, fill: float = 0.0):
@@ -307,6 +309,7 @@ def occlusion(model, x, target: int, patch: int = 16, stride: int = 8, fill: flo
     Returns:
     - drop: float tensor (H', W') with H' = (H - patch) // stride + 1: p(target) - p(target | occluded).
     """
+    # BEGIN SOLUTION
     import torch
 
     _, H, W = x.shape
@@ -322,6 +325,7 @@ def occlusion(model, x, target: int, patch: int = 16, stride: int = 8, fill: flo
         base = model(x[None]).softmax(1)[0, target]
         probs = torch.cat([model(b).softmax(1)[:, target] for b in torch.stack(batch).split(64)])
     return (base - probs).view(len(ys), len(xs))
+    # END SOLUTION
 
 
 # END EXERCISE

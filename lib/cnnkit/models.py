@@ -24,7 +24,9 @@ def count_params(model, trainable_only=False):
     Returns:
     - n: a Python int, the number of scalars.
     """
+    # BEGIN SOLUTION
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+    # END SOLUTION
 
 
 def build_cnn(
@@ -63,6 +65,7 @@ def build_cnn(
     - model: nn.Sequential mapping x of shape (B, in_channels, image_size, image_size) to scores of
       shape (B, num_classes).
     """
+    # BEGIN SOLUTION
     if image_size % 2 ** len(channels) != 0:
         raise ValueError(
             f"image_size {image_size} is not divisible by 2**{len(channels)} (one pool per block)"
@@ -91,6 +94,7 @@ def build_cnn(
         d = h
     layers.pop()  # no ReLU after the class scores
     return nn.Sequential(*layers)
+    # END SOLUTION
 
 
 def build_mlp(in_channels=3, num_classes=10, hidden=(512, 256), dropout=0.0, image_size=32):
@@ -107,6 +111,7 @@ def build_mlp(in_channels=3, num_classes=10, hidden=(512, 256), dropout=0.0, ima
     - model: nn.Sequential mapping x of shape (B, in_channels, image_size, image_size) to scores of
       shape (B, num_classes).
     """
+    # BEGIN SOLUTION
     layers = [nn.Flatten()]
     d = in_channels * image_size * image_size
     for h in list(hidden) + [num_classes]:
@@ -117,6 +122,7 @@ def build_mlp(in_channels=3, num_classes=10, hidden=(512, 256), dropout=0.0, ima
         d = h
     layers.pop()  # no ReLU after the class scores
     return nn.Sequential(*layers)
+    # END SOLUTION
 
 
 # END EXERCISE

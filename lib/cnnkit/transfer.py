@@ -115,6 +115,7 @@ def freeze_backbone(model: nn.Module) -> nn.Module:
     Returns:
     - model: the same model, frozen in place.
     """
+    # BEGIN SOLUTION
     head = head_module(model)
     head_params = {id(p) for p in head.parameters()}
     for p in model.parameters():
@@ -125,6 +126,7 @@ def freeze_backbone(model: nn.Module) -> nn.Module:
             m.train = types.MethodType(stay_in_eval, m)
             m.eval()
     return model
+    # END SOLUTION
 
 
 def count_trainable(model: nn.Module) -> int:
@@ -136,7 +138,9 @@ def count_trainable(model: nn.Module) -> int:
     Returns:
     - n: int.
     """
+    # BEGIN SOLUTION
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    # END SOLUTION
 
 
 def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
@@ -151,6 +155,7 @@ def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
     Returns:
     - linear: the new nn.Linear (in_features = the backbone's feature dimension), already attached.
     """
+    # BEGIN SOLUTION
     head = head_module(model)
     linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
     if not linears:
@@ -163,6 +168,7 @@ def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
         new_head = linear
     set_head(model, new_head)
     return linear
+    # END SOLUTION
 
 
 def unfreeze_top(model: nn.Module, k: int) -> nn.Module:
@@ -177,6 +183,7 @@ def unfreeze_top(model: nn.Module, k: int) -> nn.Module:
     Returns:
     - model: the same model.
     """
+    # BEGIN SOLUTION
     blocks = backbone_blocks(model)
     for block in blocks[len(blocks) - k :] if k > 0 else []:
         for p in block.parameters():
@@ -186,6 +193,7 @@ def unfreeze_top(model: nn.Module, k: int) -> nn.Module:
                 del m.train
                 m.train(model.training)
     return model
+    # END SOLUTION
 
 
 def param_groups(model: nn.Module, base_lr: float, top_blocks: int = 2) -> list[dict]:
@@ -204,6 +212,7 @@ def param_groups(model: nn.Module, base_lr: float, top_blocks: int = 2) -> list[
     - groups: list of 3 dicts with keys 'name' ('head', 'top', 'rest'), 'params' (list of tensors)
       and 'lr', for torch.optim optimizers.
     """
+    # BEGIN SOLUTION
     blocks = backbone_blocks(model)
     split = max(len(blocks) - top_blocks, 0)
     top = {id(p) for b in blocks[split:] for p in b.parameters()}
@@ -216,6 +225,7 @@ def param_groups(model: nn.Module, base_lr: float, top_blocks: int = 2) -> list[
         groups[name].append(p)
     lrs = {"head": base_lr, "top": base_lr / 10, "rest": base_lr / 100}
     return [{"name": n, "params": groups[n], "lr": lrs[n]} for n in ("head", "top", "rest")]
+    # END SOLUTION
 
 
 def finetune_optimizer(model: nn.Module, base_lr: float, k: int, top_blocks: int = 2, momentum=0.9):
@@ -236,11 +246,13 @@ def finetune_optimizer(model: nn.Module, base_lr: float, k: int, top_blocks: int
     Returns:
     - optimizer: torch.optim.SGD over the trainable parameters, groups named 'head', 'top', 'rest'.
     """
+    # BEGIN SOLUTION
     import torch
 
     freeze_backbone(model)
     unfreeze_top(model, k)
     return torch.optim.SGD(param_groups(model, base_lr, top_blocks), lr=base_lr, momentum=momentum)
+    # END SOLUTION
 
 
 # END EXERCISE

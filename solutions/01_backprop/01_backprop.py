@@ -86,9 +86,6 @@ np.set_printoptions(precision=6, suppress=True)
 # # BEGIN QUESTION
 # name: q1
 
-# %% [raw]
-# # BEGIN SOLUTION
-
 # %%
 def sigmoid_circuit(w0, x0, w1, x1, w2):
     """L = sigmoid(w0 * x0 + w1 * x1 + w2) and its gradient, staged as in the lecture.
@@ -122,18 +119,12 @@ def sigmoid_circuit(w0, x0, w1, x1, w2):
     return L, {"w0": grad_w0, "x0": grad_x0, "w1": grad_w1, "x1": grad_x1, "w2": grad_w2}
 
 
-# %% [raw]
-# # END SOLUTION
-
 # %% [markdown]
 # Two more gates. The **max** gate $m = \max(a, b)$ *routes*: the whole upstream gradient goes to the
 # larger input and the other gets 0. A **copy** happens when one value feeds two gates: its gradient is
 # the **sum** of the gradients flowing back along both paths. Write the circuit
 # $f = \max(x, y) \cdot z + x$ ($x$ is used twice) in the same staged style. When $x = y$, route the
 # gradient to $x$.
-
-# %% [raw]
-# # BEGIN SOLUTION
 
 # %%
 def max_copy_circuit(x, y, z):
@@ -163,12 +154,6 @@ def max_copy_circuit(x, y, z):
     # END SOLUTION
     return f, {"x": grad_x, "y": grad_y, "z": grad_z}
 
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -210,54 +195,6 @@ def test_q1_max_copy_circuit_public(max_copy_circuit):
         for k in "xyz":
             checks.close(f"df/d{k} at {(x, y, z)}", grads[k], grads_hand[k], rtol=1e-7, atol=1e-10)
 
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q1_sigmoid_circuit_hidden(sigmoid_circuit):
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    names = ["w0", "x0", "w1", "x1", "w2"]
-    for trial in range(4):
-        vals = dict(zip(names, (rng.standard_normal(5) * 1.5).tolist()))
-        t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in vals.items()}
-        out = torch.sigmoid(t["w0"] * t["x0"] + t["w1"] * t["x1"] + t["w2"])
-        out.backward()
-        L, grads = sigmoid_circuit(**vals)
-        checks.close(f"L {trial}", L, out.item(), rtol=1e-7, atol=1e-10)
-        for k in names:
-            checks.close(f"d{k} {trial}", grads[k], t[k].grad.item(), rtol=1e-7, atol=1e-10)
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q1_max_copy_circuit_hidden(max_copy_circuit):
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    for trial in range(6):
-        x, y, z = (rng.standard_normal(3) * 2).tolist()
-        t = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (x, y, z)]
-        out = torch.maximum(t[0], t[1]) * t[2] + t[0]
-        out.backward()
-        f, grads = max_copy_circuit(x, y, z)
-        checks.close(f"f {trial}", f, out.item(), rtol=1e-7, atol=1e-10)
-        for k, tk in zip("xyz", t):
-            checks.close(f"d{k} {trial}", grads[k], tk.grad.item(), rtol=1e-7, atol=1e-10)
-
-
-# %% [raw]
-# # END TESTS
 
 # %% [raw]
 # # END QUESTION
@@ -317,9 +254,6 @@ show_circuit(2.0, -1.0, -3.0, -2.0, -3.0);
 # %% [raw]
 # # BEGIN QUESTION
 # name: q2
-
-# %% [raw]
-# # BEGIN SOLUTION
 
 # %%
 class Value:
@@ -448,12 +382,6 @@ class Value:
         return other * self**-1
 
 
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN TESTS
-
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
@@ -498,100 +426,6 @@ def test_q2_value_reused_node_and_backward_twice(Value):
     )
 
 
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q2_value_expression_hidden(Value):
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    for trial in range(3):
-        nums = rng.standard_normal(3) * 1.2
-        c0 = float(rng.uniform(0.5, 2.0))
-
-        def expr(a, b, c, relu, sig):
-            d = a * b + c**2
-            e = relu(d * a) + sig(b) * d
-            return e * e + 2.0 * a - c * c0 + (a + 1.5) ** 3
-
-        v = [Value(x) for x in nums]
-        out = expr(*v, lambda x: x.relu(), lambda x: x.sigmoid())
-        out.backward()
-        t = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in nums]
-        t_out = expr(*t, torch.relu, torch.sigmoid)
-        t_out.backward()
-        checks.close(f"out {trial}", out.data, t_out.item(), rtol=1e-7, atol=1e-10)
-        for name, vi, ti in zip("abc", v, t):
-            checks.close(f"d{name} {trial}", vi.grad, ti.grad.item(), rtol=1e-7, atol=1e-10)
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1.5
-hidden: true
-""" # END TEST CONFIG
-def test_q2_value_relu_pow_hidden(Value):
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    neg = -float(rng.uniform(0.5, 3.0))
-    pos = float(rng.uniform(0.5, 3.0))
-    for name, x in [("negative", neg), ("positive", pos)]:
-        v = Value(x)
-        out = v.relu() * 3.0
-        out.backward()
-        t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-        (torch.relu(t) * 3.0).backward()
-        checks.close(f"relu {name}", out.data, 3.0 * max(x, 0.0), rtol=1e-7, atol=1e-10)
-        checks.close(f"relu grad {name}", v.grad, t.grad.item(), rtol=1e-7, atol=1e-10)
-    for p in (3, -1, 0.5, 2.5):
-        v = Value(pos)
-        out = v**p
-        out.backward()
-        t = torch.tensor(pos, dtype=torch.float64, requires_grad=True)
-        (t**p).backward()
-        checks.close(f"pow {p}", out.data, pos**p, rtol=1e-7, atol=1e-10)
-        checks.close(f"pow {p} grad", v.grad, t.grad.item(), rtol=1e-7, atol=1e-10)
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1.5
-hidden: true
-""" # END TEST CONFIG
-def test_q2_value_shared_subgraph_backward_twice_hidden(Value):
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    nums = rng.standard_normal(2)
-
-    def expr(a, b):
-        s = a * b + a  # a feeds two gates
-        u = s * s  # s feeds one gate twice
-        return u + s * b + a
-
-    for calls in (1, 2, 3):
-        v = [Value(x) for x in nums]
-        out = expr(*v)
-        for _ in range(calls):
-            out.backward()
-        t = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in nums]
-        expr(*t).backward()
-        for name, vi, ti in zip("ab", v, t):
-            checks.close(f"d{name} after {calls} calls", vi.grad, ti.grad.item(), rtol=1e-7, atol=1e-10)
-
-
-# %% [raw]
-# # END TESTS
-
 # %% [raw]
 # # END QUESTION
 
@@ -626,236 +460,42 @@ print("hand-staged:    L =", round(L_hand, 6), " dL/dx0 =", round(g_hand["x0"], 
 # # BEGIN QUESTION
 # name: q3
 
-# %% [raw]
-# # BEGIN SOLUTION
+# %%
+# EXERCISE cnnkit.numeric.layers.affine_forward
+
 
 # %%
-def affine_forward(x, w, b):
-    """Forward pass of a fully connected (affine) layer: out = x.reshape(N, D) @ w + b.
+# EXERCISE cnnkit.numeric.layers.affine_backward
 
-    Each example x[i] of shape (d_1, ..., d_k) is flattened to a vector of D = d_1 * ... * d_k numbers.
-
-    Inputs:
-    - x: array of shape (N, d_1, ..., d_k), a minibatch of N examples.
-    - w: array of shape (D, M), the weights.
-    - b: array of shape (M,), the biases.
-
-    Returns a tuple of:
-    - out: array of shape (N, M).
-    - cache: (x, w, b), for the backward pass.
-    """
-    # BEGIN SOLUTION
-    out = x.reshape(x.shape[0], -1) @ w + b
-    cache = (x, w, b)
-    return out, cache
-    # END SOLUTION
-
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN SOLUTION
 
 # %%
-def affine_backward(dout, cache):
-    """Backward pass of a fully connected (affine) layer.
+# EXERCISE cnnkit.numeric.layers.relu_forward
 
-    With X = x.reshape(N, D): dX = dout @ w.T, dw = X.T @ dout, db = dout summed over the batch.
-
-    Inputs:
-    - dout: array of shape (N, M), upstream gradient dL/dout.
-    - cache: (x, w, b) from affine_forward; x of shape (N, d_1, ..., d_k), w (D, M), b (M,).
-
-    Returns a tuple of:
-    - dx: array of shape (N, d_1, ..., d_k), dL/dx.
-    - dw: array of shape (D, M), dL/dw.
-    - db: array of shape (M,), dL/db.
-    """
-    # BEGIN SOLUTION
-    x, w, b = cache
-    dx = (dout @ w.T).reshape(x.shape)
-    dw = x.reshape(x.shape[0], -1).T @ dout
-    db = dout.sum(axis=0)
-    return dx, dw, db
-    # END SOLUTION
-
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN SOLUTION
 
 # %%
-def relu_forward(x):
-    """Forward pass of the rectified linear unit: out = max(0, x), elementwise.
+# EXERCISE cnnkit.numeric.layers.relu_backward
 
-    Inputs:
-    - x: array of any shape.
-
-    Returns a tuple of:
-    - out: array shaped like x.
-    - cache: x, for the backward pass.
-    """
-    # BEGIN SOLUTION
-    out = np.maximum(0, x)
-    cache = x
-    return out, cache
-    # END SOLUTION
-
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN SOLUTION
 
 # %%
-def relu_backward(dout, cache):
-    """Backward pass of the ReLU: the upstream gradient passes where the input was positive.
+# EXERCISE cnnkit.numeric.layers.sigmoid_forward
 
-    Inputs:
-    - dout: array of any shape, upstream gradient dL/dout.
-    - cache: x from relu_forward, shaped like dout.
-
-    Returns:
-    - dx: array shaped like dout, dL/dx.
-    """
-    # BEGIN SOLUTION
-    x = cache
-    dx = dout * (x > 0)
-    return dx
-    # END SOLUTION
-
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN SOLUTION
 
 # %%
-def sigmoid_forward(x):
-    """Forward pass of the logistic sigmoid: out = 1 / (1 + exp(-x)), elementwise.
+# EXERCISE cnnkit.numeric.layers.sigmoid_backward
 
-    Computed without overflow: exp is only ever taken of a non-positive number.
-
-    Inputs:
-    - x: array of any shape.
-
-    Returns a tuple of:
-    - out: array shaped like x, values in (0, 1).
-    - cache: out, for the backward pass (the local gradient needs only the output).
-    """
-    # BEGIN SOLUTION
-    e = np.exp(-np.abs(x))
-    out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-    cache = out
-    return out, cache
-    # END SOLUTION
-
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN SOLUTION
 
 # %%
-def sigmoid_backward(dout, cache):
-    """Backward pass of the sigmoid, from its cached output z: dx = dout * (1 - z) * z.
+# EXERCISE cnnkit.numeric.layers.softmax_loss
 
-    Inputs:
-    - dout: array of any shape, upstream gradient dL/dout.
-    - cache: out from sigmoid_forward, shaped like dout.
-
-    Returns:
-    - dx: array shaped like dout, dL/dx.
-    """
-    # BEGIN SOLUTION
-    z = cache
-    dx = dout * (1 - z) * z
-    return dx
-    # END SOLUTION
-
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN SOLUTION
 
 # %%
-def softmax_loss(scores, y):
-    """Softmax (cross-entropy) loss and its gradient, averaged over the minibatch.
+# EXERCISE cnnkit.numeric.layers.svm_loss
 
-    L = (1/N) sum_i -log(exp(s[i, y[i]]) / sum_j exp(s[i, j])); the row maximum is subtracted before
-    exponentiating, which leaves the loss unchanged and keeps exp from overflowing.
-
-    Inputs:
-    - scores: array of shape (N, C), class scores; scores[i, c] is the score of class c for example i.
-    - y: int array of shape (N,), labels, 0 <= y[i] < C.
-
-    Returns a tuple of:
-    - loss: float, the mean loss.
-    - dscores: array of shape (N, C), dL/dscores.
-    """
-    # BEGIN SOLUTION
-    n = scores.shape[0]
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = -log_probs[np.arange(n), y].mean()
-    dscores = np.exp(log_probs)
-    dscores[np.arange(n), y] -= 1
-    dscores /= n
-    return float(loss), dscores
-    # END SOLUTION
-
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN SOLUTION
-
-# %%
-def svm_loss(scores, y):
-    """Multiclass SVM (hinge) loss with margin 1 and its gradient, averaged over the minibatch.
-
-    L = (1/N) sum_i sum_{j != y[i]} max(0, s[i, j] - s[i, y[i]] + 1).
-
-    Inputs:
-    - scores: array of shape (N, C), class scores.
-    - y: int array of shape (N,), labels, 0 <= y[i] < C.
-
-    Returns a tuple of:
-    - loss: float, the mean loss.
-    - dscores: array of shape (N, C), dL/dscores.
-    """
-    # BEGIN SOLUTION
-    n = scores.shape[0]
-    correct = scores[np.arange(n), y][:, None]
-    margins = np.maximum(0, scores - correct + 1)
-    margins[np.arange(n), y] = 0
-    loss = margins.sum() / n
-    positive = (margins > 0).astype(scores.dtype)
-    positive[np.arange(n), y] = -positive.sum(axis=1)
-    dscores = positive / n
-    return float(loss), dscores
-    # END SOLUTION
-
-
-# %% [raw]
-# # END SOLUTION
 
 # %% [markdown]
 # **Why not the Jacobian?** For $Y = XW$ the Jacobian $\partial Y/\partial X$ has one entry per pair
 # (entry of $X$, entry of $Y$): $(N D) \times (N M)$ numbers. Write `jacobian_memory_bytes` and look at
 # the lecture's example, a batch of $N = 64$ with $D = M = 4096$ in float32.
-
-# %% [raw]
-# # BEGIN SOLUTION
 
 # %%
 def jacobian_memory_bytes(N, D, M, itemsize=4):
@@ -872,12 +512,6 @@ def jacobian_memory_bytes(N, D, M, itemsize=4):
     return N * D * N * M * itemsize
     # END SOLUTION
 
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -1032,157 +666,6 @@ def test_q3_jacobian_memory_lecture(jacobian_memory_bytes):
     checks.equal("jacobian_memory_bytes(64, 4096, 4096)", jacobian_memory_bytes(64, 4096, 4096), 256 * 2**30, msg="the lecture says 256 GiB (float32)")
 
 
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q3_affine_hidden(affine_forward, affine_backward):
-    import numpy as np
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    n, shape, m = int(rng.integers(3, 7)), (2, 3, 2), int(rng.integers(2, 5))
-    x = rng.standard_normal((n, *shape))
-    w = rng.standard_normal((12, m))
-    b = rng.standard_normal(m)
-    dout = rng.standard_normal((n, m))
-    out, cache = affine_forward(x, w, b)
-    dx, dw, db = affine_backward(dout, cache)
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    tout = tx.reshape(n, -1) @ tw + tb
-    tout.backward(torch.tensor(dout))
-    checks.close("out", out, tout.detach().numpy(), rtol=1e-7, atol=1e-10)
-    checks.close("dx", dx, tx.grad.numpy(), rtol=1e-7, atol=1e-10)
-    checks.close("dw", dw, tw.grad.numpy(), rtol=1e-7, atol=1e-10)
-    checks.close("db", db, tb.grad.numpy(), rtol=1e-7, atol=1e-10)
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1.5
-hidden: true
-""" # END TEST CONFIG
-def test_q3_relu_hidden(relu_forward, relu_backward):
-    import numpy as np
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    x = rng.standard_normal((4, 3, 5))
-    dout = rng.standard_normal((4, 3, 5))  # mixed signs: the routing must follow x, not dout
-    out, cache = relu_forward(x)
-    dx = relu_backward(dout, cache)
-    tx = torch.tensor(x, requires_grad=True)
-    tout = torch.relu(tx)
-    tout.backward(torch.tensor(dout))
-    checks.close("out", out, tout.detach().numpy(), rtol=1e-7, atol=1e-10)
-    checks.close("dx", dx, tx.grad.numpy(), rtol=1e-7, atol=1e-10)
-    xs = np.array([1.0, -2.0, 3.0, -1.0])
-    ds = np.array([4.0, -1.0, 5.0, 9.0])
-    tx = torch.tensor(xs, requires_grad=True)
-    torch.relu(tx).backward(torch.tensor(ds))
-    checks.close("classic example", relu_backward(ds, relu_forward(xs)[1]), tx.grad.numpy(), rtol=1e-7, atol=1e-10)
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1.5
-hidden: true
-""" # END TEST CONFIG
-def test_q3_sigmoid_hidden(sigmoid_forward, sigmoid_backward):
-    import numpy as np
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    x = rng.standard_normal((5, 6)) * 4
-    dout = rng.standard_normal((5, 6))
-    out, cache = sigmoid_forward(x)
-    dx = sigmoid_backward(dout, cache)
-    tx = torch.tensor(x, requires_grad=True)
-    tout = torch.sigmoid(tx)
-    tout.backward(torch.tensor(dout))
-    checks.close("out", out, tout.detach().numpy(), rtol=1e-7, atol=1e-10)
-    checks.close("dx", dx, tx.grad.numpy(), rtol=1e-7, atol=1e-10)
-    # The contract: the cache is the forward output z, and the backward pass uses only z.
-    z = rng.uniform(0.05, 0.95, size=7)
-    d = rng.standard_normal(7)
-    tx = torch.logit(torch.tensor(z)).requires_grad_(True)
-    torch.sigmoid(tx).backward(torch.tensor(d))
-    checks.close("dx from a cached output", sigmoid_backward(d, z), tx.grad.numpy(), rtol=1e-7, atol=1e-10)
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q3_softmax_hidden(softmax_loss):
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    for name, scale, shift in [("normal", 2.0, 0.0), ("large logits", 300.0, 1000.0)]:
-        n, c = int(rng.integers(4, 9)), int(rng.integers(3, 8))
-        scores = rng.standard_normal((n, c)) * scale + shift
-        y = rng.integers(c, size=n)
-        ts = torch.tensor(scores, requires_grad=True)
-        t_loss = F.cross_entropy(ts, torch.tensor(y))
-        t_loss.backward()
-        loss, dscores = softmax_loss(scores, y)
-        checks.close(f"loss ({name})", loss, t_loss.item(), rtol=1e-7, atol=1e-10)
-        checks.close(f"dscores ({name})", dscores, ts.grad.numpy(), rtol=1e-7, atol=1e-10)
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1
-hidden: true
-""" # END TEST CONFIG
-def test_q3_svm_hidden(svm_loss):
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    n, c = int(rng.integers(5, 10)), int(rng.integers(3, 7))
-    scores = rng.standard_normal((n, c))
-    y = rng.integers(c, size=n)
-    ts = torch.tensor(scores, requires_grad=True)
-    t_loss = F.multi_margin_loss(ts, torch.tensor(y)) * c
-    t_loss.backward()
-    loss, dscores = svm_loss(scores, y)
-    checks.close("loss", loss, t_loss.item(), rtol=1e-7, atol=1e-10)
-    checks.close("dscores", dscores, ts.grad.numpy(), rtol=1e-7, atol=1e-10)
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 0.5
-hidden: true
-""" # END TEST CONFIG
-def test_q3_jacobian_memory_hidden(jacobian_memory_bytes):
-    from cnnkit import checks
-
-    rng = checks.rng()
-    n, d, m = (int(v) for v in rng.integers(2, 5000, size=3))
-    checks.equal("float64", jacobian_memory_bytes(n, d, m, itemsize=8), (n * d) * (n * m) * 8)
-    checks.equal("float32", jacobian_memory_bytes(n, d, m), (n * d) * (n * m) * 4)
-
-
-# %% [raw]
-# # END TESTS
-
 # %% [raw]
 # # END QUESTION
 
@@ -1238,92 +721,9 @@ for fn in (softmax_loss, svm_loss):
 # # BEGIN QUESTION
 # name: q4
 
-# %% [raw]
-# # BEGIN SOLUTION
-
 # %%
-class TwoLayerNet:
-    """A two-layer fully connected network: affine - relu - affine - softmax.
+# EXERCISE cnnkit.numeric.fc_net.TwoLayerNet
 
-    Inputs have D = input_dim numbers each, the hidden layer H = hidden_dim units, and there are
-    C = num_classes classes. The loss is the mean softmax loss plus 0.5 * reg * (||W1||^2 + ||W2||^2);
-    biases are not regularized.
-
-    Parameters in self.params:
-    - W1: array of shape (D, H), first-layer weights.
-    - b1: array of shape (H,), first-layer biases.
-    - W2: array of shape (H, C), second-layer weights.
-    - b2: array of shape (C,), second-layer biases.
-    """
-
-    def __init__(
-        self,
-        input_dim=3 * 32 * 32,
-        hidden_dim=100,
-        num_classes=10,
-        weight_scale=1e-3,
-        reg=0.0,
-    ):
-        """Initialize the weights from N(0, weight_scale^2) (numpy's global RNG) and the biases to 0.
-
-        Inputs:
-        - input_dim: int D, the size of one input (after flattening).
-        - hidden_dim: int H, the number of hidden units.
-        - num_classes: int C, the number of classes.
-        - weight_scale: float, the standard deviation of the initial weights.
-        - reg: float, the L2 regularization strength.
-        """
-        # BEGIN SOLUTION
-        self.reg = reg
-        self.params = {
-            "W1": weight_scale * np.random.randn(input_dim, hidden_dim),
-            "b1": np.zeros(hidden_dim),
-            "W2": weight_scale * np.random.randn(hidden_dim, num_classes),
-            "b2": np.zeros(num_classes),
-        }
-        # END SOLUTION
-
-    def loss(self, X, y=None):
-        """Class scores for a minibatch, or its loss and the gradients of every parameter.
-
-        Inputs:
-        - X: array of shape (N, d_1, ..., d_k) with d_1 * ... * d_k = D, the inputs.
-        - y: int array of shape (N,), labels, 0 <= y[i] < C; or None.
-
-        Returns:
-        If y is None:
-        - scores: array of shape (N, C), scores[i, c] is the score of class c for X[i].
-        Else a tuple of:
-        - loss: float, the mean softmax loss plus the regularization.
-        - grads: dict with the same keys as self.params, each gradient shaped like its parameter.
-        """
-        # BEGIN SOLUTION
-        W1, b1 = self.params["W1"], self.params["b1"]
-        W2, b2 = self.params["W2"], self.params["b2"]
-        a1, fc1_cache = affine_forward(X, W1, b1)
-        h1, relu_cache = relu_forward(a1)
-        scores, fc2_cache = affine_forward(h1, W2, b2)
-        if y is None:
-            return scores
-
-        data_loss, dscores = softmax_loss(scores, y)
-        loss = data_loss + 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
-
-        grads = {}
-        dh1, grads["W2"], grads["b2"] = affine_backward(dscores, fc2_cache)
-        da1 = relu_backward(dh1, relu_cache)
-        _, grads["W1"], grads["b1"] = affine_backward(da1, fc1_cache)
-        grads["W2"] = grads["W2"] + self.reg * W2
-        grads["W1"] = grads["W1"] + self.reg * W1
-        return loss, grads
-        # END SOLUTION
-
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -1384,63 +784,6 @@ def test_q4_loss_and_numeric_gradients(TwoLayerNet):
         err = grad_error(grads[k], num)
         checks.true(f"d{k} matches numeric", err < 1e-6, f"grads['{k}']: relative error {err:.1e} vs the numeric gradient")
 
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2.5
-hidden: true
-""" # END TEST CONFIG
-def test_q4_loss_grads_with_reg_hidden(TwoLayerNet):
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    n, d, h, c = int(rng.integers(4, 9)), 2 * 3 * 2, int(rng.integers(4, 9)), int(rng.integers(3, 6))
-    reg = float(rng.uniform(0.2, 1.5))
-    net = TwoLayerNet(input_dim=d, hidden_dim=h, num_classes=c, weight_scale=1.0, reg=reg)
-    params = {"W1": rng.standard_normal((d, h)), "b1": rng.standard_normal(h),
-              "W2": rng.standard_normal((h, c)), "b2": rng.standard_normal(c)}
-    net.params = {k: v.copy() for k, v in params.items()}
-    X = rng.standard_normal((n, 2, 3, 2))
-    y = rng.integers(c, size=n)
-    t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-    scores = torch.relu(torch.tensor(X).reshape(n, -1) @ t["W1"] + t["b1"]) @ t["W2"] + t["b2"]
-    t_loss = F.cross_entropy(scores, torch.tensor(y)) + 0.5 * reg * ((t["W1"] ** 2).sum() + (t["W2"] ** 2).sum())
-    t_loss.backward()
-    loss, grads = net.loss(X, y)
-    checks.close("loss", loss, t_loss.item(), rtol=1e-7, atol=1e-10)
-    for k in ["W1", "b1", "W2", "b2"]:
-        checks.close(f"d{k}", grads[k], t[k].grad.numpy(), rtol=1e-7, atol=1e-10)
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1.5
-hidden: true
-""" # END TEST CONFIG
-def test_q4_scores_hidden(TwoLayerNet):
-    import numpy as np
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    n, h, c = int(rng.integers(3, 8)), int(rng.integers(3, 9)), int(rng.integers(2, 6))
-    net = TwoLayerNet(input_dim=10, hidden_dim=h, num_classes=c, weight_scale=1.0, reg=0.3)
-    params = {"W1": rng.standard_normal((10, h)), "b1": rng.standard_normal(h),
-              "W2": rng.standard_normal((h, c)), "b2": rng.standard_normal(c)}
-    net.params = {k: v.copy() for k, v in params.items()}
-    X = rng.standard_normal((n, 10))
-    t = {k: torch.tensor(v) for k, v in params.items()}
-    scores = torch.relu(torch.tensor(X) @ t["W1"] + t["b1"]) @ t["W2"] + t["b2"]
-    checks.close("scores", net.loss(X), scores.numpy(), rtol=1e-7, atol=1e-10)
-
-
-# %% [raw]
-# # END TESTS
 
 # %% [raw]
 # # END QUESTION
@@ -1511,171 +854,21 @@ vis.plot_curves({"loss": overfit.loss_history}, xlabel="iteration", title="overf
 # # BEGIN QUESTION
 # name: q5
 
-# %% [raw]
-# # BEGIN SOLUTION
+# %%
+# EXERCISE cnnkit.numeric.optim.sgd
+
 
 # %%
-def sgd(w, dw, config=None):
-    """Vanilla stochastic gradient descent: w -= learning_rate * dw.
+# EXERCISE cnnkit.numeric.optim.sgd_momentum
 
-    config keys:
-    - learning_rate: scalar step size (default 1e-2).
-
-    Inputs:
-    - w: array of any shape, the parameter.
-    - dw: array shaped like w, its gradient.
-    - config: dict or None.
-
-    Returns a tuple of:
-    - next_w: array shaped like w, the updated parameter.
-    - config: the config dict.
-    """
-    # BEGIN SOLUTION
-    if config is None:
-        config = {}
-    config.setdefault("learning_rate", 1e-2)
-    next_w = w - config["learning_rate"] * dw
-    return next_w, config
-    # END SOLUTION
-
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN SOLUTION
 
 # %%
-def sgd_momentum(w, dw, config=None):
-    """SGD with momentum: v = momentum * v - learning_rate * dw; w += v.
+# EXERCISE cnnkit.numeric.optim.rmsprop
 
-    config keys:
-    - learning_rate: scalar step size (default 1e-2).
-    - momentum: scalar in [0, 1), 0 gives plain SGD (default 0.9).
-    - velocity: array shaped like w, the running velocity (default zeros).
-
-    Inputs:
-    - w: array of any shape, the parameter.
-    - dw: array shaped like w, its gradient.
-    - config: dict or None.
-
-    Returns a tuple of:
-    - next_w: array shaped like w, the updated parameter.
-    - config: the config dict with the new velocity.
-    """
-    # BEGIN SOLUTION
-    if config is None:
-        config = {}
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("momentum", 0.9)
-    v = config.get("velocity", np.zeros_like(w))
-    v = config["momentum"] * v - config["learning_rate"] * dw
-    next_w = w + v
-    config["velocity"] = v
-    return next_w, config
-    # END SOLUTION
-
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN SOLUTION
 
 # %%
-def rmsprop(w, dw, config=None):
-    """RMSProp: a per-entry step size from a running average of squared gradients.
+# EXERCISE cnnkit.numeric.optim.adam
 
-    cache = decay_rate * cache + (1 - decay_rate) * dw**2;
-    w -= learning_rate * dw / (sqrt(cache) + epsilon).
-
-    config keys:
-    - learning_rate: scalar step size (default 1e-2).
-    - decay_rate: scalar in [0, 1), decay of the squared-gradient average (default 0.99).
-    - epsilon: small scalar that avoids dividing by zero (default 1e-8).
-    - cache: array shaped like w, the running average of dw**2 (default zeros).
-
-    Inputs:
-    - w: array of any shape, the parameter.
-    - dw: array shaped like w, its gradient.
-    - config: dict or None.
-
-    Returns a tuple of:
-    - next_w: array shaped like w, the updated parameter.
-    - config: the config dict with the new cache.
-    """
-    # BEGIN SOLUTION
-    if config is None:
-        config = {}
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("decay_rate", 0.99)
-    config.setdefault("epsilon", 1e-8)
-    config.setdefault("cache", np.zeros_like(w))
-    cache = config["decay_rate"] * config["cache"] + (1 - config["decay_rate"]) * dw**2
-    next_w = w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"])
-    config["cache"] = cache
-    return next_w, config
-    # END SOLUTION
-
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN SOLUTION
-
-# %%
-def adam(w, dw, config=None):
-    """Adam: momentum on the gradient and RMSProp scaling, both bias-corrected.
-
-    t += 1; m = beta1 * m + (1 - beta1) * dw; v = beta2 * v + (1 - beta2) * dw**2;
-    m_hat = m / (1 - beta1**t); v_hat = v / (1 - beta2**t);
-    w -= learning_rate * m_hat / (sqrt(v_hat) + epsilon).
-
-    config keys:
-    - learning_rate: scalar step size (default 1e-3).
-    - beta1: decay of the first moment (default 0.9).
-    - beta2: decay of the second moment (default 0.999).
-    - epsilon: small scalar that avoids dividing by zero (default 1e-8).
-    - m: array shaped like w, first moment (default zeros).
-    - v: array shaped like w, second moment (default zeros).
-    - t: int, the number of steps taken so far, incremented before use (default 0).
-
-    Inputs:
-    - w: array of any shape, the parameter.
-    - dw: array shaped like w, its gradient.
-    - config: dict or None.
-
-    Returns a tuple of:
-    - next_w: array shaped like w, the updated parameter.
-    - config: the config dict with the new m, v and t.
-    """
-    # BEGIN SOLUTION
-    if config is None:
-        config = {}
-    config.setdefault("learning_rate", 1e-3)
-    config.setdefault("beta1", 0.9)
-    config.setdefault("beta2", 0.999)
-    config.setdefault("epsilon", 1e-8)
-    config.setdefault("m", np.zeros_like(w))
-    config.setdefault("v", np.zeros_like(w))
-    config.setdefault("t", 0)
-    t = config["t"] + 1
-    m = config["beta1"] * config["m"] + (1 - config["beta1"]) * dw
-    v = config["beta2"] * config["v"] + (1 - config["beta2"]) * dw**2
-    m_hat = m / (1 - config["beta1"] ** t)
-    v_hat = v / (1 - config["beta2"] ** t)
-    next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])
-    config["t"], config["m"], config["v"] = t, m, v
-    return next_w, config
-    # END SOLUTION
-
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -1727,115 +920,6 @@ def test_q5_momentum_three_steps(sgd_momentum):
         w, config = sgd_momentum(w, c * g, config)
         checks.close(f"w after step {step + 1}", w, w0 + moved * g, rtol=1e-7, atol=1e-10)
 
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1.5
-hidden: true
-""" # END TEST CONFIG
-def test_q5_momentum_hidden(sgd_momentum):
-    import numpy as np
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    lr, mu = float(rng.uniform(0.01, 0.2)), float(rng.uniform(0.5, 0.95))
-    w = rng.standard_normal((4, 3))
-    p = torch.tensor(w, requires_grad=True)
-    opt = torch.optim.SGD([p], lr=lr, momentum=mu)
-    config = {"learning_rate": lr, "momentum": mu}
-    for step in range(6):
-        dw = rng.standard_normal((4, 3))
-        w, config = sgd_momentum(w, dw, config)
-        p.grad = torch.tensor(dw)
-        opt.step()
-    checks.close("w after 6 steps", w, p.detach().numpy(), rtol=1e-7, atol=1e-10)
-    checks.close("velocity", config["velocity"], -lr * opt.state[p]["momentum_buffer"].numpy(), rtol=1e-7, atol=1e-10)
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1.5
-hidden: true
-""" # END TEST CONFIG
-def test_q5_rmsprop_hidden(rmsprop):
-    import numpy as np
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    lr, rho = float(rng.uniform(1e-3, 1e-1)), float(rng.uniform(0.8, 0.99))
-    w = rng.standard_normal(7)
-    p = torch.tensor(w, requires_grad=True)
-    opt = torch.optim.RMSprop([p], lr=lr, alpha=rho, eps=1e-8)
-    config = {"learning_rate": lr, "decay_rate": rho}
-    for step in range(5):
-        dw = rng.standard_normal(7) * 3
-        w, config = rmsprop(w, dw, config)
-        p.grad = torch.tensor(dw)
-        opt.step()
-    checks.close("w after 5 steps", w, p.detach().numpy(), rtol=1e-7, atol=1e-10)
-    checks.close("cache", config["cache"], opt.state[p]["square_avg"].numpy(), rtol=1e-7, atol=1e-10)
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q5_adam_hidden(adam):
-    import numpy as np
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    lr = float(rng.uniform(1e-3, 1e-1))
-    b1, b2 = float(rng.uniform(0.8, 0.95)), float(rng.uniform(0.95, 0.999))
-    w = rng.standard_normal((3, 5))
-    p = torch.tensor(w, requires_grad=True)
-    opt = torch.optim.Adam([p], lr=lr, betas=(b1, b2), eps=1e-8)
-    config = {"learning_rate": lr, "beta1": b1, "beta2": b2}
-    for step in range(5):
-        dw = rng.standard_normal((3, 5))
-        w, config = adam(w, dw, config)
-        p.grad = torch.tensor(dw)
-        opt.step()
-        checks.close(f"w after step {step + 1}", w, p.detach().numpy(), rtol=1e-7, atol=1e-10)
-    checks.equal("t after 5 steps", int(config["t"]), 5)
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1
-hidden: true
-""" # END TEST CONFIG
-def test_q5_defaults_hidden(sgd, sgd_momentum, rmsprop, adam):
-    import numpy as np
-
-    from cnnkit import checks
-
-    w, dw = np.ones(2), np.ones(2)
-    _, c = sgd(w, dw)
-    checks.close("sgd learning_rate", c["learning_rate"], 1e-2, rtol=0)
-    _, c = sgd_momentum(w, dw)
-    checks.close("momentum learning_rate", c["learning_rate"], 1e-2, rtol=0)
-    checks.close("momentum", c["momentum"], 0.9, rtol=0)
-    _, c = rmsprop(w, dw)
-    checks.close("rmsprop decay_rate", c["decay_rate"], 0.99, rtol=0)
-    checks.close("rmsprop epsilon", c["epsilon"], 1e-8, rtol=0)
-    _, c = adam(w, dw)
-    for key, value in [("learning_rate", 1e-3), ("beta1", 0.9), ("beta2", 0.999), ("epsilon", 1e-8)]:
-        checks.close(f"adam {key}", c[key], value, rtol=0)
-    # state passed in is used: a config from an earlier step continues the count
-    _, c = adam(w, dw, c)
-    checks.equal("adam t after two calls", int(c["t"]), 2)
-
-
-# %% [raw]
-# # END TESTS
 
 # %% [raw]
 # # END QUESTION
@@ -1909,69 +993,6 @@ np.savez(
 # %% [raw]
 # # BEGIN QUESTION
 # name: q6
-
-# %% [raw]
-# # BEGIN TESTS
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1
-hidden: false
-""" # END TEST CONFIG
-def test_q6_params_file_and_accuracy_70():
-    import numpy as np
-
-    from cnnkit import checks, data
-
-    with np.load("twolayer_params.npz", allow_pickle=False) as f:
-        p = {k: np.asarray(f[k], dtype=np.float64) for k in ("W1", "b1", "W2", "b2", "hidden_dim")}
-    h = int(p["hidden_dim"])
-    ok = p["W1"].shape == (784, h) and p["b1"].shape == (h,) and p["W2"].shape == (h, 10) and p["b2"].shape == (10,)
-    checks.true("parameter shapes", ok, "twolayer_params.npz needs W1 (784, H), b1 (H,), W2 (H, 10), b2 (10,) and hidden_dim = H")
-    test = data.load("fashion_mnist", "test", n=2000, seed=int(checks.rng().integers(2**31)))
-    scores = np.maximum(0, test.X.reshape(len(test.y), -1) @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
-    acc = float(np.mean(np.argmax(scores, axis=1) == test.y))
-    checks.true("test accuracy >= 70%", acc >= 0.70, f"test accuracy {acc:.3f} is below 0.70")
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q6_accuracy_80_hidden():
-    import numpy as np
-
-    from cnnkit import checks, data
-
-    with np.load("twolayer_params.npz", allow_pickle=False) as f:
-        p = {k: np.asarray(f[k], dtype=np.float64) for k in ("W1", "b1", "W2", "b2")}
-    test = data.load("fashion_mnist", "test", n=5000, seed=int(checks.rng().integers(2**31)))
-    scores = np.maximum(0, test.X.reshape(len(test.y), -1) @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
-    acc = float(np.mean(np.argmax(scores, axis=1) == test.y))
-    checks.true("test accuracy >= 80%", acc >= 0.80, "below 0.80")
-
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q6_accuracy_84_hidden():
-    import numpy as np
-
-    from cnnkit import checks, data
-
-    with np.load("twolayer_params.npz", allow_pickle=False) as f:
-        p = {k: np.asarray(f[k], dtype=np.float64) for k in ("W1", "b1", "W2", "b2")}
-    test = data.load("fashion_mnist", "test", n=5000, seed=int(checks.rng().integers(2**31)))
-    scores = np.maximum(0, test.X.reshape(len(test.y), -1) @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
-    acc = float(np.mean(np.argmax(scores, axis=1) == test.y))
-    checks.true("test accuracy >= 84%", acc >= 0.84, "below 0.84")
-
-
-# %% [raw]
-# # END TESTS
 
 # %% [raw]
 # # END QUESTION

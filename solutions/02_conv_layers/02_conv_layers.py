@@ -73,114 +73,14 @@ print("CI mode (small data, short budgets):", CI)
 #    one row per layer — the input first — with the output shape, the number of activations and of
 #    parameters. Use your two functions above.
 
-# %% [raw]
-# # BEGIN SOLUTION
+# %%
+# EXERCISE cnnkit.numeric.arch.conv_output_size
 
 # %%
-def conv_output_size(N, F, S, P):
-    """Spatial output size of a conv (or pool) layer: (N - F + 2P) / S + 1.
-
-    Inputs:
-    - N: input size along one spatial axis (height or width).
-    - F: filter size along that axis.
-    - S: stride.
-    - P: zero padding added on each side.
-
-    Returns:
-    - out: the output size, an int.
-
-    Raises ValueError when the filter does not fit: it is larger than the padded input, or the strided
-    steps do not end exactly on the last column ((N - F + 2P) not divisible by S), e.g. (7, 3, 3, 0).
-    """
-    # BEGIN SOLUTION
-    span = N - F + 2 * P
-    if S <= 0 or span < 0 or span % S != 0:
-        raise ValueError(
-            f"filter does not fit: input {N}, filter {F}, stride {S}, pad {P} gives "
-            f"(N - F + 2P) / S + 1 = {span / S + 1 if S > 0 else float('nan'):g}"
-        )
-    return span // S + 1
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.arch.conv_param_count
 
 # %%
-def conv_param_count(F, C, K, bias=True):
-    """Number of learnable parameters of a conv layer with K filters of size F x F x C.
-
-    Inputs:
-    - F: filter size (square F x F).
-    - C: input channels (every filter spans the full input depth).
-    - K: number of filters.
-    - bias: whether each filter has a bias.
-
-    Returns:
-    - count: F*F*C*K weights, plus K biases when bias is True.
-    """
-    # BEGIN SOLUTION
-    return F * F * C * K + (K if bias else 0)
-    # END SOLUTION
-
-# %%
-def trace_shapes(layers, input_shape, bias=True):
-    """Follow an input volume through a list of layer specs (see the module docstring).
-
-    Inputs:
-    - layers: list of layer-spec dicts with keys 'kind', 'name' and the kind's hyperparameters.
-    - input_shape: (C, H, W) of one input image.
-    - bias: whether conv and fc layers count their biases.
-
-    Returns:
-    - rows: list of dicts, the input first ('name': 'INPUT'), then one per layer, each with
-      'name', 'kind', 'shape' (C, H, W) of the output, 'activations' (C*H*W, an int) and
-      'params' (an int). An fc layer's output shape is (units, 1, 1).
-
-    Raises ValueError (from conv_output_size) when a conv or pool layer does not fit its input.
-    """
-    # BEGIN SOLUTION
-    C, H, W = input_shape
-    rows = [
-        {
-            "name": "INPUT",
-            "kind": "input",
-            "shape": (C, H, W),
-            "activations": C * H * W,
-            "params": 0,
-        }
-    ]
-    for layer in layers:
-        kind = layer["kind"]
-        if kind == "conv":
-            F, S, P, K = layer["size"], layer["stride"], layer["pad"], layer["filters"]
-            params = conv_param_count(F, C, K, bias=bias)
-            C, H, W = K, conv_output_size(H, F, S, P), conv_output_size(W, F, S, P)
-        elif kind == "pool":
-            F, S = layer["size"], layer["stride"]
-            params = 0
-            H, W = conv_output_size(H, F, S, 0), conv_output_size(W, F, S, 0)
-        elif kind == "norm":
-            params = 0
-        elif kind == "fc":
-            M = layer["units"]
-            params = C * H * W * M + (M if bias else 0)
-            C, H, W = M, 1, 1
-        else:
-            raise ValueError(f"unknown layer kind {kind!r}")
-        rows.append(
-            {
-                "name": layer.get("name", kind.upper()),
-                "kind": kind,
-                "shape": (C, H, W),
-                "activations": C * H * W,
-                "params": params,
-            }
-        )
-    return rows
-    # END SOLUTION
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN TESTS
+# EXERCISE cnnkit.numeric.arch.trace_shapes
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -253,84 +153,6 @@ def test_trace_alexnet_public(trace_shapes, alexnet_spec):
         checks.equal(f"{name} activations", row["activations"], activations)
         checks.equal(f"{name} params", row["params"], params)
 
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_conv_output_size_fresh(conv_output_size):
-    from cnnkit import checks
-
-    rng = checks.rng()
-    cases = [(3, 7, 1, 1), (10, 3, 2, 0), (9, 9, 1, 0)]
-    cases += [tuple(int(v) for v in rng.integers([4, 1, 1, 0], [64, 9, 5, 4])) for _ in range(14)]
-    for i, (N, F, S, P) in enumerate(cases):
-        try:
-            got = conv_output_size(N, F, S, P)
-        except ValueError:
-            got = "ValueError"
-        span = N - F + 2 * P
-        expected = span // S + 1 if span >= 0 and span % S == 0 else "ValueError"
-        checks.equal(f"case {i}", got, expected, msg="wrong output size or ValueError missing")
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1
-hidden: true
-""" # END TEST CONFIG
-def test_conv_param_count_fresh(conv_param_count):
-    from cnnkit import checks
-
-    rng = checks.rng()
-    for i in range(8):
-        F, C, K = (int(v) for v in rng.integers(1, [8, 70, 130]))
-        bias = bool(i % 2)
-        checks.equal(
-            f"case {i}", conv_param_count(F, C, K, bias=bias), F * F * C * K + (K if bias else 0),
-            msg="wrong parameter count",
-        )
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 3
-hidden: true
-""" # END TEST CONFIG
-def test_trace_vgg16_and_fresh_specs(trace_shapes, vgg16_spec):
-    import numpy as np
-
-    from cnnkit import checks
-    from cnnkit.numeric import arch as ref
-
-    def table(rows):
-        return np.array([[*r["shape"], r["activations"], r["params"]] for r in rows], dtype=np.int64)
-
-    for bias in (True, False):
-        checks.equal(
-            f"VGG-16 table (bias={bias})",
-            table(trace_shapes(vgg16_spec(), (3, 224, 224), bias=bias)),
-            lambda bias=bias: table(ref.trace_shapes(ref.vgg16_spec(), (3, 224, 224), bias=bias)),
-            msg="VGG-16 trace is wrong",
-        )
-    rng = checks.rng()
-    H, W = int(rng.integers(20, 40)), int(rng.integers(20, 40))
-    spec = [
-        {"kind": "conv", "name": "A", "filters": int(rng.integers(2, 9)), "size": 3, "stride": 1, "pad": 1},
-        {"kind": "pool", "name": "B", "size": 2, "stride": 2},
-        {"kind": "norm", "name": "C"},
-        {"kind": "conv", "name": "D", "filters": int(rng.integers(2, 9)), "size": 1, "stride": 1, "pad": 0},
-        {"kind": "fc", "name": "E", "units": int(rng.integers(5, 20))},
-        {"kind": "fc", "name": "F", "units": 3},
-    ]
-    checks.equal(
-        "fresh spec table",
-        table(trace_shapes(spec, (2, H - H % 2, W - W % 2))),
-        lambda: table(ref.trace_shapes(spec, (2, H - H % 2, W - W % 2))),
-        msg="trace of a fresh spec is wrong",
-    )
-
-# %% [raw]
-# # END TESTS
-
 # %% [raw]
 # # END QUESTION
 
@@ -381,97 +203,17 @@ print("largest parameter layer: ", max(vgg_rows, key=lambda r: r["params"])["nam
 # Hint: `correlate2d` needs only two loops over the *kernel* entries, each adding a shifted copy of the
 # image.
 
-# %% [raw]
-# # BEGIN SOLUTION
+# %%
+# EXERCISE cnnkit.numeric.conv_layers.correlate2d
 
 # %%
-def correlate2d(image, kernel):
-    """Valid 2-D cross-correlation of one channel: out[i, j] = sum_uv kernel[u, v] * image[i+u, j+v].
-
-    Inputs:
-    - image: array of shape (H, W).
-    - kernel: array of shape (KH, KW), KH <= H and KW <= W.
-
-    Returns:
-    - out: array of shape (H - KH + 1, W - KW + 1).
-    """
-    # BEGIN SOLUTION
-    H, W = image.shape
-    KH, KW = kernel.shape
-    H_out, W_out = H - KH + 1, W - KW + 1
-    out = np.zeros((H_out, W_out), dtype=np.result_type(image, kernel, np.float64))
-    # One shifted copy of the image per kernel entry: KH*KW array adds instead of H*W small sums.
-    for u in range(KH):
-        for v in range(KW):
-            out += kernel[u, v] * image[u : u + H_out, v : v + W_out]
-    return out
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.conv_layers.convolve2d
 
 # %%
-def convolve2d(image, kernel):
-    """Valid 2-D convolution (the signal-processing one): the kernel flipped, then cross-correlated.
-
-    out[i, j] = sum_uv kernel[u, v] * image[i + KH-1-u, j + KW-1-v].
-
-    Inputs:
-    - image: array of shape (H, W).
-    - kernel: array of shape (KH, KW).
-
-    Returns:
-    - out: array of shape (H - KH + 1, W - KW + 1).
-    """
-    # BEGIN SOLUTION
-    return correlate2d(image, kernel[::-1, ::-1])
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.conv_layers.gaussian_kernel
 
 # %%
-def gaussian_kernel(size, sigma):
-    """A normalized 2-D Gaussian blur kernel centred in a size x size grid.
-
-    Inputs:
-    - size: odd int, the kernel width and height.
-    - sigma: standard deviation in pixels.
-
-    Returns:
-    - kernel: array of shape (size, size), entries exp(-(u^2 + v^2) / (2 sigma^2)) scaled to sum 1,
-      where u, v are offsets from the centre.
-    """
-    # BEGIN SOLUTION
-    r = np.arange(size) - (size - 1) / 2
-    g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
-    return g / g.sum()
-    # END SOLUTION
-
-# %%
-def conv_as_matrix(kernel, input_shape):
-    """The matrix M of a valid cross-correlation: M @ image.ravel() == correlate2d(image, kernel).ravel().
-
-    Inputs:
-    - kernel: array of shape (KH, KW).
-    - input_shape: (H, W) of the image.
-
-    Returns:
-    - M: array of shape ((H-KH+1) * (W-KW+1), H * W); row r = i * W_out + j holds the kernel placed
-      at the window of output pixel (i, j) and zeros elsewhere (a 4x16 matrix for 3x3 on 4x4).
-    """
-    # BEGIN SOLUTION
-    H, W = input_shape
-    KH, KW = kernel.shape
-    H_out, W_out = H - KH + 1, W - KW + 1
-    M = np.zeros((H_out * W_out, H * W), dtype=np.result_type(kernel, np.float64))
-    for i in range(H_out):
-        for j in range(W_out):
-            placed = np.zeros((H, W), dtype=M.dtype)
-            placed[i : i + KH, j : j + KW] = kernel
-            M[i * W_out + j] = placed.ravel()
-    return M
-    # END SOLUTION
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN TESTS
+# EXERCISE cnnkit.numeric.conv_layers.conv_as_matrix
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -538,54 +280,6 @@ def test_conv_as_matrix_public(conv_as_matrix):
     checks.equal("conv_as_matrix(3x3 kernel, (4, 4)).shape", np.shape(M), (4, 16))
     expected = F.conv2d(torch.tensor(image)[None, None], torch.tensor(kernel)[None, None]).numpy().ravel()
     checks.close("M @ image.ravel()", np.asarray(M) @ image.ravel(), expected, rtol=1e-9, atol=1e-10)
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_correlate_convolve_fresh(correlate2d, convolve2d):
-    import torch
-    import torch.nn.functional as F
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    image, kernel = rng.standard_normal((11, 8)), rng.standard_normal((2, 5))
-
-    def torch_corr(k):
-        return F.conv2d(torch.tensor(image)[None, None], torch.tensor(k.copy())[None, None])[0, 0].numpy()
-
-    checks.close("correlate2d", correlate2d(image, kernel), lambda: torch_corr(kernel), rtol=1e-9, atol=1e-10)
-    checks.close(
-        "convolve2d", convolve2d(image, kernel), lambda: torch_corr(kernel[::-1, ::-1]), rtol=1e-9, atol=1e-10
-    )
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_gaussian_and_matrix_fresh(gaussian_kernel, conv_as_matrix):
-    import numpy as np
-
-    from cnnkit import checks
-    from cnnkit.numeric import conv_layers as ref
-
-    rng = checks.rng()
-    sigma = float(rng.uniform(0.5, 3.0))
-    checks.close(
-        "gaussian_kernel(7, sigma)", gaussian_kernel(7, sigma), lambda: ref.gaussian_kernel(7, sigma),
-        rtol=1e-9, atol=1e-12,
-    )
-    kernel = rng.standard_normal((2, 3))
-    checks.close(
-        "conv_as_matrix(2x3 kernel, (5, 6))", np.asarray(conv_as_matrix(kernel, (5, 6))),
-        lambda: ref.conv_as_matrix(kernel, (5, 6)), rtol=1e-12, atol=0.0,
-    )
-
-# %% [raw]
-# # END TESTS
 
 # %% [raw]
 # # END QUESTION
@@ -663,145 +357,17 @@ print("M @ x == correlate2d(x, k):", np.allclose(M @ x4.ravel(), correlate2d(x4,
 # stride 2 (the slide prints another matrix: the top-left of the *stride 1* output, a known figure bug);
 # the 4x4 max-pool example gives `[[6,8],[3,4]]`.
 
-# %% [raw]
-# # BEGIN SOLUTION
+# %%
+# EXERCISE cnnkit.numeric.conv_layers.conv_forward_naive
 
 # %%
-def conv_forward_naive(x, w, b, conv_param):
-    """Forward pass of a conv layer (cross-correlation), with explicit loops.
-
-    Inputs:
-    - x: input of shape (N, C, H, W).
-    - w: filters of shape (F, C, HH, WW).
-    - b: biases of shape (F,).
-    - conv_param: dict with 'stride' (int, both axes) and 'pad' (int, zeros added on every side).
-
-    Returns:
-    - out: output of shape (N, F, H_out, W_out) with
-      H_out = 1 + (H + 2 * pad - HH) // stride, W_out = 1 + (W + 2 * pad - WW) // stride.
-    - cache: (x, w, b, conv_param).
-    """
-    # BEGIN SOLUTION
-    stride, pad = conv_param["stride"], conv_param["pad"]
-    N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    out = np.zeros((N, F, H_out, W_out), dtype=np.result_type(x, w, b))
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i * stride, j * stride
-                    window = xp[n, :, hs : hs + HH, ws : ws + WW]
-                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
-    cache = (x, w, b, conv_param)
-    return out, cache
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.conv_layers.conv_backward_naive
 
 # %%
-def conv_backward_naive(dout, cache):
-    """Backward pass of a conv layer, with explicit loops.
-
-    Inputs:
-    - dout: upstream gradient of shape (N, F, H_out, W_out).
-    - cache: (x, w, b, conv_param) from conv_forward_naive.
-
-    Returns:
-    - dx: gradient with respect to x, shape (N, C, H, W).
-    - dw: gradient with respect to w, shape (F, C, HH, WW).
-    - db: gradient with respect to b, shape (F,).
-    """
-    # BEGIN SOLUTION
-    x, w, b, conv_param = cache
-    stride, pad = conv_param["stride"], conv_param["pad"]
-    N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
-    _, _, H_out, W_out = dout.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dxp = np.zeros_like(xp, dtype=np.result_type(xp, w, dout))
-    dw = np.zeros_like(w, dtype=np.result_type(x, w, dout))
-    # Each output pixel used b[f] once, so db sums dout over batch and space.
-    db = dout.sum(axis=(0, 2, 3))
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i * stride, j * stride
-                    g = dout[n, f, i, j]
-                    dxp[n, :, hs : hs + HH, ws : ws + WW] += g * w[f]
-                    dw[f] += g * xp[n, :, hs : hs + HH, ws : ws + WW]
-    dx = dxp[:, :, pad : pad + H, pad : pad + W]
-    return dx, dw, db
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.conv_layers.max_pool_forward_naive
 
 # %%
-def max_pool_forward_naive(x, pool_param):
-    """Forward pass of a max-pooling layer, with explicit loops.
-
-    Inputs:
-    - x: input of shape (N, C, H, W).
-    - pool_param: dict with 'pool_height', 'pool_width' and 'stride' (no padding).
-
-    Returns:
-    - out: output of shape (N, C, H_out, W_out) with
-      H_out = 1 + (H - pool_height) // stride, W_out = 1 + (W - pool_width) // stride.
-    - cache: (x, pool_param).
-    """
-    # BEGIN SOLUTION
-    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
-    stride = pool_param["stride"]
-    N, C, H, W = x.shape
-    H_out = 1 + (H - ph) // stride
-    W_out = 1 + (W - pw) // stride
-    out = np.zeros((N, C, H_out, W_out), dtype=x.dtype)
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i * stride, j * stride
-                    out[n, c, i, j] = np.max(x[n, c, hs : hs + ph, ws : ws + pw])
-    cache = (x, pool_param)
-    return out, cache
-    # END SOLUTION
-
-# %%
-def max_pool_backward_naive(dout, cache):
-    """Backward pass of a max-pooling layer, with explicit loops.
-
-    Each window's upstream gradient goes to the window's max (the first one in row-major order on a
-    tie, as torch does); where windows overlap, an input that is the max of several gets their sum.
-
-    Inputs:
-    - dout: upstream gradient of shape (N, C, H_out, W_out).
-    - cache: (x, pool_param) from max_pool_forward_naive.
-
-    Returns:
-    - dx: gradient with respect to x, shape (N, C, H, W).
-    """
-    # BEGIN SOLUTION
-    x, pool_param = cache
-    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
-    stride = pool_param["stride"]
-    N, C, H_out, W_out = dout.shape
-    dx = np.zeros_like(x, dtype=np.result_type(x, dout))
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i * stride, j * stride
-                    window = x[n, c, hs : hs + ph, ws : ws + pw]
-                    u, v = np.unravel_index(np.argmax(window), window.shape)
-                    dx[n, c, hs + u, ws + v] += dout[n, c, i, j]
-    return dx
-    # END SOLUTION
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN TESTS
+# EXERCISE cnnkit.numeric.conv_layers.max_pool_backward_naive
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -870,60 +436,6 @@ def test_max_pool_naive_lecture(max_pool_forward_naive, max_pool_backward_naive)
         routed[0, 0, r, c] = dout[0, 0, i, j]
     checks.close("dx", max_pool_backward_naive(dout, cache), routed, rtol=1e-12)
 
-# %%
-""" # BEGIN TEST CONFIG
-points: 3
-hidden: true
-""" # END TEST CONFIG
-def test_conv_naive_strides_pads_nonsquare(conv_forward_naive, conv_backward_naive):
-    import torch
-    import torch.nn.functional as F
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    for i, (xs, ws, stride, pad) in enumerate(
-        [((3, 2, 7, 9), (4, 2, 3, 2), 2, 1), ((2, 3, 6, 5), (2, 3, 1, 3), 1, 2), ((2, 2, 10, 7), (3, 2, 3, 3), 3, 0)]
-    ):
-        x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
-        out, cache = conv_forward_naive(x, w, b, {"stride": stride, "pad": pad})
-        xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-        ref = F.conv2d(xt, wt, bt, stride=stride, padding=pad)
-        dout = rng.standard_normal(tuple(ref.shape))
-        ref.backward(torch.tensor(dout))
-        checks.close(f"case {i} out", out, lambda: ref.detach().numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-        dx, dw, db = conv_backward_naive(dout, cache)
-        checks.close(f"case {i} dx", dx, lambda: xt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-        checks.close(f"case {i} dw", dw, lambda: wt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-        checks.close(f"case {i} db", db, lambda: bt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 3
-hidden: true
-""" # END TEST CONFIG
-def test_max_pool_naive_overlap_nonsquare(max_pool_forward_naive, max_pool_backward_naive):
-    import torch
-    import torch.nn.functional as F
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    for i, (xs, ph, pw, stride) in enumerate(
-        [((2, 3, 9, 7), 3, 3, 2), ((2, 2, 7, 10), 2, 3, 1), ((1, 3, 9, 8), 2, 2, 2), ((2, 2, 10, 9), 3, 2, 3)]
-    ):
-        x = rng.standard_normal(xs)
-        out, cache = max_pool_forward_naive(x, {"pool_height": ph, "pool_width": pw, "stride": stride})
-        xt = torch.tensor(x, requires_grad=True)
-        ref = F.max_pool2d(xt, (ph, pw), stride)
-        dout = rng.standard_normal(tuple(ref.shape))
-        ref.backward(torch.tensor(dout))
-        checks.close(f"case {i} out", out, lambda: ref.detach().numpy(), rtol=1e-12, msg="wrong")
-        checks.close(f"case {i} dx", max_pool_backward_naive(dout, cache), lambda: xt.grad.numpy(), rtol=1e-12, atol=1e-12, msg="wrong")
-
-# %% [raw]
-# # END TESTS
-
 # %% [raw]
 # # END QUESTION
 
@@ -969,178 +481,17 @@ print(f"dx error {rel_error(dx, dx_num):.2e}, dw error {rel_error(dw, dw_num):.2
 # paddings, and that your layers are vectorized: forward+backward within 50x of `F.conv2d` /
 # `F.max_pool2d`, measured in the same run (loops over pixels are ~1000x slower).
 
-# %% [raw]
-# # BEGIN SOLUTION
+# %%
+# EXERCISE cnnkit.numeric.fast_layers.conv_forward_fast
 
 # %%
-def conv_forward_fast(x, w, b, conv_param):
-    """Vectorized forward pass of a conv layer (cross-correlation): im2col and one matrix multiply.
-
-    Inputs:
-    - x: input of shape (N, C, H, W).
-    - w: filters of shape (F, C, HH, WW).
-    - b: biases of shape (F,).
-    - conv_param: dict with 'stride' (int, both axes) and 'pad' (int, zeros added on every side).
-
-    Returns:
-    - out: output of shape (N, F, H_out, W_out) with
-      H_out = 1 + (H + 2 * pad - HH) // stride, W_out = 1 + (W + 2 * pad - WW) // stride.
-    - cache: (x, w, b, conv_param), as conv_forward_naive.
-    """
-    # BEGIN SOLUTION
-    stride, pad = conv_param["stride"], conv_param["pad"]
-    N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    # (N, C, H_out, W_out, HH, WW): a view, every window of every image, nothing copied yet.
-    windows = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
-    # im2col: one row per (c, u, v) (the order of w.reshape(F, -1)), one column per output pixel;
-    # this order keeps the copy's inner loop on runs of neighbouring pixels.
-    cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * HH * WW, N * H_out * W_out)
-    out = w.reshape(F, -1) @ cols
-    out += b.reshape(F, 1)  # in place: no second output-sized array
-    # (F, N, H_out, W_out) in memory, returned as an (N, F, H_out, W_out) view: no copy either.
-    out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)
-    cache = (x, w, b, conv_param)
-    return out, cache
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.fast_layers.conv_backward_fast
 
 # %%
-def conv_backward_fast(dout, cache):
-    """Vectorized backward pass of a conv layer: two matrix multiplies and col2im by strided adds.
-
-    Inputs:
-    - dout: upstream gradient of shape (N, F, H_out, W_out).
-    - cache: (x, w, b, conv_param) from conv_forward_fast (or conv_forward_naive).
-
-    Returns:
-    - dx: gradient with respect to x, shape (N, C, H, W).
-    - dw: gradient with respect to w, shape (F, C, HH, WW).
-    - db: gradient with respect to b, shape (F,).
-    """
-    # BEGIN SOLUTION
-    x, w, b, conv_param = cache
-    stride, pad = conv_param["stride"], conv_param["pad"]
-    N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
-    _, _, H_out, W_out = dout.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    windows = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
-    cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * HH * WW, N * H_out * W_out)
-    dout_rows = dout.transpose(1, 0, 2, 3).reshape(F, N * H_out * W_out)
-    db = dout_rows.sum(axis=1)
-    # The matrix product sums over every output pixel of every image: the batch sum of dw.
-    dw = (dout_rows @ cols.T).reshape(w.shape)
-    dcols = (w.reshape(F, -1).T @ dout_rows).reshape(C, HH, WW, N, H_out, W_out)
-    # col2im: kernel entry (u, v) touched input pixels (u + stride*i, v + stride*j); overlaps add.
-    dxp = np.zeros(xp.shape, dtype=dcols.dtype)
-    dxp_cn = dxp.transpose(1, 0, 2, 3)  # a (C, N, Hp, Wp) view, the layout of dcols[:, u, v]
-    for u in range(HH):
-        for v in range(WW):
-            rows = slice(u, u + stride * H_out, stride)
-            columns = slice(v, v + stride * W_out, stride)
-            dxp_cn[:, :, rows, columns] += dcols[:, u, v]
-    dx = dxp[:, :, pad : pad + H, pad : pad + W]
-    return dx, dw, db
-    # END SOLUTION
+# EXERCISE cnnkit.numeric.fast_layers.max_pool_forward_fast
 
 # %%
-def max_pool_forward_fast(x, pool_param):
-    """Vectorized forward pass of a max-pooling layer: im2col and a max over the window offsets.
-
-    Inputs:
-    - x: input of shape (N, C, H, W).
-    - pool_param: dict with 'pool_height', 'pool_width' and 'stride' (no padding).
-
-    Returns:
-    - out: output of shape (N, C, H_out, W_out) with
-      H_out = 1 + (H - pool_height) // stride, W_out = 1 + (W - pool_width) // stride.
-    - cache: (x, pool_param), as max_pool_forward_naive.
-    """
-    # BEGIN SOLUTION
-    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
-    stride = pool_param["stride"]
-    N, C, H, W = x.shape
-    H_out = 1 + (H - ph) // stride
-    W_out = 1 + (W - pw) // stride
-    # (N, C, H_out, W_out, ph, pw): a view, every window of every image (tiling or overlapping).
-    windows = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
-    out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
-    # A few images at a time (about 4 MiB of input): the copy below then stays in the CPU cache and
-    # numpy reuses its memory; one copy of a whole large batch is several times slower.
-    step = max(1, 2**22 // max(1, x[:1].nbytes))
-    for i in range(0, N, step):
-        # im2col with the window offset first: cols[k] is offset k (row-major) of every window. The
-        # max over that leading axis is ph*pw - 1 elementwise maxima of whole arrays; numpy's
-        # reduction over two tiny trailing axes (windows.max(axis=(4, 5))) is about ten times slower.
-        cols = (
-            windows[i : i + step].transpose(4, 5, 0, 1, 2, 3).reshape(ph * pw, -1, C, H_out, W_out)
-        )
-        out[i : i + step] = cols.max(axis=0)
-    cache = (x, pool_param)
-    return out, cache
-    # END SOLUTION
-
-# %%
-def max_pool_backward_fast(dout, cache):
-    """Vectorized backward pass of a max-pooling layer: find each window's max, then one scatter.
-
-    Each window's upstream gradient goes to the window's first max (row-major, as torch and the naive
-    version); where windows overlap, the gradients of every window an input is the max of add up.
-
-    Inputs:
-    - dout: upstream gradient of shape (N, C, H_out, W_out).
-    - cache: (x, pool_param) from max_pool_forward_fast (or max_pool_forward_naive).
-
-    Returns:
-    - dx: gradient with respect to x, shape (N, C, H, W).
-    """
-    # BEGIN SOLUTION
-    x, pool_param = cache
-    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
-    stride = pool_param["stride"]
-    N, C, H, W = x.shape
-    _, _, H_out, W_out = dout.shape
-    windows = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
-    # Index, in one image flattened, of each window's top-left input.
-    top_left = (
-        np.arange(C).reshape(C, 1, 1) * (H * W)
-        + np.arange(H_out).reshape(H_out, 1) * (stride * W)
-        + np.arange(W_out) * stride
-    )
-    dx = np.empty(x.shape, dtype=np.result_type(x, dout))
-    step = max(1, 2**22 // max(1, x[:1].nbytes))  # images at a time, as in the forward pass
-    for i in range(0, N, step):
-        cols = (
-            windows[i : i + step].transpose(4, 5, 0, 1, 2, 3).reshape(ph * pw, -1, C, H_out, W_out)
-        )
-        out = cols.max(axis=0)
-        n = out.shape[0]
-        # target: each window's top-left input as a flat index into this chunk of x ...
-        target = np.arange(n).reshape(n, 1, 1, 1) * (C * H * W) + top_left
-        # ... moved to the first offset (row-major, as torch) holding the window's max.
-        routed = np.zeros(out.shape, dtype=bool)
-        for u in range(ph):
-            for v in range(pw):
-                first = (cols[u * pw + v] == out) & ~routed
-                routed |= first
-                target += first * (u * W + v)
-        # One scatter: bincount sums the gradients of all windows routed to the same input, as
-        # overlapping windows need (np.add.at does the same, many times slower).
-        grads = np.bincount(
-            target.ravel(), weights=dout[i : i + n].ravel(), minlength=n * C * H * W
-        )
-        dx[i : i + n] = grads.reshape(n, C, H, W)
-    return dx
-    # END SOLUTION
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN TESTS
+# EXERCISE cnnkit.numeric.fast_layers.max_pool_backward_fast
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -1186,98 +537,6 @@ def test_max_pool_fast_vs_torch_public(max_pool_forward_fast, max_pool_backward_
     ref.backward(torch.tensor(dout))
     checks.close("out", out, ref.detach().numpy(), rtol=1e-12)
     checks.close("dx", max_pool_backward_fast(dout, cache), xt.grad.numpy(), rtol=1e-12)
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 3
-hidden: true
-""" # END TEST CONFIG
-def test_conv_fast_strides_pads_nonsquare(conv_forward_fast, conv_backward_fast):
-    import torch
-    import torch.nn.functional as F
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    for i, (xs, ws, stride, pad) in enumerate(
-        [((3, 2, 9, 7), (4, 2, 2, 3), 2, 1), ((2, 3, 5, 6), (2, 3, 3, 1), 1, 2), ((2, 4, 11, 8), (3, 4, 3, 5), 2, 2), ((2, 2, 10, 7), (3, 2, 3, 3), 3, 0)]
-    ):
-        x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
-        out, cache = conv_forward_fast(x, w, b, {"stride": stride, "pad": pad})
-        xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-        ref = F.conv2d(xt, wt, bt, stride=stride, padding=pad)
-        dout = rng.standard_normal(tuple(ref.shape))
-        ref.backward(torch.tensor(dout))
-        checks.close(f"case {i} out", out, lambda: ref.detach().numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-        dx, dw, db = conv_backward_fast(dout, cache)
-        checks.close(f"case {i} dx", dx, lambda: xt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-        checks.close(f"case {i} dw", dw, lambda: wt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-        checks.close(f"case {i} db", db, lambda: bt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 3
-hidden: true
-""" # END TEST CONFIG
-def test_max_pool_fast_overlap_nonsquare(max_pool_forward_fast, max_pool_backward_fast):
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    cases = [((2, 3, 9, 7), 3, 3, 2), ((2, 2, 7, 10), 2, 3, 1), ((1, 3, 9, 8), 2, 2, 2), ((2, 2, 10, 9), 3, 2, 3)]
-    for i, (xs, ph, pw, stride) in enumerate(cases):
-        x = rng.standard_normal(xs)
-        if i == 2:  # ties, as after a ReLU: one window gradient must go to one element only
-            x = np.maximum(np.round(x), 0.0)
-        out, cache = max_pool_forward_fast(x, {"pool_height": ph, "pool_width": pw, "stride": stride})
-        xt = torch.tensor(x, requires_grad=True)
-        ref = F.max_pool2d(xt, (ph, pw), stride)
-        dout = rng.standard_normal(tuple(ref.shape))
-        ref.backward(torch.tensor(dout))
-        checks.close(f"case {i} out", out, lambda: ref.detach().numpy(), rtol=1e-12, msg="wrong")
-        checks.close(f"case {i} dx", max_pool_backward_fast(dout, cache), lambda: xt.grad.numpy(), rtol=1e-12, atol=1e-12, msg="wrong")
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_fast_layers_are_vectorized(conv_forward_fast, conv_backward_fast, max_pool_forward_fast, max_pool_backward_fast):
-    import torch
-    import torch.nn.functional as F
-
-    from cnnkit import checks
-    from cnnkit.timing import compare
-
-    rng = checks.rng()
-    x, w, b = rng.standard_normal((16, 3, 24, 24)), rng.standard_normal((8, 3, 3, 3)), rng.standard_normal(8)
-    conv_param = {"stride": 1, "pad": 1}
-    dout = rng.standard_normal((16, 8, 24, 24))
-    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    dt = torch.tensor(dout)
-    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
-    pdout = rng.standard_normal((16, 3, 12, 12))
-    pdt = torch.tensor(pdout)
-    r = compare(
-        {
-            "torch conv": lambda: F.conv2d(xt, wt, bt, padding=1).backward(dt),
-            "your conv": lambda: conv_backward_fast(dout, conv_forward_fast(x, w, b, conv_param)[1]),
-            "torch pool": lambda: F.max_pool2d(xt, 2, 2).backward(pdt),
-            "your pool": lambda: max_pool_backward_fast(pdout, max_pool_forward_fast(x, pool_param)[1]),
-        },
-        "torch conv",
-        repeat=3,
-    )
-    conv_ratio = r["your conv"]["seconds"] / r["torch conv"]["seconds"]
-    pool_ratio = r["your pool"]["seconds"] / r["torch pool"]["seconds"]
-    checks.true("conv fwd+bwd within 50x of F.conv2d", conv_ratio <= 50, "conv layers are not vectorized")
-    checks.true("pool fwd+bwd within 50x of F.max_pool2d", pool_ratio <= 50, "pool layers are not vectorized")
-
-# %% [raw]
-# # END TESTS
 
 # %% [raw]
 # # END QUESTION
@@ -1327,112 +586,8 @@ print(f"naive / fast: {timings['conv naive']['seconds'] / timings['conv fast']['
 # `softmax_loss`, ... (imported at the top). L2 regularization: `0.5 * reg * sum(W**2)` for W1, W2, W3
 # (not the biases), and its gradient.
 
-# %% [raw]
-# # BEGIN SOLUTION
-
 # %%
-class ThreeLayerConvNet:
-    """conv - relu - 2x2 max pool - affine - relu - affine - softmax, on NCHW minibatches.
-
-    The conv layer keeps the spatial size (stride 1, pad (filter_size - 1) // 2, odd filter_size);
-    the pool halves it (2x2 windows, stride 2). Parameters live in self.params:
-    - W1: (num_filters, C, filter_size, filter_size), b1: (num_filters,)
-    - W2: (num_filters * (H // 2) * (W // 2), hidden_dim), b2: (hidden_dim,)
-    - W3: (hidden_dim, num_classes), b3: (num_classes,)
-    """
-
-    def __init__(
-        self,
-        input_dim=(3, 32, 32),
-        num_filters=32,
-        filter_size=7,
-        hidden_dim=100,
-        num_classes=10,
-        weight_scale=1e-3,
-        reg=0.0,
-        dtype=np.float32,
-    ):
-        """Initialize the network: weights ~ N(0, weight_scale^2) from numpy's global RNG, biases 0.
-
-        Inputs:
-        - input_dim: (C, H, W) of one input image.
-        - num_filters: number of conv filters.
-        - filter_size: odd width and height of the conv filters.
-        - hidden_dim: units of the hidden affine layer.
-        - num_classes: number of class scores.
-        - weight_scale: standard deviation of the initial weights.
-        - reg: L2 regularization strength (loss adds 0.5 * reg * sum of squared weights).
-        - dtype: numpy float type of the parameters (float64 for gradient checks).
-        """
-        # BEGIN SOLUTION
-        C, H, W = input_dim
-        self.reg = reg
-        self.dtype = dtype
-        pooled = num_filters * (H // 2) * (W // 2)
-        self.params = {
-            "W1": weight_scale * np.random.randn(num_filters, C, filter_size, filter_size),
-            "b1": np.zeros(num_filters),
-            "W2": weight_scale * np.random.randn(pooled, hidden_dim),
-            "b2": np.zeros(hidden_dim),
-            "W3": weight_scale * np.random.randn(hidden_dim, num_classes),
-            "b3": np.zeros(num_classes),
-        }
-        for k, v in self.params.items():
-            self.params[k] = v.astype(dtype)
-        # END SOLUTION
-
-    def loss(self, X, y=None):
-        """Class scores, or the loss and its gradients.
-
-        Inputs:
-        - X: array of shape (N, C, H, W), a minibatch.
-        - y: None, or int array of shape (N,) with labels 0 <= y[i] < num_classes.
-
-        Returns:
-        - scores: array of shape (N, num_classes), when y is None.
-        - (loss, grads), when y is given: loss a float (softmax loss + L2 regularization), grads a dict
-          with the keys of self.params and arrays shaped like them.
-        """
-        # BEGIN SOLUTION
-        W1, b1 = self.params["W1"], self.params["b1"]
-        W2, b2 = self.params["W2"], self.params["b2"]
-        W3, b3 = self.params["W3"], self.params["b3"]
-        conv_param = {"stride": 1, "pad": (W1.shape[2] - 1) // 2}
-        pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
-
-        a1, conv_cache = conv_forward_fast(X, W1, b1, conv_param)
-        r1, relu1_cache = relu_forward(a1)
-        p1, pool_cache = max_pool_forward_fast(r1, pool_param)
-        a2, fc2_cache = affine_forward(p1, W2, b2)
-        r2, relu2_cache = relu_forward(a2)
-        scores, fc3_cache = affine_forward(r2, W3, b3)
-        if y is None:
-            return scores
-
-        loss, dscores = softmax_loss(scores, y)
-        loss += 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2) + np.sum(W3 * W3))
-        dr2, dW3, db3 = affine_backward(dscores, fc3_cache)
-        da2 = relu_backward(dr2, relu2_cache)
-        dp1, dW2, db2 = affine_backward(da2, fc2_cache)
-        dr1 = max_pool_backward_fast(dp1, pool_cache)
-        da1 = relu_backward(dr1, relu1_cache)
-        _, dW1, db1 = conv_backward_fast(da1, conv_cache)
-        grads = {
-            "W1": dW1 + self.reg * W1,
-            "b1": db1,
-            "W2": dW2 + self.reg * W2,
-            "b2": db2,
-            "W3": dW3 + self.reg * W3,
-            "b3": db3,
-        }
-        return loss, grads
-        # END SOLUTION
-
-# %% [raw]
-# # END SOLUTION
-
-# %% [raw]
-# # BEGIN TESTS
+# EXERCISE cnnkit.numeric.cnn.ThreeLayerConvNet
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -1503,55 +658,6 @@ def test_convnet_hand_loss_and_numeric_gradients(ThreeLayerConvNet):
         num = eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[k])
         err = grad_error(grads[k], num)
         checks.true(f"grads[{k!r}] matches numeric", err < 1e-6, f"grads[{k!r}]: relative error {err:.1e} vs the numeric gradient")
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 3
-hidden: true
-""" # END TEST CONFIG
-def test_convnet_fresh_dims(ThreeLayerConvNet):
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
-    from cnnkit import checks
-
-    def reference(params, X, y, pad, reg):
-        """The torch oracle: scores, loss and gradients (run only when the expected values are)."""
-        t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-        h = F.max_pool2d(F.relu(F.conv2d(torch.tensor(X), t["W1"], t["b1"], padding=pad)), 2, 2)
-        scores = F.relu(h.flatten(1) @ t["W2"] + t["b2"]) @ t["W3"] + t["b3"]
-        ref = F.cross_entropy(scores, torch.tensor(y)) + 0.5 * reg * sum((t[k] ** 2).sum() for k in ("W1", "W2", "W3"))
-        ref.backward()
-        return {"scores": scores.detach().numpy(), "loss": ref.item(), **{k: t[k].grad.numpy() for k in t}}
-
-    rng = checks.rng()
-    for i, (dim, fs, reg) in enumerate([((2, 10, 6), 5, 0.3), ((1, 7, 9), 1, 0.0)]):
-        model = ThreeLayerConvNet(
-            input_dim=dim, num_filters=3, filter_size=fs, hidden_dim=6, num_classes=4, weight_scale=0.2,
-            reg=reg, dtype=np.float64,
-        )
-        shapes = {k: np.shape(v) for k, v in model.params.items()}
-        checks.equal(f"case {i} W2 shape", shapes.get("W2"), (3 * (dim[1] // 2) * (dim[2] // 2), 6), msg="wrong")
-        params = {k: rng.standard_normal(shapes[k]) * 0.3 for k in sorted(shapes)}
-        model.params.update({k: v.copy() for k, v in params.items()})
-        X, y = rng.standard_normal((5, *dim)), rng.integers(0, 4, 5)
-        expected = {}
-
-        def get(key, inputs=(params, X.copy(), y.copy(), (fs - 1) // 2, reg)):
-            # inputs copied before the student's loss sees X; the oracle runs once, when first needed
-            if not expected:
-                expected.update(reference(*inputs))
-            return expected[key]
-
-        checks.close(f"case {i} scores", model.loss(X), lambda: get("scores"), rtol=1e-9, atol=1e-10, msg="wrong")
-        loss, grads = model.loss(X, y)
-        checks.close(f"case {i} loss", loss, lambda: get("loss"), rtol=1e-9, msg="wrong")
-        for k in sorted(params):
-            checks.close(f"case {i} grads[{k!r}]", grads[k], lambda k=k: get(k), rtol=1e-8, atol=1e-10, msg="wrong")
-
-# %% [raw]
-# # END TESTS
 
 # %% [raw]
 # # END QUESTION
@@ -1639,98 +745,6 @@ plt.show()
 # Graded from `convnet_params.npz` (written by the training cell above): a public check that the file
 # loads and fits the architecture, and hidden accuracy bands on held-out Fashion-MNIST test images
 # (at least 60%, 72% and 80%). Nothing is retrained.
-
-# %% [raw]
-# # BEGIN TESTS
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1
-hidden: false
-""" # END TEST CONFIG
-def test_saved_params_load():
-    import numpy as np
-
-    from cnnkit import checks
-
-    with np.load("convnet_params.npz", allow_pickle=False) as f:
-        p = {k: f[k] for k in f.files}
-    checks.equal("saved keys", sorted(p), ["W1", "W2", "W3", "b1", "b2", "b3"])
-    nf, c, k1, k2 = p["W1"].shape
-    checks.equal("W1 is (F, 1, k, k) with odd k", (c, k1 % 2, k1 == k2), (1, 1, True))
-    checks.equal("W2 rows", p["W2"].shape[0], nf * 14 * 14)
-    checks.equal("W3 columns", p["W3"].shape[1], 10)
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_heldout_accuracy_at_least_60():
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
-    from cnnkit import checks, data
-
-    with np.load("convnet_params.npz", allow_pickle=False) as f:
-        p = {k: torch.tensor(np.asarray(f[k], dtype=np.float32)) for k in f.files}
-    X, y, _ = data.load("fashion_mnist", "test")
-    idx = checks.rng().choice(len(X), 2000, replace=False)
-    pad = (p["W1"].shape[2] - 1) // 2
-    with torch.no_grad():
-        h = F.max_pool2d(F.relu(F.conv2d(torch.tensor(X[idx]), p["W1"], p["b1"], padding=pad)), 2, 2)
-        scores = F.relu(h.flatten(1) @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"]
-    acc = float((scores.argmax(1).numpy() == y[idx]).mean())
-    checks.true("held-out accuracy >= 60%", acc >= 0.6, "held-out accuracy below 60%")
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_heldout_accuracy_at_least_72():
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
-    from cnnkit import checks, data
-
-    with np.load("convnet_params.npz", allow_pickle=False) as f:
-        p = {k: torch.tensor(np.asarray(f[k], dtype=np.float32)) for k in f.files}
-    X, y, _ = data.load("fashion_mnist", "test")
-    idx = checks.rng().choice(len(X), 2000, replace=False)
-    pad = (p["W1"].shape[2] - 1) // 2
-    with torch.no_grad():
-        h = F.max_pool2d(F.relu(F.conv2d(torch.tensor(X[idx]), p["W1"], p["b1"], padding=pad)), 2, 2)
-        scores = F.relu(h.flatten(1) @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"]
-    acc = float((scores.argmax(1).numpy() == y[idx]).mean())
-    checks.true("held-out accuracy >= 72%", acc >= 0.72, "held-out accuracy below 72%")
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_heldout_accuracy_at_least_80():
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
-    from cnnkit import checks, data
-
-    with np.load("convnet_params.npz", allow_pickle=False) as f:
-        p = {k: torch.tensor(np.asarray(f[k], dtype=np.float32)) for k in f.files}
-    X, y, _ = data.load("fashion_mnist", "test")
-    idx = checks.rng().choice(len(X), 2000, replace=False)
-    pad = (p["W1"].shape[2] - 1) // 2
-    with torch.no_grad():
-        h = F.max_pool2d(F.relu(F.conv2d(torch.tensor(X[idx]), p["W1"], p["b1"], padding=pad)), 2, 2)
-        scores = F.relu(h.flatten(1) @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"]
-    acc = float((scores.argmax(1).numpy() == y[idx]).mean())
-    checks.true("held-out accuracy >= 80%", acc >= 0.8, "held-out accuracy below 80%")
-# %% [raw]
-# # END TESTS
 
 # %% [raw]
 # # END QUESTION

@@ -81,110 +81,8 @@ DEVICE = cnnkit.get_device()  # cuda -> mps -> cpu; never write 'cuda' into your
 #
 # Use them with `.apply`: `Multiply.apply(a, b)`.
 
-# %% [raw]
-# # BEGIN SOLUTION
-
 # %%
-class Multiply(torch.autograd.Function):
-    """z = x * y (elementwise), the lecture's multiply gate: backward swaps the inputs."""
-
-    @staticmethod
-    def forward(ctx, x, y):
-        """Multiply and stash both inputs.
-
-        Inputs:
-        - ctx: the autograd context.
-        - x, y: tensors of the same (or broadcast-free) shape.
-
-        Returns:
-        - z: tensor shaped like x, x * y.
-        """
-        # BEGIN SOLUTION
-        ctx.save_for_backward(x, y)
-        return x * y
-        # END SOLUTION
-
-    @staticmethod
-    def backward(ctx, grad_z):
-        """Route the upstream gradient: dL/dx = y * dL/dz and dL/dy = x * dL/dz.
-
-        Inputs:
-        - ctx: the autograd context holding x and y.
-        - grad_z: tensor shaped like z, the upstream gradient dL/dz.
-
-        Returns:
-        - grad_x, grad_y: tensors shaped like x and y.
-        """
-        # BEGIN SOLUTION
-        x, y = ctx.saved_tensors
-        return y * grad_z, x * grad_z
-        # END SOLUTION
-
-
-class Sigmoid(torch.autograd.Function):
-    """z = 1 / (1 + exp(-x)); backward uses the saved output: dz/dx = z * (1 - z)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        """Apply the sigmoid and stash its output (not its input), as PyTorch's own sigmoid does.
-
-        Inputs:
-        - ctx: the autograd context.
-        - x: tensor of any shape.
-
-        Returns:
-        - z: tensor shaped like x, values in [0, 1].
-        """
-        # BEGIN SOLUTION
-        z = 1.0 / (1.0 + torch.exp(-x))
-        ctx.save_for_backward(z)
-        return z
-        # END SOLUTION
-
-    @staticmethod
-    def backward(ctx, grad_z):
-        """dL/dx = dL/dz * z * (1 - z), from the saved output z.
-
-        Inputs:
-        - ctx: the autograd context holding z.
-        - grad_z: tensor shaped like z, the upstream gradient.
-
-        Returns:
-        - grad_x: tensor shaped like x.
-        """
-        # BEGIN SOLUTION
-        (z,) = ctx.saved_tensors
-        return grad_z * z * (1.0 - z)
-        # END SOLUTION
-
-
-def sigmoid_circuit_autograd(w0, x0, w1, x1, w2):
-    """The lecture's circuit L = sigmoid(w0*x0 + w1*x1 + w2), its gradients computed by autograd.
-
-    Built from the two Functions above, in float64.
-
-    Inputs:
-    - w0, x0, w1, x1, w2: Python floats.
-
-    Returns:
-    - L: Python float, the circuit's output.
-    - grads: dict with keys 'w0', 'x0', 'w1', 'x1', 'w2' holding Python floats dL/d(name).
-    """
-    # BEGIN SOLUTION
-    names = ["w0", "x0", "w1", "x1", "w2"]
-    values = [w0, x0, w1, x1, w2]
-    t = {
-        n: torch.tensor(float(v), dtype=torch.float64, requires_grad=True)
-        for n, v in zip(names, values, strict=True)
-    }
-    s = Multiply.apply(t["w0"], t["x0"]) + Multiply.apply(t["w1"], t["x1"]) + t["w2"]
-    L = Sigmoid.apply(s)
-    L.backward()
-    return L.item(), {n: t[n].grad.item() for n in names}
-    # END SOLUTION
-
-# %% [raw]
-# # END SOLUTION
+# EXERCISE cnnkit.autograd.Multiply, Sigmoid, sigmoid_circuit_autograd
 
 # %% [markdown]
 # `torch.autograd.gradcheck` compares your backward with centered differences; it needs float64 inputs
@@ -197,9 +95,6 @@ x64 = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
 y64 = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
 print("gradcheck Multiply:", torch.autograd.gradcheck(Multiply.apply, (x64, y64)))
 print("gradcheck Sigmoid: ", torch.autograd.gradcheck(Sigmoid.apply, (x64,)))
-
-# %% [raw]
-# # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -237,60 +132,6 @@ def test_q1_gradcheck(Multiply, Sigmoid):
     checks.true("Multiply passes gradcheck", ok_mul, "Multiply's backward disagrees with gradcheck")
     checks.true("Sigmoid passes gradcheck", ok_sig, "Sigmoid's backward disagrees with gradcheck")
 
-# %%
-""" # BEGIN TEST CONFIG
-points: 3
-hidden: true
-""" # END TEST CONFIG
-def test_q1_functions_hidden(Multiply, Sigmoid):
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    shape = tuple(int(v) for v in rng.integers(1, 5, size=3))
-    x = torch.tensor(rng.standard_normal(shape) * 3, requires_grad=True)
-    y = torch.tensor(rng.standard_normal(shape), requires_grad=True)
-    up = torch.tensor(rng.standard_normal(shape))
-    z = Multiply.apply(x, y)
-    gx, gy = torch.autograd.grad(z, (x, y), up)
-    checks.close("multiply out", z.detach(), lambda: (x * y).detach(), rtol=1e-12)
-    checks.close("multiply dx", gx, lambda: y.detach() * up, rtol=1e-12)
-    checks.close("multiply dy", gy, lambda: x.detach() * up, rtol=1e-12)
-    s = Sigmoid.apply(x)
-    saved = s.grad_fn.saved_tensors  # read before backward frees them
-    (gs,) = torch.autograd.grad(s, (x,), up)
-    ref = torch.sigmoid(x.detach())
-    checks.close("sigmoid out", s.detach(), ref, rtol=1e-12)
-    checks.close("sigmoid dx", gs, lambda: up * ref * (1 - ref), rtol=1e-10)
-    checks.equal("sigmoid saves one tensor", len(saved), 1)
-    checks.close("sigmoid saves its output", saved[0].detach(), ref, rtol=1e-12)
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q1_circuit_hidden(sigmoid_circuit_autograd):
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    names = ["w0", "x0", "w1", "x1", "w2"]
-    for trial in range(3):
-        vals = dict(zip(names, (rng.standard_normal(5) * 2).tolist()))
-        t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in vals.items()}
-        out = torch.sigmoid(t["w0"] * t["x0"] + t["w1"] * t["x1"] + t["w2"])
-        out.backward()
-        L, grads = sigmoid_circuit_autograd(**vals)
-        checks.close(f"L {trial}", L, out.item(), rtol=1e-10)
-        for k in names:
-            checks.close(f"d{k} {trial}", grads[k], t[k].grad.item(), rtol=1e-9, atol=1e-15)
-
-# %% [raw]
-# # END TESTS
-
 # %% [raw]
 # # END QUESTION
 
@@ -317,26 +158,8 @@ def test_q1_circuit_hidden(sigmoid_circuit_autograd):
 # (BatchNorm's running statistics are *buffers*, not parameters); with `trainable_only=True` only those
 # with `requires_grad`.
 
-# %% [raw]
-# # BEGIN SOLUTION
-
 # %%
-def count_params(model, trainable_only=False):
-    """Count the scalar parameters of a model (weights and biases; BatchNorm buffers are not parameters).
-
-    Inputs:
-    - model: a torch.nn.Module.
-    - trainable_only: count only parameters with requires_grad=True.
-
-    Returns:
-    - n: a Python int, the number of scalars.
-    """
-    # BEGIN SOLUTION
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-    # END SOLUTION
-
-# %% [raw]
-# # END SOLUTION
+# EXERCISE cnnkit.models.count_params
 
 # %% [markdown]
 # Now check the formula on two famous networks. torchvision builds them without downloading anything
@@ -372,9 +195,6 @@ print(f"AlexNet  lecture (96/256/384/384/256, no grouping) {lecture_formula:,}")
 print("grouped 3x3, 4->8, groups=2:", count_params(nn.Conv2d(4, 8, 3, groups=2)))
 print("dilated 3x3, 4->8, dilation=2:", count_params(nn.Conv2d(4, 8, 3, dilation=2)))
 
-# %% [raw]
-# # BEGIN TESTS
-
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
@@ -389,39 +209,6 @@ def test_q2_lecture_layers(count_params):
     checks.equal("Conv2d(64, 32, 1)", count_params(nn.Conv2d(64, 32, 1)), 64 * 32 + 32)
     checks.equal("Conv2d(4, 8, 3, groups=2)", count_params(nn.Conv2d(4, 8, 3, groups=2)), 3 * 3 * 2 * 8 + 8)
     checks.equal("MaxPool2d(2)", count_params(nn.MaxPool2d(2)), 0)
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 3
-hidden: true
-""" # END TEST CONFIG
-def test_q2_count_params_hidden(count_params):
-    import torch
-    from torch import nn
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    torch.manual_seed(int(rng.integers(2**31)))
-    for trial in range(3):
-        g = int(rng.choice([1, 2, 4]))
-        c = g * int(rng.integers(1, 4))
-        k = g * int(rng.integers(1, 4))
-        f = int(rng.choice([1, 3, 5]))
-        bias = bool(rng.integers(2))
-        conv = nn.Conv2d(c, k, f, groups=g, dilation=int(rng.integers(1, 3)), bias=bias)
-        checks.equal(f"conv {trial}", count_params(conv), f * f * (c // g) * k + (k if bias else 0))
-    d_in, d_h = int(rng.integers(3, 20)), int(rng.integers(3, 20))
-    model = nn.Sequential(nn.Linear(d_in, d_h), nn.BatchNorm1d(d_h), nn.ReLU(), nn.Linear(d_h, 3))
-    total = d_in * d_h + d_h + 2 * d_h + d_h * 3 + 3
-    checks.equal("mlp with batchnorm", count_params(model), total)
-    for p in model[0].parameters():
-        p.requires_grad_(False)
-    checks.equal("all parameters", count_params(model), total)
-    checks.equal("trainable only", count_params(model, trainable_only=True), total - d_in * d_h - d_h)
-
-# %% [raw]
-# # END TESTS
 
 # %% [raw]
 # # END QUESTION
@@ -452,116 +239,14 @@ def test_q2_count_params_hidden(count_params):
 # `build_mlp(...)` is the baseline: `Flatten`, then `Linear-ReLU` per hidden width, then `Linear`
 # (again with `Dropout` before every `Linear` when `dropout > 0`).
 
-# %% [raw]
-# # BEGIN SOLUTION
-
 # %%
-def build_cnn(
-    in_channels=3,
-    num_classes=10,
-    channels=(32, 64, 128),
-    convs_per_block=1,
-    fc=(),
-    batchnorm=True,
-    dropout=0.0,
-    image_size=32,
-    global_pool=False,
-):
-    """Build [(CONV-RELU)*N-POOL]*M-(FC-RELU)*K-FC, the lecture's pattern, as one nn.Sequential.
-
-    Every conv is 3x3 with stride 1 and padding 1 (keeps H and W); each block ends in a 2x2 max pool
-    with stride 2 (halves H and W). With batchnorm=True a BatchNorm2d follows every conv (the ResNet
-    recipe) and the conv has no bias (BatchNorm's shift replaces it). With dropout > 0 a Dropout(dropout)
-    comes before every Linear layer (AlexNet's recipe). The last layer outputs class scores (logits):
-    no softmax, cross_entropy applies log-softmax itself.
-
-    Inputs:
-    - in_channels: C of the input images.
-    - num_classes: number of class scores.
-    - channels: conv filters per block, one entry per block (M = len(channels)).
-    - convs_per_block: N, the number of CONV-RELU layers before each pool.
-    - fc: hidden FC widths (K = len(fc)).
-    - batchnorm: BatchNorm2d after every conv.
-    - dropout: drop probability before every Linear layer; 0 means no Dropout modules.
-    - image_size: H = W of the input; must be divisible by 2**M.
-    - global_pool: average each channel's last feature map to one number before the FC layers
-      (AdaptiveAvgPool2d(1), as ResNet does): the FC input no longer depends on where in the image
-      a feature fired, and the first FC layer has C_last instead of C_last * H * W inputs.
-
-    Returns:
-    - model: nn.Sequential mapping x of shape (B, in_channels, image_size, image_size) to scores of
-      shape (B, num_classes).
-    """
-    # BEGIN SOLUTION
-    if image_size % 2 ** len(channels) != 0:
-        raise ValueError(
-            f"image_size {image_size} is not divisible by 2**{len(channels)} (one pool per block)"
-        )
-    layers = []
-    c, size = in_channels, image_size
-    for k in channels:
-        for _ in range(convs_per_block):
-            layers.append(nn.Conv2d(c, k, kernel_size=3, stride=1, padding=1, bias=not batchnorm))
-            if batchnorm:
-                layers.append(nn.BatchNorm2d(k))
-            layers.append(nn.ReLU(inplace=True))
-            c = k
-        layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-        size //= 2
-    if global_pool:
-        layers.append(nn.AdaptiveAvgPool2d(1))
-        size = 1
-    layers.append(nn.Flatten())
-    d = c * size * size
-    for h in list(fc) + [num_classes]:
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(d, h))
-        layers.append(nn.ReLU(inplace=True))
-        d = h
-    layers.pop()  # no ReLU after the class scores
-    return nn.Sequential(*layers)
-    # END SOLUTION
-
-
-def build_mlp(in_channels=3, num_classes=10, hidden=(512, 256), dropout=0.0, image_size=32):
-    """Build the fully connected baseline: flatten the image, then (FC-RELU)*K-FC.
-
-    Inputs:
-    - in_channels: C of the input images.
-    - num_classes: number of class scores.
-    - hidden: hidden layer widths.
-    - dropout: drop probability before every Linear layer; 0 means no Dropout modules.
-    - image_size: H = W of the input.
-
-    Returns:
-    - model: nn.Sequential mapping x of shape (B, in_channels, image_size, image_size) to scores of
-      shape (B, num_classes).
-    """
-    # BEGIN SOLUTION
-    layers = [nn.Flatten()]
-    d = in_channels * image_size * image_size
-    for h in list(hidden) + [num_classes]:
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(d, h))
-        layers.append(nn.ReLU(inplace=True))
-        d = h
-    layers.pop()  # no ReLU after the class scores
-    return nn.Sequential(*layers)
-    # END SOLUTION
-
-# %% [raw]
-# # END SOLUTION
+# EXERCISE cnnkit.models.build_cnn, build_mlp
 
 # %%
 demo = build_cnn(channels=(16, 32), convs_per_block=2, fc=(64,), dropout=0.5)
 print(demo)
 print("scores:", tuple(demo(torch.zeros(2, 3, 32, 32)).shape), "parameters:", count_params(demo))
 print("MLP parameters:", count_params(build_mlp()))
-
-# %% [raw]
-# # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -601,89 +286,6 @@ def test_q3_mlp(build_mlp):
     n = sum(p.numel() for p in model.parameters())
     checks.equal("parameters", n, 3 * 32 * 32 * 20 + 20 + 20 * 10 + 10)
 
-# %%
-""" # BEGIN TEST CONFIG
-points: 4
-hidden: true
-""" # END TEST CONFIG
-def test_q3_build_cnn_hidden(build_cnn):
-    import torch
-    from torch import nn
-
-    from cnnkit import checks
-
-    def reference(cfg):
-        from cnnkit.models import build_cnn as ref_build_cnn  # the library's, only where it is complete
-
-        return ref_build_cnn(**cfg)
-
-    def modules(model):
-        return [type(m).__name__ for m in model.modules()][1:]
-
-    def keys(model):
-        return [f"{k}:{tuple(v.shape)}" for k, v in model.state_dict().items()]
-
-    rng = checks.rng()
-    for trial in range(3):
-        m_blocks = int(rng.integers(1, 4))
-        cfg = {
-            "in_channels": int(rng.integers(1, 4)),
-            "num_classes": int(rng.integers(2, 7)),
-            "channels": [int(v) for v in rng.integers(2, 9, size=m_blocks)],
-            "convs_per_block": int(rng.integers(1, 3)),
-            "fc": [int(v) for v in rng.integers(3, 12, size=int(rng.integers(0, 3)))],
-            # the first trial always has BatchNorm (and FC dropout): a bias kept before BN must show
-            "batchnorm": trial == 0 or bool(rng.integers(2)),
-            "dropout": 0.3 if trial == 0 else float(rng.choice([0.0, 0.3])),
-            "image_size": 8 * int(rng.integers(1, 3)),
-            "global_pool": bool(rng.integers(2)),
-        }
-        torch.manual_seed(int(rng.integers(2**31)))
-        model = build_cnn(**cfg).eval()
-        x = torch.tensor(rng.standard_normal((2, cfg["in_channels"], cfg["image_size"], cfg["image_size"])), dtype=torch.float32)
-        checks.equal(f"output shape {trial}", tuple(model(x).shape), (2, cfg["num_classes"]))
-        checks.equal(f"module sequence {trial}", modules(model), lambda cfg=cfg: modules(reference(cfg)))
-        checks.equal(f"state_dict keys and shapes {trial}", keys(model), lambda cfg=cfg: keys(reference(cfg)))
-        convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-        checks.equal(f"conv geometry {trial}", sorted({(m.kernel_size, m.stride, m.padding) for m in convs}), [((3, 3), (1, 1), (1, 1))])
-    try:
-        build_cnn(channels=(4, 4, 4), image_size=12)
-        raised = False
-    except ValueError:
-        raised = True
-    checks.true("ValueError for an image size not divisible by 2**M", raised, "no ValueError")
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q3_build_mlp_hidden(build_mlp):
-    import torch
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    hidden = [int(v) for v in rng.integers(3, 30, size=int(rng.integers(0, 3)))]
-    cin, size, ncls = int(rng.integers(1, 4)), int(rng.integers(4, 12)), int(rng.integers(2, 8))
-    model = build_mlp(in_channels=cin, num_classes=ncls, hidden=hidden, dropout=0.5, image_size=size).eval()
-    x = torch.tensor(rng.standard_normal((3, cin, size, size)), dtype=torch.float32)
-    checks.equal("output shape", tuple(model(x).shape), (3, ncls))
-    dims = [cin * size * size, *hidden, ncls]
-    expected = sum(a * b + b for a, b in zip(dims[:-1], dims[1:]))
-    checks.equal("parameters", sum(p.numel() for p in model.parameters()), expected)
-
-    def reference():
-        from cnnkit.models import build_mlp as ref_build_mlp
-
-        ref = ref_build_mlp(in_channels=cin, num_classes=ncls, hidden=hidden, dropout=0.5, image_size=size)
-        return [type(m).__name__ for m in ref.modules()][1:]
-
-    checks.equal("module sequence", [type(m).__name__ for m in model.modules()][1:], reference)
-
-# %% [raw]
-# # END TESTS
-
 # %% [raw]
 # # END QUESTION
 
@@ -716,9 +318,6 @@ def test_q3_build_mlp_hidden(build_mlp):
 #    plus the JSON-able builder `config`), and `load_model(path)` rebuilds a fresh model with your
 #    `build_cnn(**config)`, loads the weights (`cnnkit.training.load_checkpoint`, which uses
 #    `torch.load(weights_only=True)`: never unpickle a stranger's file) and returns it in eval mode.
-
-# %% [raw]
-# # BEGIN SOLUTION
 
 # %%
 def train_step(model, batch, optimizer, loss_fn):
@@ -835,9 +434,6 @@ def load_model(path):
     return model.eval()
     # END SOLUTION
 
-# %% [raw]
-# # END SOLUTION
-
 # %% [markdown]
 # ### The sanity ladder: overfit one small batch first
 #
@@ -860,9 +456,6 @@ for it in range(40):
         print(f"first loss {loss.item():.3f} (log 10 = {math.log(10):.3f})")
 acc = (predict(tiny, xb).cpu() == yb).float().mean().item()
 print(f"after 40 steps: loss {loss.item():.4f}, accuracy on the 64 images {acc:.2f}")
-
-# %% [raw]
-# # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -924,129 +517,6 @@ def test_q4_predict_and_checkpoint(predict, save_model, load_model, build_cnn):
         checks.true("checkpoint holds a config dict", isinstance(blob.get("config"), dict), "no config dict in the checkpoint")
         again = load_model(path)
     checks.true("reloaded model predicts the same", torch.equal(predict(again, x), labels), "the reloaded model predicts differently")
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 4
-hidden: true
-""" # END TEST CONFIG
-def test_q4_train_step_hidden(train_step):
-    import copy
-
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    torch.manual_seed(int(rng.integers(2**31)))
-    k = int(rng.integers(3, 7))
-    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, k)).double()
-    ref = copy.deepcopy(model)
-    opt = torch.optim.SGD(model.parameters(), lr=0.3)
-    losses = []
-    batches = []
-    for step in range(3):
-        x = torch.tensor(rng.standard_normal((7, 3, 2, 2)) * 2)
-        y = torch.tensor(rng.integers(0, k, 7))
-        batches.append((x, y))
-        loss, n_correct, n = train_step(model, (x, y), opt, nn.CrossEntropyLoss())
-        losses.append(float(loss))
-
-    def reference():
-        params = list(ref.parameters())
-        out = []
-        for x, y in batches:
-            loss = F.cross_entropy(ref(x), y)
-            grads = torch.autograd.grad(loss, params)
-            with torch.no_grad():
-                for p, g in zip(params, grads):
-                    p -= 0.3 * g
-            out.append(loss.item())
-        return out, [p.detach().clone() for p in params]
-
-    expected = {}
-
-    def get(i):
-        if not expected:
-            expected["losses"], expected["params"] = reference()
-        return expected["params"][i] if i >= 0 else expected["losses"]
-
-    checks.close("losses of three steps", losses, lambda: get(-1), rtol=1e-9)
-    for i, p in enumerate(model.parameters()):
-        checks.close(f"parameter {i} after three steps", p.detach(), lambda i=i: get(i), rtol=1e-9, atol=1e-12)
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 3
-hidden: true
-""" # END TEST CONFIG
-def test_q4_predict_hidden(predict):
-    import copy
-
-    import torch
-    from torch import nn
-
-    from cnnkit import checks
-
-    rng = checks.rng()
-    torch.manual_seed(int(rng.integers(2**31)))
-    model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.Flatten(), nn.Dropout(0.5), nn.Linear(6 * 16, 5))
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):  # running statistics away from their initial values
-            model(torch.tensor(rng.standard_normal((16, 3, 4, 4)) + 1.0, dtype=torch.float32))
-    ref = copy.deepcopy(model).eval()
-    x = torch.tensor(rng.standard_normal((64, 3, 4, 4)), dtype=torch.float32)
-    model.train()
-    labels = predict(model, x)
-    checks.equal("labels", labels.cpu().tolist(), lambda: ref(x).argmax(1).tolist())
-    # The model on the 'meta' device (shapes only, no data): predict must move x there itself.
-    meta_model = copy.deepcopy(ref).to("meta")
-    out = predict(meta_model, x)
-    checks.equal("labels on the model's device", out.device.type, "meta")
-    checks.equal("labels shape", tuple(out.shape), (64,))
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q4_checkpoint_hidden(save_model, load_model, build_cnn):
-    import os
-    import tempfile
-
-    import torch
-
-    from cnnkit import checks, training
-
-    rng = checks.rng()
-    torch.manual_seed(int(rng.integers(2**31)))
-    cfg = {"channels": [int(v) for v in rng.integers(2, 6, size=2)], "fc": [int(rng.integers(3, 9))], "dropout": 0.5, "image_size": 8}
-    model = build_cnn(**cfg)
-    model.train()
-    with torch.no_grad():
-        model(torch.tensor(rng.standard_normal((8, 3, 8, 8)), dtype=torch.float32))
-    model.eval()
-    x = torch.tensor(rng.standard_normal((4, 3, 8, 8)), dtype=torch.float32)
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "ckpt.pt")
-        save_model(path, model, cfg)
-        fresh, meta = training.load_checkpoint(path, builder=build_cnn)
-        again = load_model(path)
-    # Booleans, not outputs: this question is about saving and loading, whatever build_cnn builds.
-    with torch.no_grad():
-        want = model(x)
-        same_fresh = torch.allclose(fresh(x), want, rtol=1e-5, atol=1e-6)
-        same_again = torch.allclose(again(x), want, rtol=1e-5, atol=1e-6)
-    checks.true("stored config is the one given", meta["config"] == cfg, "wrong config stored")
-    checks.true("fresh build_cnn(**config) reproduces the model", same_fresh, "fresh model differs")
-    checks.true("load_model reproduces the model", same_again, "load_model differs")
-    checks.equal("load_model returns eval mode", again.training, False)
-
-# %% [raw]
-# # END TESTS
 
 # %% [raw]
 # # END QUESTION
@@ -1135,108 +605,6 @@ if torch.cuda.is_available() and not CI:
     print(f"CIFAR-10: test accuracy {cifar_test:.4f} in {cifar_time:.0f} s on {torch.cuda.get_device_name(0)} (target: >= 0.94 in <= 120 s)")
 else:
     print("No CUDA GPU (or CI mode): the CIFAR-10 section is skipped.")
-
-# %% [raw]
-# # BEGIN TESTS
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1
-hidden: false
-""" # END TEST CONFIG
-def test_q5_checkpoint_file():
-    import inspect
-
-    import torch
-
-    import cnnkit.models
-    from cnnkit import checks
-
-    blob = torch.load("cnn_checkpoint.pt", map_location="cpu", weights_only=True)
-    checks.true("a dict with a state_dict", isinstance(blob, dict) and "state_dict" in blob, "cnn_checkpoint.pt has no state_dict (save it with save_model)")
-    config = blob.get("config")
-    checks.true("a build_cnn config", isinstance(config, dict), "cnn_checkpoint.pt has no config dict")
-    try:
-        inspect.signature(cnnkit.models.build_cnn).bind(**config)
-        ok = True
-    except TypeError:
-        ok = False
-    checks.true("config keys are build_cnn arguments", ok, "the saved config has keys build_cnn does not take")
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q5_heldout_accuracy_at_least_50():
-    import torch
-
-    from cnnkit import checks, data, training
-    from cnnkit.models import build_cnn
-
-    model, _ = training.load_checkpoint("cnn_checkpoint.pt", builder=build_cnn)
-    X, y, _ = data.shapes.generate(2000, seed=int(checks.rng().integers(2**31)))
-    with torch.no_grad():
-        pred = torch.cat([model(torch.tensor(X[i : i + 500])).argmax(1) for i in range(0, len(X), 500)])
-    acc = float((pred.numpy() == y).mean())
-    checks.true("held-out accuracy >= 50%", acc >= 0.5, "held-out accuracy below 50%")
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q5_heldout_accuracy_at_least_70():
-    import torch
-
-    from cnnkit import checks, data, training
-    from cnnkit.models import build_cnn
-
-    model, _ = training.load_checkpoint("cnn_checkpoint.pt", builder=build_cnn)
-    X, y, _ = data.shapes.generate(2000, seed=int(checks.rng().integers(2**31)))
-    with torch.no_grad():
-        pred = torch.cat([model(torch.tensor(X[i : i + 500])).argmax(1) for i in range(0, len(X), 500)])
-    acc = float((pred.numpy() == y).mean())
-    checks.true("held-out accuracy >= 70%", acc >= 0.7, "held-out accuracy below 70%")
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q5_heldout_accuracy_at_least_85():
-    import torch
-
-    from cnnkit import checks, data, training
-    from cnnkit.models import build_cnn
-
-    model, _ = training.load_checkpoint("cnn_checkpoint.pt", builder=build_cnn)
-    X, y, _ = data.shapes.generate(2000, seed=int(checks.rng().integers(2**31)))
-    with torch.no_grad():
-        pred = torch.cat([model(torch.tensor(X[i : i + 500])).argmax(1) for i in range(0, len(X), 500)])
-    acc = float((pred.numpy() == y).mean())
-    checks.true("held-out accuracy >= 85%", acc >= 0.85, "held-out accuracy below 85%")
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 2
-hidden: true
-""" # END TEST CONFIG
-def test_q5_heldout_accuracy_at_least_90():
-    import torch
-
-    from cnnkit import checks, data, training
-    from cnnkit.models import build_cnn
-
-    model, _ = training.load_checkpoint("cnn_checkpoint.pt", builder=build_cnn)
-    X, y, _ = data.shapes.generate(2000, seed=int(checks.rng().integers(2**31)))
-    with torch.no_grad():
-        pred = torch.cat([model(torch.tensor(X[i : i + 500])).argmax(1) for i in range(0, len(X), 500)])
-    acc = float((pred.numpy() == y).mean())
-    checks.true("held-out accuracy >= 90%", acc >= 0.9, "held-out accuracy below 90%")
-
-# %% [raw]
-# # END TESTS
 
 # %% [raw]
 # # END QUESTION

@@ -13,7 +13,8 @@ import pytest
 
 from cnnkit.grading import build as B
 from cnnkit.grading import leaks
-from cnnkit.grading.paths import STAGES, repo_root, stage_dirs
+from cnnkit.grading.paths import repo_root, stage_dirs
+from cnnkit.grading.stage import NAMES as STAGES
 
 FIXTURE = Path(__file__).parent / "build_fixtures" / "toy_stage"
 STAGE = "toy_stage"
@@ -218,7 +219,7 @@ def test_wheel_is_deterministic_and_complete(tmp_path):
     assert "Requires-Dist: numpy" in meta and 'extra == "extras"' in meta
 
 
-def _drift_root(tmp_path: Path, body: str) -> Path:
+def _library_root(tmp_path: Path, body: str) -> Path:
     root = make_root(tmp_path / "repo")
     (root / "lib" / "cnnkit" / "toy_exercise.py").write_text(
         "import numpy as np\n\n\n# BEGIN EXERCISE toy_stage\n" + body + "# END EXERCISE\n"
@@ -242,26 +243,8 @@ AFFINE_LIB = '''def affine(x, w, b):
 '''
 
 
-def test_exercise_drift_same_code_passes(tmp_path):
-    assert leaks.exercise_drift(_drift_root(tmp_path, AFFINE_LIB)) == []
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        ("return out_matrix_product + b", "return out_matrix_product - b"),
-        ("Affine map.", "Affine map, reworded."),  # docstrings are part of the comparison
-    ],
-)
-def test_exercise_drift_reports_a_difference(tmp_path, change):
-    problems = leaks.exercise_drift(_drift_root(tmp_path, AFFINE_LIB.replace(*change)))
-    assert len(problems) == 1
-    assert "affine differs" in problems[0] and "lib/cnnkit/toy_exercise.py" in problems[0]
-    assert change[1] in problems[0]  # the diff shows the library side
-
-
 def test_exercise_regions_become_secrets(tmp_path):
-    root = _drift_root(tmp_path, AFFINE_LIB)
+    root = _library_root(tmp_path, AFFINE_LIB)
     secrets = leaks.collect_secrets(root, stages=[])
     origins = {s.origin.split(":")[0] for s in secrets.lines.values()}
     assert "lib/cnnkit/toy_exercise.py" in origins

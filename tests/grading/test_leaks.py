@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import shutil
 import zipfile
@@ -11,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnnkit.grading import helper_leaks, leaks
-from cnnkit.grading.paths import repo_root, stage_dirs
+from cnnkit.grading import leaks, master
+from cnnkit.grading.paths import repo_root
 
 FIXTURE = Path(__file__).parent / "build_fixtures" / "toy_stage"
 SOLUTION_LINE = "squared_value_of_x = np.multiply(x, x)"
@@ -157,72 +156,18 @@ def test_markdown_never_makes_a_solution_line_public(tmp_path):
 
 
 def test_missing_inline_markers_are_reported_with_the_line(tmp_path):
-    master = tmp_path / "m.py"
-    master.write_text(
+    path = tmp_path / "m.py"
+    path.write_text(
         "# %% [raw]\n# # BEGIN QUESTION\n# name: q1\n\n# %% [raw]\n# # BEGIN SOLUTION\n\n"
         "# %%\ndef f(x):\n    return x + 1\n\n# %% [raw]\n# # END SOLUTION\n\n"
         "# %% [raw]\n# # END QUESTION\n"
     )
-    problems = leaks.missing_inline_markers(master)
-    assert len(problems) == 1 and problems[0].startswith(f"{master}:9: solution cell has no inline")
+    problems = master.missing_inline_markers(master.read(path))
+    assert len(problems) == 1 and problems[0].startswith(f"{path}:9: solution cell has no inline")
     # such a cell ships whole, so every line of it is a secret
     secrets = leaks.Secrets()
-    leaks._master_secrets(master, tmp_path, secrets, set())
+    leaks._master_secrets(path, tmp_path, secrets, set())
     assert "return x + 1" in secrets.lines
-
-
-# Library exercises written ahead of their master cells: the numpy references of issue 16, whose
-# notebook questions come with the master rewrite of issue 21. The gate stubs them and the leak scan
-# guards them like every region; only "a master shows and grades it" waits. When a master defines
-# one, the drift check compares the two and its entry here must go.
-AWAITING_MASTER = {
-    # lib/cnnkit/numeric/deep_layers.py, 01_backprop
-    "tanh_forward",
-    "tanh_backward",
-    "leaky_relu_forward",
-    "leaky_relu_backward",
-    "dropout_forward",
-    "dropout_backward",
-    "batchnorm_forward",
-    "batchnorm_backward",
-    "batchnorm_backward_alt",
-    "layernorm_forward",
-    "layernorm_backward",
-    # lib/cnnkit/numeric/deep_layers.py, 02_conv_layers
-    "spatial_batchnorm_forward",
-    "spatial_batchnorm_backward",
-    "spatial_groupnorm_forward",
-    "spatial_groupnorm_backward",
-    # lib/cnnkit/numeric/weight_init.py and fc_net.py, 01_backprop
-    "init_gain",
-    "init_weights",
-    "FullyConnectedNet",
-}
-
-
-def test_repo_masters_match_the_library_exercises():
-    """One source per reference: master solution cells and library exercise regions agree."""
-    root = repo_root()
-    problems = leaks.exercise_drift(root)
-    assert problems == [], "\n\n".join(problems)
-    # ...and no exercise lives only in the library, where no master would show or grade it
-    exercises = {
-        node.name
-        for _, _, node, _ in leaks.library_regions(root)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-    }
-    in_masters = {
-        name
-        for stage in leaks.STAGES
-        if stage_dirs(stage, root).master.is_file()
-        for name, _, _ in leaks.master_definitions(stage_dirs(stage, root).master)
-    }
-    # (or is a helper gated because it repeats one, like training.default_step)
-    gated_helpers = {f.name for f in helper_leaks.findings(root, gated=True)}
-    missing = exercises - AWAITING_MASTER - in_masters - gated_helpers
-    assert exercises and not missing, sorted(missing)
-    assert exercises >= AWAITING_MASTER, sorted(AWAITING_MASTER - exercises)  # no stale entry
-    assert not AWAITING_MASTER & in_masters, sorted(AWAITING_MASTER & in_masters)
 
 
 def test_repo_assignments_hold_no_secret():

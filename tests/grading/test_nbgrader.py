@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnnkit.grading import leaks
+from cnnkit.grading import leaks, master
 from cnnkit.grading.nbgrader import (
     GUARD,
     RedactHiddenTests,
@@ -26,7 +26,8 @@ from cnnkit.grading.nbgrader import (
     solution_source,
     submission_from_otter,
 )
-from cnnkit.grading.paths import STAGES, repo_root, stage_dirs
+from cnnkit.grading.paths import repo_root, stage_dirs
+from cnnkit.grading.stage import NAMES as STAGES
 
 pytest.importorskip("nbgrader")
 
@@ -106,13 +107,13 @@ def test_solution_cells_hold_the_masters_code(stage):
     nb = master_to_nbgrader(stage_dirs(stage, ROOT).master)
     masters = [
         c
-        for c in leaks.read_master(stage_dirs(stage, ROOT).master)
+        for c in master.read(stage_dirs(stage, ROOT).master).cells
         if c.cell_type == "code" and c.block == "solution" and c.source.strip()
     ]
     ours = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
     assert len(ours) == len(masters)
-    for cell, master in zip(ours, masters, strict=True):
-        assert code(cell.source) == code(master.source)
+    for cell, mcell in zip(ours, masters, strict=True):
+        assert code(cell.source) == code(mcell.source)
         assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION") > 0
 
 
@@ -248,7 +249,7 @@ def test_nbgrader_scores_equal_cnnkit_grade(course, bundled):
     # Feedback for students: hidden cases reduced to pass/fail, no source, no traceback.
     _nbgrader(course, "generate_feedback", STAGE)
     html = (course / "feedback" / "partial-db-axis" / STAGE / f"{STAGE}.html").read_text()
-    hidden = [c for c in leaks.read_master(stage_dirs(STAGE, ROOT).master) if c.hidden]
+    hidden = [c for c in master.read(stage_dirs(STAGE, ROOT).master).cells if c.hidden]
     names = [re.search(r"def (test_\w+)", c.source).group(1) for c in hidden]
     assert names and not [n for n in names if n in html]
     assert "q3-hidden: failed" in html  # the db-axis bug fails the hidden affine case

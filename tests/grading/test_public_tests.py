@@ -9,7 +9,8 @@ import pytest
 
 from cnnkit.grading import build as B
 from cnnkit.grading import public_tests
-from cnnkit.grading.paths import STAGES, repo_root, stage_dirs
+from cnnkit.grading.paths import repo_root, stage_dirs
+from cnnkit.grading.stage import NAMES as STAGES
 
 FIXTURE = Path(__file__).parent / "build_fixtures" / "toy_stage"
 STAGE = "toy_stage"

@@ -14,8 +14,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from cnnkit.grading import leaks
-from cnnkit.grading.paths import STAGES, repo_root, stage_dirs
+from cnnkit.grading import leaks, master
+from cnnkit.grading.paths import repo_root, stage_dirs
 from cnnkit.grading.release import (
     ReleaseError,
     check_release,
@@ -23,6 +23,7 @@ from cnnkit.grading.release import (
     release,
     release_settings,
 )
+from cnnkit.grading.stage import NAMES as STAGES
 
 ROOT = repo_root()
 BUILT = [s for s in STAGES if stage_dirs(s, ROOT).student_nb.is_file()]
@@ -264,9 +265,9 @@ def test_existing_folder_that_is_not_a_release_is_refused(tmp_path):
 
 def _solution_line(stage: str) -> str:
     """A line of the master's first inline solution region (the master is the ground truth)."""
-    for cell in leaks.read_master(stage_dirs(stage, ROOT).master):
+    for cell in master.read(stage_dirs(stage, ROOT).master).cells:
         if cell.cell_type == "code" and cell.block == "solution":
-            for k in leaks.inline_solution_lines(cell.lines):
+            for k in master.inline_solution_lines(cell.lines):
                 line = cell.lines[k].strip()
                 if len(line) > 20 and not line.startswith("#"):
                     return line
@@ -274,7 +275,7 @@ def _solution_line(stage: str) -> str:
 
 
 def _hidden_case(stage: str) -> str:
-    for cell in leaks.read_master(stage_dirs(stage, ROOT).master):
+    for cell in master.read(stage_dirs(stage, ROOT).master).cells:
         if cell.hidden:
             return cell.source
     raise AssertionError("no hidden case found")

@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cnnkit.grading.master import read as read_master
+
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = ROOT / "solutions" / "01_backprop" / "01_backprop.py"
 
@@ -28,10 +30,10 @@ print("RAN", len(_ran), "FAILED", _failures)
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    jupytext = pytest.importorskip("jupytext")
+    pytest.importorskip("jupytext")
     nbclient = pytest.importorskip("nbclient")
     nbformat = pytest.importorskip("nbformat")
-    nb = jupytext.read(MASTER)
+    nb = read_master(MASTER).notebook()  # the lecture with its named exercises and cases
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     nb.metadata["kernelspec"] = {
         "name": "python3",

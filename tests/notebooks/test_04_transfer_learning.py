@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cnnkit.grading.master import read as read_master
+
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = ROOT / "solutions" / "04_transfer_learning" / "04_transfer_learning.py"
 
@@ -36,12 +38,12 @@ def _weights_seeded():
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    jupytext = pytest.importorskip("jupytext")
+    pytest.importorskip("jupytext")
     nbclient = pytest.importorskip("nbclient")
     nbformat = pytest.importorskip("nbformat")
     if not _weights_seeded():
         pytest.skip("offline MobileNetV2 weights not seeded (cnnkit weights seed ...)")
-    nb = jupytext.read(MASTER)
+    nb = read_master(MASTER).notebook()  # the lecture with its named exercises and cases
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     nb.metadata["kernelspec"] = {
         "name": "python3",

@@ -49,12 +49,13 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from cnnkit.grading import gradescope, helper_leaks, leaks, offline, public_tests
+from cnnkit.grading import gradescope, helper_leaks, leaks, master, offline, public_tests
+from cnnkit.grading.master import BuildError
+from cnnkit.grading.notebooks import normalise, notebook_bytes, read_notebook, write_notebook
 from cnnkit.grading.paths import StageDirs, stage_dirs
+from cnnkit.grading.stage import StageConfig, read_config
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-CELL_METADATA_KEYS = ("deletable", "editable", "jupyter", "otter", "tags")
 WHEEL_EXCLUDE = ("grading",)
 PACKAGE_DATA = ("*.py", "*.json", "*.md", "*.txt")
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -64,10 +65,6 @@ EXPORT_INSTRUCTIONS = (
     "On a local Jupyter the cell below also writes a zip that holds both; on Colab it does not "
     "work, so download the files by hand."
 )
-
-
-class BuildError(RuntimeError):
-    """A master cannot be built safely (missing inline markers, no seed call, otter failed)."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -156,31 +153,25 @@ def _config_cell_index(nb) -> int | None:
     return None
 
 
-def read_master(dirs: StageDirs, artifacts: list[str]) -> nbformat.NotebookNode:
+def master_notebook(m: master.Master, artifacts: list[str]) -> nbformat.NotebookNode:
     """The master as a notebook with the merged ASSIGNMENT CONFIG (no outputs, normalised).
 
     Inputs:
-    - dirs: the stage's paths (reads dirs.master).
+    - m: the parsed master.
     - artifacts: files the notebook saves for grading.
 
     Returns:
     - nb: a notebook node.
     """
-    import jupytext
-
-    nb = jupytext.reads(dirs.master.read_text(encoding="utf-8"), fmt="py:percent")
+    nb = m.notebook()
     idx = _config_cell_index(nb)
-    master_cfg = {}
-    if idx is not None:
-        text = nb.cells[idx].source.split("\n", 1)
-        master_cfg = yaml.safe_load(text[1] if len(text) > 1 else "") or {}
-    cfg = merged_config(dirs.stage, master_cfg, artifacts)
+    cfg = merged_config(m.stage, m.config, artifacts)
     cell = nbformat.v4.new_raw_cell("# ASSIGNMENT CONFIG\n" + _dump_yaml(cfg))
     if idx is None:
         nb.cells.insert(0, cell)
     else:
         nb.cells[idx] = cell
-    return normalise(nb, dirs.stage)
+    return normalise(nb, m.stage)
 
 
 def _dump_yaml(cfg: dict) -> str:
@@ -225,61 +216,6 @@ def _colab_bootstrap(nb, stage: str) -> None:
         if cell.cell_type == "code" and "bootstrap(" in cell.source:
             cell.source = colab_cell(stage)
             return
-
-
-def normalise(nb, stage: str) -> nbformat.NotebookNode:
-    """Make a notebook byte-stable: fixed metadata, no outputs, ids derived from cell content.
-
-    Inputs:
-    - nb: a notebook node (modified in place and returned).
-    - stage: salt for the cell ids.
-
-    Returns:
-    - nb: the same node, nbformat 4.5.
-    """
-    nb.nbformat, nb.nbformat_minor = 4, 5
-    meta = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
-    if "otter" in nb.metadata:
-        meta["otter"] = nb.metadata["otter"]
-    nb.metadata = nbformat.from_dict(meta)
-    seen: dict[str, int] = {}
-    for cell in nb.cells:
-        if isinstance(cell.source, list):
-            cell.source = "".join(cell.source)
-        cell.metadata = nbformat.from_dict(
-            {k: cell.metadata[k] for k in CELL_METADATA_KEYS if k in cell.metadata}
-        )
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-        else:
-            cell.pop("outputs", None)
-            cell.pop("execution_count", None)
-        if cell.cell_type != "markdown":
-            cell.pop("attachments", None)
-        digest = hashlib.sha1(f"{stage}\0{cell.cell_type}\0{cell.source}".encode()).hexdigest()[:8]
-        n = seen.get(digest, 0)
-        seen[digest] = n + 1
-        cell.id = digest if n == 0 else f"{digest}-{n}"
-    return nb
-
-
-def notebook_bytes(nb, stage: str) -> bytes:
-    """A normalised, validated notebook as the bytes written to disk."""
-    nb = normalise(nb, stage)
-    nbformat.validate(nb)
-    return (nbformat.writes(nb) + "\n").encode()
-
-
-def write_notebook(nb, path: Path) -> None:
-    """Write a notebook as nbformat does (sorted keys, indent 1) with a final newline."""
-    nbformat.validate(nb)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
-
-
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    return nbformat.read(str(path), as_version=4)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -391,36 +327,25 @@ def _otter_assign(master: Path, result: Path) -> None:
         raise BuildError(f"otter assign failed on {master.name}: {e}\n{log.getvalue()}") from e
 
 
-def _artifacts(dirs: StageDirs) -> list[str]:
-    if not dirs.samples_yml.is_file():
-        return []
-    spec = yaml.safe_load(dirs.samples_yml.read_text(encoding="utf-8"))
-    return list(spec.get("artifacts", [])) if isinstance(spec, dict) else []
-
-
-def _check_master(dirs: StageDirs) -> None:
+def _check_master(dirs: StageDirs) -> master.Master:
     if not dirs.master.is_file():
         raise BuildError(f"no master for stage {dirs.stage}: {dirs.master} does not exist")
-    problems = leaks.structure_problems(dirs.master) + leaks.missing_inline_markers(dirs.master)
+    m = master.read(dirs.master, dirs.stage)
+    problems = m.problems()
     problems += public_tests.problems(dirs.master)  # no public test reproduces its solution
-    if "seed_everything(" not in dirs.master.read_text(encoding="utf-8"):
-        problems.append(
-            f"{dirs.master}: no `cnnkit.seed_everything(SEED)` call; every master seeds itself "
-            "(otter's seed only covers numpy and random)"
-        )
     if problems:
         raise BuildError("master not buildable:\n  " + "\n  ".join(problems))
+    return m
 
 
 def _stage_outputs(
-    dirs: StageDirs, work: Path
+    dirs: StageDirs, m: master.Master, config: StageConfig, work: Path
 ) -> tuple[dict[str, bytes], dict[str, bytes], nbformat.NotebookNode]:
     """Run otter assign twice for one stage.
 
     Returns (assignment files, autograder files) keyed by relative path, and the master notebook.
     """
-    artifacts = _artifacts(dirs)
-    master_nb = read_master(dirs, artifacts)
+    master_nb = master_notebook(m, list(config.artifacts))
     src = work / "src"
     shutil.copytree(dirs.solution_dir, src, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
     wheel = build_wheel(dirs.root, src)
@@ -466,7 +391,7 @@ def _stage_outputs(
     members["requirements.txt"] = (
         "\n".join(grading_requirements(wheel.name, cfg.get("requirements"))) + "\n"
     ).encode()
-    _add_offline_data(members, dirs)
+    _add_offline_data(members, dirs, config)
     buf = work / "autograder.zip"
     write_zip(buf, members)
     autograder["autograder.zip"] = buf.read_bytes()
@@ -480,11 +405,11 @@ def _stage_outputs(
     return assignment, autograder, master_nb
 
 
-def _add_offline_data(members: dict[str, bytes], dirs: StageDirs) -> None:
+def _add_offline_data(members: dict[str, bytes], dirs: StageDirs, config: StageConfig) -> None:
     """Put the stage's verified offline pack into otter's zip: setup.sh checks it, run_autograder
     points the data registry and torch at it and turns downloads off (grading never downloads)."""
     try:
-        pack = offline.pack_members(offline.declared(dirs.samples_yml))
+        pack = offline.pack_members(list(config.grading_data))
     except offline.OfflineDataError as err:
         raise BuildError(f"{dirs.stage}: grading data for the autograder zips: {err}") from err
     for name, data in pack.items():
@@ -518,11 +443,8 @@ def write_gradescope_zip(dirs: StageDirs) -> Path:
     solution = {
         p.name: p.read_bytes() for p in sorted(dirs.solution_nb.parent.iterdir()) if p.is_file()
     }
-    spec = {}
-    if dirs.samples_yml.is_file():
-        spec = yaml.safe_load(dirs.samples_yml.read_text(encoding="utf-8")) or {}
     try:
-        config = gradescope.settings(spec.get("gradescope"))
+        config = gradescope.settings(read_config(dirs.samples_yml).gradescope)
     except ValueError as err:
         raise BuildError(f"{dirs.samples_yml}: {err}") from err
     pyproject = tomllib.loads((dirs.root / "pyproject.toml").read_text(encoding="utf-8"))
@@ -560,10 +482,11 @@ def build_stage(stage: str, root: Path, secrets: leaks.Secrets | None = None) ->
     Raises BuildError (bad master, otter failure) or leaks.LeakError (nothing written then).
     """
     dirs = stage_dirs(stage, root)
-    _check_master(dirs)
+    m = _check_master(dirs)
+    config = read_config(dirs.samples_yml)
     with tempfile.TemporaryDirectory(prefix=f"cnnkit-build-{stage}-") as tmp:
         work = Path(tmp)
-        assignment, autograder, master_nb = _stage_outputs(dirs, work)
+        assignment, autograder, master_nb = _stage_outputs(dirs, m, config, work)
         staged = work / "staged" / stage
         _replace_tree(staged, assignment)
         if secrets is None:
@@ -643,8 +566,3 @@ def build(stages: list[str], root: Path, samples: bool = False) -> None:
             copy_solution_artifacts(stage_dirs(stage, root).autograder)
             write_gradescope_zip(stage_dirs(stage, root))  # with the new solution artefacts
     leaks.check_tree(root / "assignments", secrets)
-    drift = leaks.exercise_drift(root)
-    if drift:
-        print("cnnkit build: WARNING, master solutions and library exercises differ:")
-        for problem in drift:
-            print(problem)

@@ -18,15 +18,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnnkit.grading import master
 from cnnkit.grading.gate import find_regions
-from cnnkit.grading.leaks import (
-    LeakError,
-    _public_line_numbers,
-    inline_solution_lines,
-    nontrivial,
-    normalise,
-    read_master,
-)
+from cnnkit.grading.leaks import LeakError, _public_line_numbers, nontrivial
+from cnnkit.grading.leaks import normalise_line as normalise
+from cnnkit.grading.master import inline_solution_lines
 
 MIN_SHARED = 3  # solution lines a helper must repeat (fewer are idioms: `with torch.no_grad():`),
 # or all of a two-line exercise's
@@ -67,12 +63,13 @@ def solution_lines(root: Path) -> dict[tuple[str, str], dict[str, str]]:
     - lines: {(stage, exercise): {normalised line: "solutions/<stage>/<stage>.py:<line>"}}; the
       exercise is the top-level def/class holding the lines, else "cell at line <n>".
     """
+    root = Path(root).resolve()
     out: dict[tuple[str, str], dict[str, str]] = {}
     for path in sorted((root / "solutions").glob("*/*.py")):
         stage = path.parent.name
         if path.stem != stage:
             continue
-        for cell in read_master(path):
+        for cell in master.read(path, stage).cells:
             if cell.cell_type != "code" or cell.block == "tests":
                 continue
             owner = {}
@@ -85,7 +82,8 @@ def solution_lines(root: Path) -> dict[tuple[str, str], dict[str, str]]:
                 norm = normalise(cell.lines[k].split("# SOLUTION")[0])
                 if nontrivial(norm):
                     found = out.setdefault((stage, owner[k]), {})
-                    found.setdefault(norm, f"{path.relative_to(root)}:{cell.start + k}")
+                    where = cell.path if cell.path is not None else path
+                    found.setdefault(norm, f"{where.relative_to(root)}:{cell.line(k)}")
     return out
 
 
@@ -112,6 +110,7 @@ def findings(root: Path, gated: bool = False) -> list[HelperLeak]:
     Returns:
     - leaks: one HelperLeak per (definition, stage) over the thresholds; empty when clean.
     """
+    root = Path(root).resolve()
     solutions = solution_lines(root)
     lib = root / "lib" / "cnnkit"
     out = []
@@ -131,13 +130,17 @@ def findings(root: Path, gated: bool = False) -> list[HelperLeak]:
                 for n in range(node.lineno, node.end_lineno + 1)
                 if n not in keep
             }
+            where = str(path.relative_to(root))
             for (stage, exercise), known in solutions.items():
                 shared = sorted(known[b] for b in body & set(known))
+                if exercise in (name, name.split(".")[0]) and all(
+                    s.startswith(where + ":") for s in shared
+                ):
+                    continue  # the exercise's one source itself (a master names it), no helper
                 enough = min(MIN_SHARED, len(known)) if len(known) >= 2 else MIN_SHARED
                 if len(shared) >= enough and len(shared) >= SHARE * len(known):
-                    rel = str(path.relative_to(root))
                     out.append(
-                        HelperLeak(rel, node.lineno, name, stage, exercise, shared, len(known))
+                        HelperLeak(where, node.lineno, name, stage, exercise, shared, len(known))
                     )
     return out
 

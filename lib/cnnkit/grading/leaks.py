@@ -12,14 +12,11 @@ Lines are compared after collapsing whitespace; trivial lines (`return x`, `else
 
 `scan(tree, secrets)` walks every file under `tree` (notebooks are read as JSON, so cell sources,
 outputs and metadata are all searched; zip members are searched too) and returns a Finding per hit.
-`exercise_drift(root)` proves that a master's solution cell and the library's exercise region hold the
-same code (same AST without comments; docstrings included).
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
 import io
 import json
 import re
@@ -28,14 +25,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnnkit.grading import master
 from cnnkit.grading.gate import find_regions
-from cnnkit.grading.paths import STAGES, stage_dirs
 
-# Raw-cell block delimiters of an otter master (first line of a raw cell).
-_BLOCK_RE = re.compile(r"^#\s*(BEGIN|END)\s+(SOLUTION|TESTS|QUESTION|PROMPT)\b")
-_INLINE_BEGIN = re.compile(r"^\s*#\s*BEGIN SOLUTION( NO PROMPT)?\s*$")
-_INLINE_END = re.compile(r"^\s*#\s*END SOLUTION\s*$")
-_LINE_SOLUTION = re.compile(r"#\s?SOLUTION\s*$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _TRIVIAL = re.compile(
     r"^(return|pass|continue|break|else:|try:|finally:|\.\.\.|[)\]}]+[,:]?|\"\"\"|'''|"
@@ -57,7 +49,7 @@ class LeakError(RuntimeError):
     """Secrets reached a tree that students see; the message lists every finding."""
 
 
-def normalise(line: str) -> str:
+def normalise_line(line: str) -> str:
     """A line with ANSI colour codes removed and whitespace collapsed (the unit of comparison)."""
     return " ".join(_ANSI.sub("", line).split())
 
@@ -67,162 +59,6 @@ def nontrivial(norm: str) -> bool:
     if len(norm) < MIN_LINE or _TRIVIAL.match(norm):
         return False
     return not (norm.startswith("#") and len(norm) < 20)
-
-
-# --------------------------------------------------------------------------------------------------
-# Masters: jupytext percent scripts, read with line numbers
-
-
-@dataclass
-class MasterCell:
-    """One cell of a master with where it sits in the .py file.
-
-    cell_type: "code", "markdown" or "raw"; start: 1-based file line of the cell's first content line;
-    lines: the cell's text lines (raw/markdown uncommented); block: "solution", "tests", "prompt" or
-    None (the enclosing raw-cell block); hidden: a hidden test case; tags: cell tags.
-    """
-
-    cell_type: str
-    start: int
-    lines: list[str]
-    block: str | None = None
-    hidden: bool = False
-    tags: list[str] = field(default_factory=list)
-
-    @property
-    def source(self) -> str:
-        return "\n".join(self.lines)
-
-
-_HEADER = re.compile(r"^# %%(.*)$")
-
-
-def _uncomment(line: str) -> str:
-    if line.startswith("# "):
-        return line[2:]
-    return line[1:] if line.startswith("#") else line
-
-
-def read_master(path: Path) -> list[MasterCell]:
-    """The cells of a jupytext percent master, each with its block and its 1-based start line.
-
-    Inputs:
-    - path: solutions/<stage>/<stage>.py.
-
-    Returns:
-    - cells: list of MasterCell in order (a leading header before the first `# %%` is skipped).
-    """
-    cells: list[MasterCell] = []
-    current: MasterCell | None = None
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        m = _HEADER.match(line)
-        if m:
-            rest = m.group(1)
-            kind = "code"
-            if "[markdown]" in rest or "[md]" in rest:
-                kind = "markdown"
-            elif "[raw]" in rest:
-                kind = "raw"
-            tags = re.findall(r'"([^"]+)"', rest.split("tags=", 1)[1]) if "tags=" in rest else []
-            current = MasterCell(kind, i + 1, [], tags=tags)
-            cells.append(current)
-        elif current is not None:
-            current.lines.append(line if current.cell_type == "code" else _uncomment(line))
-    for cell in cells:  # jupytext separates cells with blank lines that are not part of them
-        while cell.lines and not cell.lines[-1].strip():
-            cell.lines.pop()
-    block = None
-    for cell in cells:
-        if cell.cell_type == "raw" and cell.lines:
-            m = _BLOCK_RE.match(cell.lines[0].strip())
-            if m:
-                what = {"SOLUTION": "solution", "TESTS": "tests", "PROMPT": "prompt"}.get(
-                    m.group(2)
-                )
-                if what:
-                    block = what if m.group(1) == "BEGIN" else None
-                continue
-        cell.block = block
-        if block == "tests" and cell.cell_type == "code":
-            cell.hidden = _is_hidden_test(cell.lines)
-    return cells
-
-
-def _is_hidden_test(lines: list[str]) -> bool:
-    first = next((ln for ln in lines if ln.strip()), "")
-    if re.match(r"^\s*#\s*HIDDEN\b", first):
-        return True
-    text = "\n".join(lines)
-    m = re.search(r"BEGIN TEST CONFIG(.*?)END TEST CONFIG", text, re.DOTALL)
-    return bool(m and re.search(r"^\s*hidden\s*:\s*true\s*$", m.group(1), re.MULTILINE | re.I))
-
-
-def inline_solution_lines(lines: list[str]) -> list[int]:
-    """Indices of the lines otter strips: inside inline BEGIN/END SOLUTION, or ending in `# SOLUTION`."""
-    out, inside = [], False
-    for k, line in enumerate(lines):
-        if _INLINE_BEGIN.match(line):
-            inside = True
-        elif _INLINE_END.match(line):
-            inside = False
-        elif inside or _LINE_SOLUTION.search(line):
-            out.append(k)
-    return out
-
-
-def has_inline_markers(lines: list[str]) -> bool:
-    """True if a solution cell carries otter's inline markers (without them otter ships it whole)."""
-    return any(_INLINE_BEGIN.match(ln) or _LINE_SOLUTION.search(ln) for ln in lines)
-
-
-def missing_inline_markers(path: Path) -> list[str]:
-    """Solution cells of a master that lack inline markers, as 'file:line: message' strings."""
-    problems = []
-    for cell in read_master(path):
-        solution = cell.cell_type == "code" and cell.block == "solution" and cell.source.strip()
-        if solution and not has_inline_markers(cell.lines):
-            problems.append(
-                f"{path}:{cell.start}: solution cell has no inline `# BEGIN SOLUTION` / "
-                "`# END SOLUTION` (or `# SOLUTION`) markers; otter would ship it whole"
-            )
-    return problems
-
-
-def structure_problems(path: Path) -> list[str]:
-    """Block nesting errors of a master (otter's own message only gives a cell number).
-
-    Inputs:
-    - path: the master .py.
-
-    Returns:
-    - problems: 'file:line: message' strings; empty when QUESTION/SOLUTION/TESTS blocks nest properly.
-    """
-    problems, question, block = [], None, None
-    for cell in read_master(path):
-        if cell.cell_type != "raw" or not cell.lines:
-            continue
-        m = _BLOCK_RE.match(cell.lines[0].strip())
-        if not m:
-            continue
-        where, begin, what = f"{path}:{cell.start}", m.group(1) == "BEGIN", m.group(2)
-        if what == "QUESTION":
-            if begin and question is not None:
-                problems.append(f"{where}: BEGIN QUESTION inside the question opened at {question}")
-            elif not begin and question is None:
-                problems.append(f"{where}: END QUESTION without BEGIN QUESTION")
-            question = where if begin else None
-        elif what in ("SOLUTION", "TESTS"):
-            if question is None:
-                problems.append(
-                    f"{where}: {m.group(1)} {what} outside a question "
-                    "(add a `# BEGIN QUESTION` raw cell with `name: qN` before it)"
-                )
-            if begin and block is not None:
-                problems.append(f"{where}: BEGIN {what} inside an open {block} block")
-            block = what if begin else None
-    if question is not None:
-        problems.append(f"{question}: BEGIN QUESTION is never closed")
-    return problems
 
 
 # --------------------------------------------------------------------------------------------------
@@ -244,7 +80,7 @@ class Secrets:
     names: dict[str, Secret] = field(default_factory=dict)
 
     def add_line(self, line: str, kind: str, origin: str) -> None:
-        norm = normalise(line)
+        norm = normalise_line(line)
         if nontrivial(norm) and norm not in self.lines:
             self.lines[norm] = Secret(norm, kind, origin)
 
@@ -257,51 +93,42 @@ class Secrets:
 
 
 def _master_secrets(path: Path, root: Path, secrets: Secrets, public: set[str]) -> None:
-    rel = path.relative_to(root) if path.is_relative_to(root) else path
-    for cell in read_master(path):
+    def where(cell: master.Cell, k: int = 0) -> str:
+        file = cell.path or path
+        rel = file.relative_to(root) if file.is_relative_to(root) else file
+        return f"{rel}:{cell.line(k)}"
+
+    for cell in master.read(path).cells:
         if cell.cell_type != "code":
             continue  # prose never makes a line public: a solution pasted into a hint is a leak
         if cell.hidden:
             names = re.findall(r"^def\s+(test_\w+)", cell.source, re.MULTILINE)
             for name in names:
-                secrets.names[name] = Secret(name, "hidden case name", f"{rel}:{cell.start}")
-            for k, line in _test_code_lines(cell):
-                secrets.add_line(line, "hidden case", f"{rel}:{cell.start + k}")
+                secrets.names[name] = Secret(name, "hidden case name", where(cell))
+            for k, line in master.test_code_lines(cell.lines):
+                secrets.add_line(line, "hidden case", where(cell, k))
             for line in _unparsed(cell):  # otter writes test files from the AST, reformatted
-                secrets.add_line(line, "hidden case", f"{rel}:{cell.start}")
+                secrets.add_line(line, "hidden case", where(cell))
             continue
         if cell.block == "tests":
-            public.update(normalise(ln) for _, ln in _test_code_lines(cell))
-            public.update(normalise(ln) for ln in _unparsed(cell))
+            public.update(normalise_line(ln) for _, ln in master.test_code_lines(cell.lines))
+            public.update(normalise_line(ln) for ln in _unparsed(cell))
             continue
-        secret_idx = set(inline_solution_lines(cell.lines))
-        if cell.block == "solution" and not has_inline_markers(cell.lines):
+        secret_idx = set(master.inline_solution_lines(cell.lines))
+        if cell.block == "solution" and not master.has_inline_markers(cell.lines):
             secret_idx = set(range(len(cell.lines)))  # shipped whole by otter: all of it is secret
         for k, line in enumerate(cell.lines):
             if k in secret_idx:
-                text = _LINE_SOLUTION.sub("", line)
-                secrets.add_line(text, "solution line", f"{rel}:{cell.start + k}")
-            elif not _INLINE_BEGIN.match(line) and not _INLINE_END.match(line):
-                public.add(normalise(line))
+                text = master.LINE_SOLUTION.sub("", line)
+                secrets.add_line(text, "solution line", where(cell, k))
+            elif not master.INLINE_BEGIN.match(line) and not master.INLINE_END.match(line):
+                public.add(normalise_line(line))
 
 
-def _test_code_lines(cell: MasterCell) -> list[tuple[int, str]]:
-    """(index, line) of a test cell outside its TEST CONFIG docstring."""
-    out, in_config = [], False
-    for k, line in enumerate(cell.lines):
-        if "BEGIN TEST CONFIG" in line:
-            in_config = True
-        if not in_config:
-            out.append((k, line))
-        if "END TEST CONFIG" in line:
-            in_config = False
-    return out
-
-
-def _unparsed(cell: MasterCell) -> list[str]:
+def _unparsed(cell: master.Cell) -> list[str]:
     """The cell's functions as otter writes them into test files (ast.unparse, no config docstring)."""
     try:
-        tree = ast.parse("\n".join(ln for _, ln in _test_code_lines(cell)))
+        tree = ast.parse("\n".join(ln for _, ln in master.test_code_lines(cell.lines)))
     except SyntaxError:
         return []
     return [
@@ -366,7 +193,9 @@ def _library_public_lines(root: Path) -> set[str]:
         for region in find_regions(text, str(path)):
             inside.update(range(region.begin, region.end + 1))
         public.update(
-            normalise(line) for n, line in enumerate(text.splitlines(), start=1) if n not in inside
+            normalise_line(line)
+            for n, line in enumerate(text.splitlines(), start=1)
+            if n not in inside
         )
     return public
 
@@ -491,12 +320,12 @@ def scan(tree: Path, secrets: Secrets) -> list[Finding]:
         for where, text, deep in _texts(path.name, path.read_bytes()):
             for k, line in enumerate(text.splitlines(), start=1):
                 loc = f"{where} line {k}" if where else f"line {k}"
-                norm = normalise(line)
+                norm = normalise_line(line)
                 if not norm:
                     continue
                 hit = secrets.lines.get(norm)
                 if hit is None and norm.startswith("#"):  # a solution line pasted as a comment
-                    hit = secrets.lines.get(normalise(norm.lstrip("#")))
+                    hit = secrets.lines.get(normalise_line(norm.lstrip("#")))
                 if hit is None and deep and len(norm) > MIN_SUBSTRING:
                     hit = next((s for s in long_secrets if s.text in norm), None)
                 if hit is not None:
@@ -518,82 +347,3 @@ def check_tree(tree: Path, secrets: Secrets) -> None:
         shown = "\n  ".join(str(f) for f in findings[:50])
         more = f"\n  ... and {len(findings) - 50} more" if len(findings) > 50 else ""
         raise LeakError(f"{len(findings)} leak(s) under {tree}:\n  {shown}{more}")
-
-
-# --------------------------------------------------------------------------------------------------
-# Drift between master solution cells and library exercise regions
-
-
-def _strip_prompts_and_magics(lines: list[str]) -> str:
-    out, in_prompt = [], False
-    for line in lines:
-        if re.search(r"#\s*BEGIN PROMPT\s*$", line):
-            in_prompt = True
-            continue
-        if re.search(r"#\s*END PROMPT\s*$", line):
-            in_prompt = False
-            continue
-        if in_prompt or line.lstrip().startswith(("%", "!")):
-            continue
-        out.append(line)
-    return "\n".join(out)
-
-
-def master_definitions(path: Path) -> Iterator[tuple[str, ast.stmt, int]]:
-    """Top-level defs/classes of a master's solution code (cells in a SOLUTION block or with inline
-    markers). Yields (name, node, file line)."""
-    for cell in read_master(path):
-        if cell.cell_type != "code" or cell.block == "tests":
-            continue
-        if cell.block != "solution" and not has_inline_markers(cell.lines):
-            continue
-        try:
-            tree = ast.parse(_strip_prompts_and_magics(cell.lines))
-        except SyntaxError as e:
-            raise ValueError(f"{path}:{cell.start + (e.lineno or 1) - 1}: {e.msg}") from e
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                yield node.name, node, cell.start + node.lineno - 1
-
-
-def exercise_drift(root: Path) -> list[str]:
-    """Definitions whose master solution cell and library exercise region differ.
-
-    Inputs:
-    - root: the checkout.
-
-    Returns:
-    - problems: one message per differing definition (with a diff of the two, unparsed without
-      comments); empty when every shared definition has the same AST (docstrings included).
-    """
-    library = {}
-    for path, stage, node, _ in library_regions(root):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            library[node.name] = (path, stage, node)
-    problems = []
-    for stage in STAGES + tuple(
-        sorted(p.name for p in (root / "solutions").glob("*") if p.name not in STAGES)
-    ):
-        master = stage_dirs(stage, root).master
-        if not master.is_file():
-            continue
-        for name, node, line in master_definitions(master):
-            if name not in library:
-                continue
-            lpath, lstage, lnode = library[name]
-            if ast.dump(node) == ast.dump(lnode):
-                continue
-            diff = "\n".join(
-                difflib.unified_diff(
-                    ast.unparse(lnode).splitlines(),
-                    ast.unparse(node).splitlines(),
-                    f"{lpath.relative_to(root)} (library, {lstage})",
-                    f"{master.relative_to(root)}:{line} (master)",
-                    lineterm="",
-                )
-            )
-            problems.append(
-                f"{master.relative_to(root)}:{line}: {name} differs from the exercise region in "
-                f"{lpath.relative_to(root)}:{lnode.lineno}\n{diff}"
-            )
-    return problems

@@ -38,23 +38,14 @@ import textwrap
 from pathlib import Path
 
 import nbformat
-import yaml
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-from cnnkit.grading import leaks
+from cnnkit.grading import master
+from cnnkit.grading.notebooks import KERNELSPEC
 from cnnkit.grading.paths import stage_dirs
 
-_INLINE_BEGIN = re.compile(r"^(\s*)#\s*BEGIN SOLUTION( NO PROMPT)?\s*$")
-_INLINE_END = re.compile(r"^(\s*)#\s*END SOLUTION\s*$")
-_LINE_SOLUTION = re.compile(r"^(\s*)(.*?)\s*#\s?SOLUTION\s*$")
-_PROMPT_BEGIN = re.compile(r"^\s*#\s*BEGIN PROMPT\s*$")
-_PROMPT_END = re.compile(r"^\s*#\s*END PROMPT\s*$")
-_CONFIG = re.compile(
-    r'^\s*"""\s*#\s*BEGIN TEST CONFIG(.*?)"""\s*#\s*END TEST CONFIG\s*$', re.S | re.M
-)
 GUARD = 'if not __import__("cnnkit").grading_mode():  # skipped while grading (otter_ignore)\n'
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 CONFIG_TEMPLATE = '''\
 """nbgrader course configuration written by `cnnkit export-nbgrader` (edit freely)."""
@@ -106,28 +97,23 @@ def solution_source(lines: list[str]) -> str:
     """
     out, in_prompt = [], False
     for line in lines:
-        if _PROMPT_BEGIN.match(line):
+        if master.PROMPT_BEGIN.match(line):
             in_prompt = True
-        elif _PROMPT_END.match(line):
+        elif master.PROMPT_END.match(line):
             in_prompt = False
         elif in_prompt:
             continue
-        elif m := _INLINE_BEGIN.match(line):
+        elif m := master.INLINE_BEGIN.match(line):
             out.append(f"{m[1]}### BEGIN SOLUTION")
-        elif m := _INLINE_END.match(line):
+        elif m := master.INLINE_END.match(line):
             out.append(f"{m[1]}### END SOLUTION")
-        elif m := _LINE_SOLUTION.match(line):
-            out += [f"{m[1]}### BEGIN SOLUTION", f"{m[1]}{m[2]}", f"{m[1]}### END SOLUTION"]
+        elif m := master.LINE_SOLUTION.search(line):
+            code = line[: m.start()].rstrip()
+            indent = code[: len(code) - len(code.lstrip())]
+            out += [f"{indent}### BEGIN SOLUTION", code, f"{indent}### END SOLUTION"]
         else:
             out.append(line)
     return "\n".join(out)
-
-
-def test_config(source: str) -> dict:
-    """The TEST CONFIG of a test cell (points default 1, hidden default False)."""
-    m = _CONFIG.search(source)
-    cfg = (yaml.safe_load(m.group(1)) if m else None) or {}
-    return {"points": cfg.get("points", 1), "hidden": bool(cfg.get("hidden", False))}
 
 
 def test_cell_source(source: str, hidden: bool) -> tuple[str, str]:
@@ -140,7 +126,7 @@ def test_cell_source(source: str, hidden: bool) -> tuple[str, str]:
     Returns:
     - (name, source): the test function's name and the cell source.
     """
-    body = _CONFIG.sub("", source).strip("\n")
+    body = master.TEST_CONFIG.sub("", source).strip("\n")
     tree = ast.parse(body)
     funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
     if len(funcs) != 1:
@@ -181,28 +167,16 @@ def _meta(grade_id: str, *, grade: bool, solution: bool, locked: bool, points=No
     return meta
 
 
-def _defined_names(source: str) -> list[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    return [
-        n.name
-        for n in tree.body
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-    ]
-
-
-def master_to_nbgrader(master: Path) -> nbformat.NotebookNode:
+def master_to_nbgrader(path: Path) -> nbformat.NotebookNode:
     """An nbgrader source notebook from an otter master (jupytext percent .py).
 
     Inputs:
-    - master: solutions/<stage>/<stage>.py.
+    - path: solutions/<stage>/<stage>.py.
 
     Returns:
     - nb: the notebook (nbformat 4), cells converted as the module docstring says.
     """
-    cells, question, ids = [], None, set()
+    cells, ids = [], set()
 
     def unique(grade_id: str) -> str:
         base, k = re.sub(r"[^\w\-]", "_", grade_id), 1
@@ -213,16 +187,10 @@ def master_to_nbgrader(master: Path) -> nbformat.NotebookNode:
         ids.add(grade_id)
         return grade_id
 
-    for cell in leaks.read_master(master):
-        text = cell.source
+    for cell in master.read(path).cells:
+        text, question = cell.source, cell.question
         if cell.cell_type == "raw":
-            first = text.strip().split("\n", 1)[0] if text.strip() else ""
-            if re.match(r"^#\s*BEGIN QUESTION", first):
-                cfg = yaml.safe_load(text.split("\n", 1)[1]) if "\n" in text else None
-                question = (cfg or {}).get("name")
-            elif re.match(r"^#\s*END QUESTION", first):
-                question = None
-            elif not re.match(r"^#\s*(BEGIN|END|ASSIGNMENT CONFIG)\b", first) and text.strip():
+            if cell.marker is None and text.strip():
                 cells.append(nbformat.v4.new_raw_cell(text))
             continue
         if cell.cell_type == "markdown":
@@ -232,7 +200,7 @@ def master_to_nbgrader(master: Path) -> nbformat.NotebookNode:
         if cell.block == "tests":
             if not text.strip():
                 continue
-            cfg = test_config(text)
+            cfg = master.test_config(text)
             hidden = cfg["hidden"] or cell.hidden
             name, source = test_cell_source(text, hidden)
             # grade ids reach students (release metadata): hidden cases get anonymous ones
@@ -244,9 +212,9 @@ def master_to_nbgrader(master: Path) -> nbformat.NotebookNode:
                 locked=True,
                 points=cfg["points"],
             )
-        elif cell.block == "solution" or leaks.has_inline_markers(cell.lines):
+        elif cell.block == "solution" or master.has_inline_markers(cell.lines):
             source = solution_source(cell.lines)
-            names = _defined_names(source)
+            names = list(master.definitions(source))
             label = names[0] if names else f"cell{len(cells)}"
             meta["nbgrader"] = _meta(
                 unique(f"{question or 'answer'}-{label}"), grade=False, solution=True, locked=False
@@ -313,7 +281,7 @@ _OTTER_CELL = re.compile(
 
 
 def _key(source: str) -> str:
-    names = _defined_names(source)
+    names = list(master.definitions(source))
     if names:
         return "def:" + ",".join(names)
     first = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")

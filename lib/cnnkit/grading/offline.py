@@ -31,24 +31,6 @@ class OfflineDataError(RuntimeError):
     """A declared grading dataset is unknown, missing on the build machine or fails verification."""
 
 
-def declared(samples_yml: Path) -> list[str]:
-    """The `grading_data` entries of a stage's samples.yml (empty when none).
-
-    Inputs:
-    - samples_yml: solutions/<stage>/samples.yml (may be missing).
-
-    Returns:
-    - entries: e.g. ["fashion_mnist/test", "weights/mobilenet_v2.IMAGENET1K_V1"].
-    """
-    import yaml  # build side only: the grading image needs no yaml for the pack
-
-    if not samples_yml.is_file():
-        return []
-    spec = yaml.safe_load(samples_yml.read_text(encoding="utf-8"))
-    entries = spec.get("grading_data", []) if isinstance(spec, dict) else []
-    return [str(e) for e in entries or []]
-
-
 def _fashion_mnist(part: str) -> dict[str, bytes]:
     """The part's two IDX files, uncompressed (byte-identical whichever gzip the source used)."""
     import gzip
@@ -90,7 +72,7 @@ def pack_members(entries: list[str]) -> dict[str, bytes]:
     """The verified files of a pack and its SHA256SUMS, keyed by path inside `offline/`.
 
     Inputs:
-    - entries: declared() entries.
+    - entries: samples.yml `grading_data` entries (cnnkit.grading.stage.StageConfig).
 
     Returns:
     - members: {} when nothing is declared; else the files plus "SHA256SUMS" (sha256sum's format).

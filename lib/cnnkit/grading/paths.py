@@ -6,8 +6,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-STAGES = ("01_backprop", "02_conv_layers", "03_pytorch_cnn", "04_transfer_learning")
-
 
 def repo_root() -> Path:
     """The kit's checkout: env CNNKIT_ROOT if set, else the checkout that holds this lib/cnnkit.

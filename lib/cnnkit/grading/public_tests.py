@@ -28,7 +28,8 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnkit.grading.leaks import inline_solution_lines, read_master
+from cnnkit.grading import master as master_model
+from cnnkit.grading.master import inline_solution_lines
 
 LONG_WEIGHT = 4  # content tokens in one shared run: a copied expression, whatever its names
 MIN_RUN = 7  # shorter shared runs are idioms (`with torch.no_grad():`, `x.shape[0]`)
@@ -37,8 +38,6 @@ _OPERATORS = frozenset(
     ["+", "-", "*", "/", "//", "%", "**", "@", "<", ">", "<=", ">=", "==", "!="]
     + ["+=", "-=", "*=", "/=", "@=", "~", "&", "|", "^", "<<", ">>"]
 )
-_QUESTION = re.compile(r"^#\s*BEGIN QUESTION\b")
-_NAME = re.compile(r"^\s*name\s*:\s*(\S+)")
 
 
 @dataclass(frozen=True)
@@ -143,24 +142,20 @@ def questions(master: Path) -> list[_Question]:
     - questions: list of _Question (name, solution (line, text) pairs, public tests as
       (test name, (line, text) pairs)).
     """
-    out: list[_Question] = []
-    current: _Question | None = None
-    for cell in read_master(master):
-        if cell.cell_type == "raw" and cell.lines and _QUESTION.match(cell.lines[0].strip()):
-            name = next((m.group(1) for ln in cell.lines if (m := _NAME.match(ln))), "?")
-            current = _Question(name, [], [])
-            out.append(current)
-            continue
+    model = master_model.read(master)
+    by_name = {q.name: _Question(q.name, [], []) for q in model.questions}
+    for cell in model.cells:
+        current = by_name.get(cell.question)
         if current is None or cell.cell_type != "code":
             continue
-        numbered = [(cell.start + i, line) for i, line in enumerate(cell.lines)]
+        numbered = [(cell.line(i), line) for i, line in enumerate(cell.lines)]
         if cell.block == "tests":
             if not cell.hidden:
                 m = re.search(r"^def (\w+)", cell.source, re.MULTILINE)
                 current.tests.append((m.group(1) if m else cell.lines[0].strip(), numbered))
             continue
         current.solution += [numbered[i] for i in inline_solution_lines(cell.lines)]
-    return out
+    return list(by_name.values())
 
 
 def reproductions(master: Path) -> list[Reproduction]:

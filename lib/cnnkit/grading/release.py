@@ -41,10 +41,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cnnkit.grading import helper_leaks, leaks
+from cnnkit.grading import helper_leaks, leaks, master
 from cnnkit.grading.build import write_zip
 from cnnkit.grading.gate import BEGIN_RE, END_RE, gated_copy
-from cnnkit.grading.paths import STAGES, stage_dirs
+from cnnkit.grading.paths import stage_dirs
+from cnnkit.grading.stage import Stage, StageError
+from cnnkit.grading.stage import get as get_stage
 
 TEMPLATES = Path(__file__).resolve().parent / "release_templates"
 DEFAULT_REPO = "https://github.com/cnnkit/cnnkit-course"
@@ -94,14 +96,15 @@ def stage_name(stage: int | str) -> str:
     Returns:
     - name: e.g. "02_conv_layers".
     """
-    if isinstance(stage, int) or (isinstance(stage, str) and stage.isdigit()):
-        k = int(stage)
-        if not 1 <= k <= len(STAGES):
-            raise ReleaseError(f"stage must be 1..{len(STAGES)}, not {k}")
-        return STAGES[k - 1]
-    if stage not in STAGES:
-        raise ReleaseError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
-    return stage
+    try:
+        return get_stage(stage).name
+    except StageError as e:
+        raise ReleaseError(str(e)) from e
+
+
+def _upto(stage: str) -> list[str]:
+    """The course's stage names up to and including `stage`."""
+    return [s.name for s in get_stage(stage).earlier()]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -198,13 +201,25 @@ def _copy_assignment(stage: str, root: Path, dest: Path, spec: str) -> list[Path
 
 
 def _strip_exercise_markers(package: Path) -> None:
-    """Remove `# BEGIN EXERCISE` / `# END EXERCISE` lines: students get plain code or plain stubs."""
+    """Remove `# BEGIN EXERCISE` / `# END EXERCISE` lines and the inline `# BEGIN SOLUTION` /
+    `# END SOLUTION` lines of the exercises a master names (the library holds them once, markers
+    included): students get plain code or plain stubs."""
+
+    def marker(line: str) -> bool:
+        bare = line.rstrip("\n")
+        return bool(
+            BEGIN_RE.match(bare.strip())
+            or END_RE.match(bare.strip())
+            or master.INLINE_BEGIN.match(bare)
+            or master.INLINE_END.match(bare)
+        )
+
     for py in sorted(package.rglob("*.py")):
         text = py.read_text(encoding="utf-8")
         if "EXERCISE" not in text:
             continue
         lines = text.splitlines(keepends=True)
-        kept = [ln for ln in lines if not (BEGIN_RE.match(ln.strip()) or END_RE.match(ln.strip()))]
+        kept = [ln for ln in lines if not marker(ln)]
         if len(kept) != len(lines):
             py.write_text("".join(kept), encoding="utf-8")
 
@@ -290,13 +305,7 @@ def student_environment(root: Path) -> str:
 
 def _artifact_note(stage: str, root: Path) -> str:
     """Files the notebook saves and students submit with it (samples.yml `artifacts`)."""
-    import yaml
-
-    path = stage_dirs(stage, root).samples_yml
-    if not path.is_file():
-        return ""
-    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    files = spec.get("artifacts", []) if isinstance(spec, dict) else []
+    files = Stage.named(stage).artifacts(root)
     return " + " + ", ".join(f"`{f}`" for f in files) if files else ""
 
 
@@ -313,7 +322,7 @@ def student_readme(stage: str, root: Path, settings: dict) -> str:
       submit (notebook + artifact files) and the hidden-tests note.
     """
     rows = []
-    for s in STAGES[: STAGES.index(stage) + 1]:
+    for s in _upto(stage):
         nb = f"assignments/{s}/{s}.ipynb"
         colab = (
             f"[Open in Colab]({settings['colab_base']}/assignments/{s}/{s}-colab.ipynb)"
@@ -363,7 +372,9 @@ def release_secrets(stage: str, root: Path) -> leaks.Secrets:
     released = set()
     for _path, s, node, lines in leaks.library_regions(root):
         if s < stage:
-            released.update(leaks.normalise(ln) for ln in lines[node.lineno - 1 : node.end_lineno])
+            released.update(
+                leaks.normalise_line(ln) for ln in lines[node.lineno - 1 : node.end_lineno]
+            )
     secrets.drop_public(released)
     return secrets
 
@@ -451,7 +462,7 @@ def expected_manifest(stage: str, root: Path) -> list[str]:
       assignments/<s>/ for s <= stage, every non-junk file of lib/cnnkit outside grading/.
     """
     paths = ["README.md", "environment.yml", "pyproject.toml"]
-    for s in STAGES[: STAGES.index(stage) + 1]:
+    for s in _upto(stage):
         src = root / "assignments" / s
         paths += [
             f"assignments/{s}/{p.relative_to(src).as_posix()}"
@@ -529,7 +540,7 @@ def release(
     try:
         tree = stage_tmp / out.name
         tree.mkdir()
-        for s in STAGES[: STAGES.index(name) + 1]:
+        for s in _upto(name):
             _copy_assignment(s, root, tree / "assignments" / s, spec)
         _library(name, tree / "lib", spec)
         (tree / "README.md").write_text(student_readme(name, root, settings), encoding="utf-8")

@@ -35,7 +35,6 @@ otter_ignore cells included since they train and save) in a temp dir.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import shutil
@@ -43,10 +42,11 @@ import tempfile
 from pathlib import Path
 
 import nbformat
-import yaml
 
-from cnnkit.grading.build import BuildError, notebook_bytes, read_notebook
+from cnnkit.grading.master import BuildError, definitions
+from cnnkit.grading.notebooks import notebook_bytes, read_notebook
 from cnnkit.grading.paths import StageDirs, stage_dirs
+from cnnkit.grading.stage import StageError, read_config
 
 
 def load_spec(path: Path) -> dict:
@@ -58,12 +58,13 @@ def load_spec(path: Path) -> dict:
     Returns:
     - spec: dict with lists "artifacts" (str) and "samples" (dicts with at least "name").
     """
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if isinstance(data, list):
-        data = {"artifacts": [], "samples": data}
+    try:
+        config = read_config(path)
+    except StageError as e:
+        raise BuildError(str(e)) from e
     spec = {
-        "artifacts": list(data.get("artifacts") or []),
-        "samples": list(data.get("samples") or []),
+        "artifacts": list(config.artifacts),
+        "samples": list(config.raw.get("samples") or []),
     }
     names = set()
     for s in spec["samples"]:
@@ -77,28 +78,16 @@ def load_spec(path: Path) -> dict:
     return spec
 
 
-def _defined_names(source: str) -> dict[str, ast.stmt]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return {}
-    return {
-        n.name: n
-        for n in tree.body
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-    }
-
-
 def _find_cell(nb, name: str) -> int:
     for k, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and name in _defined_names(cell.source):
+        if cell.cell_type == "code" and name in definitions(cell.source):
             return k
     raise BuildError(f"no code cell defines {name!r}")
 
 
 def _replace_definition(nb, name: str, new_source: str) -> None:
     k = _find_cell(nb, name)
-    node = _defined_names(nb.cells[k].source)[name]
+    node = definitions(nb.cells[k].source)[name]
     start = min([d.lineno for d in node.decorator_list] + [node.lineno])
     lines = nb.cells[k].source.splitlines()
     new_lines = new_source.rstrip("\n").splitlines()

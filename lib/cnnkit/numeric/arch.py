@@ -30,6 +30,7 @@ def conv_output_size(N, F, S, P):
     Raises ValueError when the filter does not fit: it is larger than the padded input, or the strided
     steps do not end exactly on the last column ((N - F + 2P) not divisible by S), e.g. (7, 3, 3, 0).
     """
+    # BEGIN SOLUTION
     span = N - F + 2 * P
     if S <= 0 or span < 0 or span % S != 0:
         raise ValueError(
@@ -37,6 +38,7 @@ def conv_output_size(N, F, S, P):
             f"(N - F + 2P) / S + 1 = {span / S + 1 if S > 0 else float('nan'):g}"
         )
     return span // S + 1
+    # END SOLUTION
 
 
 def conv_param_count(F, C, K, bias=True):
@@ -51,7 +53,9 @@ def conv_param_count(F, C, K, bias=True):
     Returns:
     - count: F*F*C*K weights, plus K biases when bias is True.
     """
+    # BEGIN SOLUTION
     return F * F * C * K + (K if bias else 0)
+    # END SOLUTION
 
 
 def trace_shapes(layers, input_shape, bias=True):
@@ -69,6 +73,7 @@ def trace_shapes(layers, input_shape, bias=True):
 
     Raises ValueError (from conv_output_size) when a conv or pool layer does not fit its input.
     """
+    # BEGIN SOLUTION
     C, H, W = input_shape
     rows = [
         {
@@ -107,6 +112,7 @@ def trace_shapes(layers, input_shape, bias=True):
             }
         )
     return rows
+    # END SOLUTION
 
 
 # END EXERCISE

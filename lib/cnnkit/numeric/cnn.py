@@ -58,6 +58,7 @@ class ThreeLayerConvNet:
         - reg: L2 regularization strength (loss adds 0.5 * reg * sum of squared weights).
         - dtype: numpy float type of the parameters (float64 for gradient checks).
         """
+        # BEGIN SOLUTION
         C, H, W = input_dim
         self.reg = reg
         self.dtype = dtype
@@ -72,6 +73,7 @@ class ThreeLayerConvNet:
         }
         for k, v in self.params.items():
             self.params[k] = v.astype(dtype)
+        # END SOLUTION
 
     def loss(self, X, y=None):
         """Class scores, or the loss and its gradients.
@@ -85,6 +87,7 @@ class ThreeLayerConvNet:
         - (loss, grads), when y is given: loss a float (softmax loss + L2 regularization), grads a dict
           with the keys of self.params and arrays shaped like them.
         """
+        # BEGIN SOLUTION
         W1, b1 = self.params["W1"], self.params["b1"]
         W2, b2 = self.params["W2"], self.params["b2"]
         W3, b3 = self.params["W3"], self.params["b3"]
@@ -117,6 +120,7 @@ class ThreeLayerConvNet:
             "b3": db3,
         }
         return loss, grads
+        # END SOLUTION
 
 
 # END EXERCISE

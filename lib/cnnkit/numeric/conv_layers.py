@@ -25,6 +25,7 @@ def correlate2d(image, kernel):
     Returns:
     - out: array of shape (H - KH + 1, W - KW + 1).
     """
+    # BEGIN SOLUTION
     H, W = image.shape
     KH, KW = kernel.shape
     H_out, W_out = H - KH + 1, W - KW + 1
@@ -34,6 +35,7 @@ def correlate2d(image, kernel):
         for v in range(KW):
             out += kernel[u, v] * image[u : u + H_out, v : v + W_out]
     return out
+    # END SOLUTION
 
 
 def convolve2d(image, kernel):
@@ -48,7 +50,9 @@ def convolve2d(image, kernel):
     Returns:
     - out: array of shape (H - KH + 1, W - KW + 1).
     """
+    # BEGIN SOLUTION
     return correlate2d(image, kernel[::-1, ::-1])
+    # END SOLUTION
 
 
 def gaussian_kernel(size, sigma):
@@ -62,9 +66,11 @@ def gaussian_kernel(size, sigma):
     - kernel: array of shape (size, size), entries exp(-(u^2 + v^2) / (2 sigma^2)) scaled to sum 1,
       where u, v are offsets from the centre.
     """
+    # BEGIN SOLUTION
     r = np.arange(size) - (size - 1) / 2
     g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
     return g / g.sum()
+    # END SOLUTION
 
 
 def conv_as_matrix(kernel, input_shape):
@@ -78,6 +84,7 @@ def conv_as_matrix(kernel, input_shape):
     - M: array of shape ((H-KH+1) * (W-KW+1), H * W); row r = i * W_out + j holds the kernel placed
       at the window of output pixel (i, j) and zeros elsewhere (a 4x16 matrix for 3x3 on 4x4).
     """
+    # BEGIN SOLUTION
     H, W = input_shape
     KH, KW = kernel.shape
     H_out, W_out = H - KH + 1, W - KW + 1
@@ -88,6 +95,7 @@ def conv_as_matrix(kernel, input_shape):
             placed[i : i + KH, j : j + KW] = kernel
             M[i * W_out + j] = placed.ravel()
     return M
+    # END SOLUTION
 
 
 def conv_forward_naive(x, w, b, conv_param):
@@ -104,6 +112,7 @@ def conv_forward_naive(x, w, b, conv_param):
       H_out = 1 + (H + 2 * pad - HH) // stride, W_out = 1 + (W + 2 * pad - WW) // stride.
     - cache: (x, w, b, conv_param).
     """
+    # BEGIN SOLUTION
     stride, pad = conv_param["stride"], conv_param["pad"]
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -120,6 +129,7 @@ def conv_forward_naive(x, w, b, conv_param):
                     out[n, f, i, j] = np.sum(window * w[f]) + b[f]
     cache = (x, w, b, conv_param)
     return out, cache
+    # END SOLUTION
 
 
 def conv_backward_naive(dout, cache):
@@ -134,6 +144,7 @@ def conv_backward_naive(dout, cache):
     - dw: gradient with respect to w, shape (F, C, HH, WW).
     - db: gradient with respect to b, shape (F,).
     """
+    # BEGIN SOLUTION
     x, w, b, conv_param = cache
     stride, pad = conv_param["stride"], conv_param["pad"]
     N, C, H, W = x.shape
@@ -154,6 +165,7 @@ def conv_backward_naive(dout, cache):
                     dw[f] += g * xp[n, :, hs : hs + HH, ws : ws + WW]
     dx = dxp[:, :, pad : pad + H, pad : pad + W]
     return dx, dw, db
+    # END SOLUTION
 
 
 def max_pool_forward_naive(x, pool_param):
@@ -168,6 +180,7 @@ def max_pool_forward_naive(x, pool_param):
       H_out = 1 + (H - pool_height) // stride, W_out = 1 + (W - pool_width) // stride.
     - cache: (x, pool_param).
     """
+    # BEGIN SOLUTION
     ph, pw = pool_param["pool_height"], pool_param["pool_width"]
     stride = pool_param["stride"]
     N, C, H, W = x.shape
@@ -182,6 +195,7 @@ def max_pool_forward_naive(x, pool_param):
                     out[n, c, i, j] = np.max(x[n, c, hs : hs + ph, ws : ws + pw])
     cache = (x, pool_param)
     return out, cache
+    # END SOLUTION
 
 
 def max_pool_backward_naive(dout, cache):
@@ -197,6 +211,7 @@ def max_pool_backward_naive(dout, cache):
     Returns:
     - dx: gradient with respect to x, shape (N, C, H, W).
     """
+    # BEGIN SOLUTION
     x, pool_param = cache
     ph, pw = pool_param["pool_height"], pool_param["pool_width"]
     stride = pool_param["stride"]
@@ -211,6 +226,7 @@ def max_pool_backward_naive(dout, cache):
                     u, v = np.unravel_index(np.argmax(window), window.shape)
                     dx[n, c, hs + u, ws + v] += dout[n, c, i, j]
     return dx
+    # END SOLUTION
 
 
 # END EXERCISE

@@ -33,6 +33,7 @@ def conv_forward_fast(x, w, b, conv_param):
       H_out = 1 + (H + 2 * pad - HH) // stride, W_out = 1 + (W + 2 * pad - WW) // stride.
     - cache: (x, w, b, conv_param), as conv_forward_naive.
     """
+    # BEGIN SOLUTION
     stride, pad = conv_param["stride"], conv_param["pad"]
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -50,6 +51,7 @@ def conv_forward_fast(x, w, b, conv_param):
     out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)
     cache = (x, w, b, conv_param)
     return out, cache
+    # END SOLUTION
 
 
 def conv_backward_fast(dout, cache):
@@ -64,6 +66,7 @@ def conv_backward_fast(dout, cache):
     - dw: gradient with respect to w, shape (F, C, HH, WW).
     - db: gradient with respect to b, shape (F,).
     """
+    # BEGIN SOLUTION
     x, w, b, conv_param = cache
     stride, pad = conv_param["stride"], conv_param["pad"]
     N, C, H, W = x.shape
@@ -87,6 +90,7 @@ def conv_backward_fast(dout, cache):
             dxp_cn[:, :, rows, columns] += dcols[:, u, v]
     dx = dxp[:, :, pad : pad + H, pad : pad + W]
     return dx, dw, db
+    # END SOLUTION
 
 
 def max_pool_forward_fast(x, pool_param):
@@ -101,6 +105,7 @@ def max_pool_forward_fast(x, pool_param):
       H_out = 1 + (H - pool_height) // stride, W_out = 1 + (W - pool_width) // stride.
     - cache: (x, pool_param), as max_pool_forward_naive.
     """
+    # BEGIN SOLUTION
     ph, pw = pool_param["pool_height"], pool_param["pool_width"]
     stride = pool_param["stride"]
     N, C, H, W = x.shape
@@ -122,6 +127,7 @@ def max_pool_forward_fast(x, pool_param):
         out[i : i + step] = cols.max(axis=0)
     cache = (x, pool_param)
     return out, cache
+    # END SOLUTION
 
 
 def max_pool_backward_fast(dout, cache):
@@ -137,6 +143,7 @@ def max_pool_backward_fast(dout, cache):
     Returns:
     - dx: gradient with respect to x, shape (N, C, H, W).
     """
+    # BEGIN SOLUTION
     x, pool_param = cache
     ph, pw = pool_param["pool_height"], pool_param["pool_width"]
     stride = pool_param["stride"]
@@ -173,6 +180,7 @@ def max_pool_backward_fast(dout, cache):
         )
         dx[i : i + n] = grads.reshape(n, C, H, W)
     return dx
+    # END SOLUTION
 
 
 # END EXERCISE

@@ -66,6 +66,7 @@ class TwoLayerNet:
         - weight_scale: float, the standard deviation of the initial weights.
         - reg: float, the L2 regularization strength.
         """
+        # BEGIN SOLUTION
         self.reg = reg
         self.params = {
             "W1": weight_scale * np.random.randn(input_dim, hidden_dim),
@@ -73,6 +74,7 @@ class TwoLayerNet:
             "W2": weight_scale * np.random.randn(hidden_dim, num_classes),
             "b2": np.zeros(num_classes),
         }
+        # END SOLUTION
 
     def loss(self, X, y=None):
         """Class scores for a minibatch, or its loss and the gradients of every parameter.
@@ -88,6 +90,7 @@ class TwoLayerNet:
         - loss: float, the mean softmax loss plus the regularization.
         - grads: dict with the same keys as self.params, each gradient shaped like its parameter.
         """
+        # BEGIN SOLUTION
         W1, b1 = self.params["W1"], self.params["b1"]
         W2, b2 = self.params["W2"], self.params["b2"]
         a1, fc1_cache = affine_forward(X, W1, b1)
@@ -106,6 +109,7 @@ class TwoLayerNet:
         grads["W2"] = grads["W2"] + self.reg * W2
         grads["W1"] = grads["W1"] + self.reg * W1
         return loss, grads
+        # END SOLUTION
 
 
 # END EXERCISE

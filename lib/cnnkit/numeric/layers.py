@@ -27,9 +27,11 @@ def affine_forward(x, w, b):
     - out: array of shape (N, M).
     - cache: (x, w, b), for the backward pass.
     """
+    # BEGIN SOLUTION
     out = x.reshape(x.shape[0], -1) @ w + b
     cache = (x, w, b)
     return out, cache
+    # END SOLUTION
 
 
 def affine_backward(dout, cache):
@@ -46,11 +48,13 @@ def affine_backward(dout, cache):
     - dw: array of shape (D, M), dL/dw.
     - db: array of shape (M,), dL/db.
     """
+    # BEGIN SOLUTION
     x, w, b = cache
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(x.shape[0], -1).T @ dout
     db = dout.sum(axis=0)
     return dx, dw, db
+    # END SOLUTION
 
 
 def relu_forward(x):
@@ -63,9 +67,11 @@ def relu_forward(x):
     - out: array shaped like x.
     - cache: x, for the backward pass.
     """
+    # BEGIN SOLUTION
     out = np.maximum(0, x)
     cache = x
     return out, cache
+    # END SOLUTION
 
 
 def relu_backward(dout, cache):
@@ -78,9 +84,11 @@ def relu_backward(dout, cache):
     Returns:
     - dx: array shaped like dout, dL/dx.
     """
+    # BEGIN SOLUTION
     x = cache
     dx = dout * (x > 0)
     return dx
+    # END SOLUTION
 
 
 def sigmoid_forward(x):
@@ -95,10 +103,12 @@ def sigmoid_forward(x):
     - out: array shaped like x, values in (0, 1).
     - cache: out, for the backward pass (the local gradient needs only the output).
     """
+    # BEGIN SOLUTION
     e = np.exp(-np.abs(x))
     out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
     cache = out
     return out, cache
+    # END SOLUTION
 
 
 def sigmoid_backward(dout, cache):
@@ -111,9 +121,11 @@ def sigmoid_backward(dout, cache):
     Returns:
     - dx: array shaped like dout, dL/dx.
     """
+    # BEGIN SOLUTION
     z = cache
     dx = dout * (1 - z) * z
     return dx
+    # END SOLUTION
 
 
 def softmax_loss(scores, y):
@@ -130,6 +142,7 @@ def softmax_loss(scores, y):
     - loss: float, the mean loss.
     - dscores: array of shape (N, C), dL/dscores.
     """
+    # BEGIN SOLUTION
     n = scores.shape[0]
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -138,6 +151,7 @@ def softmax_loss(scores, y):
     dscores[np.arange(n), y] -= 1
     dscores /= n
     return float(loss), dscores
+    # END SOLUTION
 
 
 def svm_loss(scores, y):
@@ -153,6 +167,7 @@ def svm_loss(scores, y):
     - loss: float, the mean loss.
     - dscores: array of shape (N, C), dL/dscores.
     """
+    # BEGIN SOLUTION
     n = scores.shape[0]
     correct = scores[np.arange(n), y][:, None]
     margins = np.maximum(0, scores - correct + 1)
@@ -162,6 +177,7 @@ def svm_loss(scores, y):
     positive[np.arange(n), y] = -positive.sum(axis=1)
     dscores = positive / n
     return float(loss), dscores
+    # END SOLUTION
 
 
 # END EXERCISE

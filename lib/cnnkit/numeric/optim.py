@@ -36,11 +36,13 @@ def sgd(w, dw, config=None):
     - next_w: array shaped like w, the updated parameter.
     - config: the config dict.
     """
+    # BEGIN SOLUTION
     if config is None:
         config = {}
     config.setdefault("learning_rate", 1e-2)
     next_w = w - config["learning_rate"] * dw
     return next_w, config
+    # END SOLUTION
 
 
 def sgd_momentum(w, dw, config=None):
@@ -60,6 +62,7 @@ def sgd_momentum(w, dw, config=None):
     - next_w: array shaped like w, the updated parameter.
     - config: the config dict with the new velocity.
     """
+    # BEGIN SOLUTION
     if config is None:
         config = {}
     config.setdefault("learning_rate", 1e-2)
@@ -69,6 +72,7 @@ def sgd_momentum(w, dw, config=None):
     next_w = w + v
     config["velocity"] = v
     return next_w, config
+    # END SOLUTION
 
 
 def rmsprop(w, dw, config=None):
@@ -92,6 +96,7 @@ def rmsprop(w, dw, config=None):
     - next_w: array shaped like w, the updated parameter.
     - config: the config dict with the new cache.
     """
+    # BEGIN SOLUTION
     if config is None:
         config = {}
     config.setdefault("learning_rate", 1e-2)
@@ -102,6 +107,7 @@ def rmsprop(w, dw, config=None):
     next_w = w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"])
     config["cache"] = cache
     return next_w, config
+    # END SOLUTION
 
 
 def adam(w, dw, config=None):
@@ -129,6 +135,7 @@ def adam(w, dw, config=None):
     - next_w: array shaped like w, the updated parameter.
     - config: the config dict with the new m, v and t.
     """
+    # BEGIN SOLUTION
     if config is None:
         config = {}
     config.setdefault("learning_rate", 1e-3)
@@ -146,6 +153,7 @@ def adam(w, dw, config=None):
     next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])
     config["t"], config["m"], config["v"] = t, m, v
     return next_w, config
+    # END SOLUTION
 
 
 # END EXERCISE

@@ -1,0 +1,317 @@
+"""Hidden and artefact cases of 02_conv_layers: graded, never shown to students.
+
+Never imported: `cnnkit build` turns each `@case(question, points=P, hidden=True)` function into
+an otter test cell at the end of its question's tests (see cnnkit.grading.master.read_cases).
+"""
+
+
+@case("q1", points=2, hidden=True)
+def test_conv_output_size_fresh(conv_output_size):
+    from cnnkit import checks
+
+    rng = checks.rng()
+    cases = [(3, 7, 1, 1), (10, 3, 2, 0), (9, 9, 1, 0)]
+    cases += [tuple(int(v) for v in rng.integers([4, 1, 1, 0], [64, 9, 5, 4])) for _ in range(14)]
+    for i, (N, F, S, P) in enumerate(cases):
+        try:
+            got = conv_output_size(N, F, S, P)
+        except ValueError:
+            got = "ValueError"
+        span = N - F + 2 * P
+        expected = span // S + 1 if span >= 0 and span % S == 0 else "ValueError"
+        checks.equal(f"case {i}", got, expected, msg="wrong output size or ValueError missing")
+
+
+@case("q1", points=1, hidden=True)
+def test_conv_param_count_fresh(conv_param_count):
+    from cnnkit import checks
+
+    rng = checks.rng()
+    for i in range(8):
+        F, C, K = (int(v) for v in rng.integers(1, [8, 70, 130]))
+        bias = bool(i % 2)
+        checks.equal(
+            f"case {i}", conv_param_count(F, C, K, bias=bias), F * F * C * K + (K if bias else 0),
+            msg="wrong parameter count",
+        )
+
+
+@case("q1", points=3, hidden=True)
+def test_trace_vgg16_and_fresh_specs(trace_shapes, vgg16_spec):
+    import numpy as np
+
+    from cnnkit import checks
+    from cnnkit.numeric import arch as ref
+
+    def table(rows):
+        return np.array([[*r["shape"], r["activations"], r["params"]] for r in rows], dtype=np.int64)
+
+    for bias in (True, False):
+        checks.equal(
+            f"VGG-16 table (bias={bias})",
+            table(trace_shapes(vgg16_spec(), (3, 224, 224), bias=bias)),
+            lambda bias=bias: table(ref.trace_shapes(ref.vgg16_spec(), (3, 224, 224), bias=bias)),
+            msg="VGG-16 trace is wrong",
+        )
+    rng = checks.rng()
+    H, W = int(rng.integers(20, 40)), int(rng.integers(20, 40))
+    spec = [
+        {"kind": "conv", "name": "A", "filters": int(rng.integers(2, 9)), "size": 3, "stride": 1, "pad": 1},
+        {"kind": "pool", "name": "B", "size": 2, "stride": 2},
+        {"kind": "norm", "name": "C"},
+        {"kind": "conv", "name": "D", "filters": int(rng.integers(2, 9)), "size": 1, "stride": 1, "pad": 0},
+        {"kind": "fc", "name": "E", "units": int(rng.integers(5, 20))},
+        {"kind": "fc", "name": "F", "units": 3},
+    ]
+    checks.equal(
+        "fresh spec table",
+        table(trace_shapes(spec, (2, H - H % 2, W - W % 2))),
+        lambda: table(ref.trace_shapes(spec, (2, H - H % 2, W - W % 2))),
+        msg="trace of a fresh spec is wrong",
+    )
+
+
+@case("q2", points=2, hidden=True)
+def test_correlate_convolve_fresh(correlate2d, convolve2d):
+    import torch
+    import torch.nn.functional as F
+
+    from cnnkit import checks
+
+    rng = checks.rng()
+    image, kernel = rng.standard_normal((11, 8)), rng.standard_normal((2, 5))
+
+    def torch_corr(k):
+        return F.conv2d(torch.tensor(image)[None, None], torch.tensor(k.copy())[None, None])[0, 0].numpy()
+
+    checks.close("correlate2d", correlate2d(image, kernel), lambda: torch_corr(kernel), rtol=1e-9, atol=1e-10)
+    checks.close(
+        "convolve2d", convolve2d(image, kernel), lambda: torch_corr(kernel[::-1, ::-1]), rtol=1e-9, atol=1e-10
+    )
+
+
+@case("q2", points=2, hidden=True)
+def test_gaussian_and_matrix_fresh(gaussian_kernel, conv_as_matrix):
+    import numpy as np
+
+    from cnnkit import checks
+    from cnnkit.numeric import conv_layers as ref
+
+    rng = checks.rng()
+    sigma = float(rng.uniform(0.5, 3.0))
+    checks.close(
+        "gaussian_kernel(7, sigma)", gaussian_kernel(7, sigma), lambda: ref.gaussian_kernel(7, sigma),
+        rtol=1e-9, atol=1e-12,
+    )
+    kernel = rng.standard_normal((2, 3))
+    checks.close(
+        "conv_as_matrix(2x3 kernel, (5, 6))", np.asarray(conv_as_matrix(kernel, (5, 6))),
+        lambda: ref.conv_as_matrix(kernel, (5, 6)), rtol=1e-12, atol=0.0,
+    )
+
+
+@case("q3", points=3, hidden=True)
+def test_conv_naive_strides_pads_nonsquare(conv_forward_naive, conv_backward_naive):
+    import torch
+    import torch.nn.functional as F
+
+    from cnnkit import checks
+
+    rng = checks.rng()
+    for i, (xs, ws, stride, pad) in enumerate(
+        [((3, 2, 7, 9), (4, 2, 3, 2), 2, 1), ((2, 3, 6, 5), (2, 3, 1, 3), 1, 2), ((2, 2, 10, 7), (3, 2, 3, 3), 3, 0)]
+    ):
+        x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+        out, cache = conv_forward_naive(x, w, b, {"stride": stride, "pad": pad})
+        xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        ref = F.conv2d(xt, wt, bt, stride=stride, padding=pad)
+        dout = rng.standard_normal(tuple(ref.shape))
+        ref.backward(torch.tensor(dout))
+        checks.close(f"case {i} out", out, lambda: ref.detach().numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
+        dx, dw, db = conv_backward_naive(dout, cache)
+        checks.close(f"case {i} dx", dx, lambda: xt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
+        checks.close(f"case {i} dw", dw, lambda: wt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
+        checks.close(f"case {i} db", db, lambda: bt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
+
+
+@case("q3", points=3, hidden=True)
+def test_max_pool_naive_overlap_nonsquare(max_pool_forward_naive, max_pool_backward_naive):
+    import torch
+    import torch.nn.functional as F
+
+    from cnnkit import checks
+
+    rng = checks.rng()
+    for i, (xs, ph, pw, stride) in enumerate(
+        [((2, 3, 9, 7), 3, 3, 2), ((2, 2, 7, 10), 2, 3, 1), ((1, 3, 9, 8), 2, 2, 2), ((2, 2, 10, 9), 3, 2, 3)]
+    ):
+        x = rng.standard_normal(xs)
+        out, cache = max_pool_forward_naive(x, {"pool_height": ph, "pool_width": pw, "stride": stride})
+        xt = torch.tensor(x, requires_grad=True)
+        ref = F.max_pool2d(xt, (ph, pw), stride)
+        dout = rng.standard_normal(tuple(ref.shape))
+        ref.backward(torch.tensor(dout))
+        checks.close(f"case {i} out", out, lambda: ref.detach().numpy(), rtol=1e-12, msg="wrong")
+        checks.close(f"case {i} dx", max_pool_backward_naive(dout, cache), lambda: xt.grad.numpy(), rtol=1e-12, atol=1e-12, msg="wrong")
+
+
+@case("q4", points=3, hidden=True)
+def test_conv_fast_strides_pads_nonsquare(conv_forward_fast, conv_backward_fast):
+    import torch
+    import torch.nn.functional as F
+
+    from cnnkit import checks
+
+    rng = checks.rng()
+    for i, (xs, ws, stride, pad) in enumerate(
+        [((3, 2, 9, 7), (4, 2, 2, 3), 2, 1), ((2, 3, 5, 6), (2, 3, 3, 1), 1, 2), ((2, 4, 11, 8), (3, 4, 3, 5), 2, 2), ((2, 2, 10, 7), (3, 2, 3, 3), 3, 0)]
+    ):
+        x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+        out, cache = conv_forward_fast(x, w, b, {"stride": stride, "pad": pad})
+        xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        ref = F.conv2d(xt, wt, bt, stride=stride, padding=pad)
+        dout = rng.standard_normal(tuple(ref.shape))
+        ref.backward(torch.tensor(dout))
+        checks.close(f"case {i} out", out, lambda: ref.detach().numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
+        dx, dw, db = conv_backward_fast(dout, cache)
+        checks.close(f"case {i} dx", dx, lambda: xt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
+        checks.close(f"case {i} dw", dw, lambda: wt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
+        checks.close(f"case {i} db", db, lambda: bt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
+
+
+@case("q4", points=3, hidden=True)
+def test_max_pool_fast_overlap_nonsquare(max_pool_forward_fast, max_pool_backward_fast):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from cnnkit import checks
+
+    rng = checks.rng()
+    cases = [((2, 3, 9, 7), 3, 3, 2), ((2, 2, 7, 10), 2, 3, 1), ((1, 3, 9, 8), 2, 2, 2), ((2, 2, 10, 9), 3, 2, 3)]
+    for i, (xs, ph, pw, stride) in enumerate(cases):
+        x = rng.standard_normal(xs)
+        if i == 2:  # ties, as after a ReLU: one window gradient must go to one element only
+            x = np.maximum(np.round(x), 0.0)
+        out, cache = max_pool_forward_fast(x, {"pool_height": ph, "pool_width": pw, "stride": stride})
+        xt = torch.tensor(x, requires_grad=True)
+        ref = F.max_pool2d(xt, (ph, pw), stride)
+        dout = rng.standard_normal(tuple(ref.shape))
+        ref.backward(torch.tensor(dout))
+        checks.close(f"case {i} out", out, lambda: ref.detach().numpy(), rtol=1e-12, msg="wrong")
+        checks.close(f"case {i} dx", max_pool_backward_fast(dout, cache), lambda: xt.grad.numpy(), rtol=1e-12, atol=1e-12, msg="wrong")
+
+
+@case("q4", points=2, hidden=True)
+def test_fast_layers_are_vectorized(conv_forward_fast, conv_backward_fast, max_pool_forward_fast, max_pool_backward_fast):
+    import torch
+    import torch.nn.functional as F
+
+    from cnnkit import checks
+    from cnnkit.timing import compare
+
+    rng = checks.rng()
+    x, w, b = rng.standard_normal((16, 3, 24, 24)), rng.standard_normal((8, 3, 3, 3)), rng.standard_normal(8)
+    conv_param = {"stride": 1, "pad": 1}
+    dout = rng.standard_normal((16, 8, 24, 24))
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    dt = torch.tensor(dout)
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    pdout = rng.standard_normal((16, 3, 12, 12))
+    pdt = torch.tensor(pdout)
+    r = compare(
+        {
+            "torch conv": lambda: F.conv2d(xt, wt, bt, padding=1).backward(dt),
+            "your conv": lambda: conv_backward_fast(dout, conv_forward_fast(x, w, b, conv_param)[1]),
+            "torch pool": lambda: F.max_pool2d(xt, 2, 2).backward(pdt),
+            "your pool": lambda: max_pool_backward_fast(pdout, max_pool_forward_fast(x, pool_param)[1]),
+        },
+        "torch conv",
+        repeat=3,
+    )
+    conv_ratio = r["your conv"]["seconds"] / r["torch conv"]["seconds"]
+    pool_ratio = r["your pool"]["seconds"] / r["torch pool"]["seconds"]
+    checks.true("conv fwd+bwd within 50x of F.conv2d", conv_ratio <= 50, "conv layers are not vectorized")
+    checks.true("pool fwd+bwd within 50x of F.max_pool2d", pool_ratio <= 50, "pool layers are not vectorized")
+
+
+@case("q5", points=3, hidden=True)
+def test_convnet_fresh_dims(ThreeLayerConvNet):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from cnnkit import checks
+
+    def reference(params, X, y, pad, reg):
+        """The torch oracle: scores, loss and gradients (run only when the expected values are)."""
+        t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+        h = F.max_pool2d(F.relu(F.conv2d(torch.tensor(X), t["W1"], t["b1"], padding=pad)), 2, 2)
+        scores = F.relu(h.flatten(1) @ t["W2"] + t["b2"]) @ t["W3"] + t["b3"]
+        ref = F.cross_entropy(scores, torch.tensor(y)) + 0.5 * reg * sum((t[k] ** 2).sum() for k in ("W1", "W2", "W3"))
+        ref.backward()
+        return {"scores": scores.detach().numpy(), "loss": ref.item(), **{k: t[k].grad.numpy() for k in t}}
+
+    rng = checks.rng()
+    for i, (dim, fs, reg) in enumerate([((2, 10, 6), 5, 0.3), ((1, 7, 9), 1, 0.0)]):
+        model = ThreeLayerConvNet(
+            input_dim=dim, num_filters=3, filter_size=fs, hidden_dim=6, num_classes=4, weight_scale=0.2,
+            reg=reg, dtype=np.float64,
+        )
+        shapes = {k: np.shape(v) for k, v in model.params.items()}
+        checks.equal(f"case {i} W2 shape", shapes.get("W2"), (3 * (dim[1] // 2) * (dim[2] // 2), 6), msg="wrong")
+        params = {k: rng.standard_normal(shapes[k]) * 0.3 for k in sorted(shapes)}
+        model.params.update({k: v.copy() for k, v in params.items()})
+        X, y = rng.standard_normal((5, *dim)), rng.integers(0, 4, 5)
+        expected = {}
+
+        def get(key, inputs=(params, X.copy(), y.copy(), (fs - 1) // 2, reg)):
+            # inputs copied before the student's loss sees X; the oracle runs once, when first needed
+            if not expected:
+                expected.update(reference(*inputs))
+            return expected[key]
+
+        checks.close(f"case {i} scores", model.loss(X), lambda: get("scores"), rtol=1e-9, atol=1e-10, msg="wrong")
+        loss, grads = model.loss(X, y)
+        checks.close(f"case {i} loss", loss, lambda: get("loss"), rtol=1e-9, msg="wrong")
+        for k in sorted(params):
+            checks.close(f"case {i} grads[{k!r}]", grads[k], lambda k=k: get(k), rtol=1e-8, atol=1e-10, msg="wrong")
+
+
+@case("q6", points=1)
+def test_saved_params_load():
+    import numpy as np
+
+    from cnnkit import checks
+
+    with np.load("convnet_params.npz", allow_pickle=False) as f:
+        p = {k: f[k] for k in f.files}
+    checks.equal("saved keys", sorted(p), ["W1", "W2", "W3", "b1", "b2", "b3"])
+    nf, c, k1, k2 = p["W1"].shape
+    checks.equal("W1 is (F, 1, k, k) with odd k", (c, k1 % 2, k1 == k2), (1, 1, True))
+    checks.equal("W2 rows", p["W2"].shape[0], nf * 14 * 14)
+    checks.equal("W3 columns", p["W3"].shape[1], 10)
+
+
+@case("q6", points=2, hidden=True)
+def test_heldout_accuracy_at_least_60():
+    from cnnkit import checks, heldout
+
+    acc = heldout.convnet_accuracy("convnet_params.npz", checks.rng())
+    checks.at_least("held-out accuracy", acc, 0.6)
+
+
+@case("q6", points=2, hidden=True)
+def test_heldout_accuracy_at_least_72():
+    from cnnkit import checks, heldout
+
+    acc = heldout.convnet_accuracy("convnet_params.npz", checks.rng())
+    checks.at_least("held-out accuracy", acc, 0.72)
+
+
+@case("q6", points=2, hidden=True)
+def test_heldout_accuracy_at_least_80():
+    from cnnkit import checks, heldout
+
+    acc = heldout.convnet_accuracy("convnet_params.npz", checks.rng())
+    checks.at_least("held-out accuracy", acc, 0.8)
