@@ -31,8 +31,8 @@ from escapes import (  # noqa: E402
     sparse_sample,
 )
 
+from cnnkit.grading.contract import Limits  # noqa: E402
 from cnnkit.grading.grade import grade, load_autograder  # noqa: E402
-from cnnkit.grading.sandbox import Limits  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
