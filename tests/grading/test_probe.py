@@ -66,7 +66,7 @@ def probe(tmp_path, f, *sources):
         "out": str(tmp_path),
         "tests": tests,
         "checks_source": CHECKS_SOURCE,
-        "case_timeout": 30,
+        "case_seconds": 30,
     }
     run_probe({"f": f}, spec)
     return load_records(tmp_path)
@@ -237,7 +237,7 @@ def _pristine(tmp_path, f):
         "out": str(ref),
         "tests": [],
         "checks_source": CHECKS_SOURCE,
-        "case_timeout": 30,
+        "case_seconds": 30,
     }
     run_probe({"f": f}, spec)
     pristine = load_environment(ref)
@@ -350,7 +350,7 @@ def test_a_case_gets_its_own_timeout_from_the_limits(tmp_path):
     from cnnkit.grading.runs import probe_spec
 
     def case_timeout(**kw):
-        return probe_spec(_plan(tmp_path, Limits(**kw)), "record", tmp_path, []).case_timeout
+        return probe_spec(_plan(tmp_path, Limits(**kw)), "record", tmp_path, []).case_seconds
 
     assert case_timeout(timeout=600, cell_timeout=20) == 20
     assert case_timeout(timeout=600, cell_timeout=20, case_timeout=120) == 120
@@ -362,7 +362,7 @@ def test_a_case_gets_its_own_timeout_from_the_limits(tmp_path):
         "out": str(tmp_path),
         "tests": [{"name": "test_honest", "source": HONEST, "params": ["f"]}],
         "checks_source": CHECKS_SOURCE,
-        "case_timeout": case_timeout(timeout=600, cell_timeout=300, case_timeout=1),  # at least 5
+        "case_seconds": case_timeout(timeout=600, cell_timeout=300, case_timeout=1),  # at least 5
     }
     start = time.monotonic()
     run_probe({"f": lambda x: time.sleep(60)}, spec)

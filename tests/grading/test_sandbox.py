@@ -335,7 +335,7 @@ def test_artifact_checks_run_sandboxed_and_their_daemon_dies(backend):
             "out": str(records),
             "tests": [{"name": "test_box", "source": source, "params": []}],
             "checks_source": (LIB / "cnnkit" / "checks.py").read_text(),
-            "case_timeout": 30,
+            "case_seconds": 30,
             "memory_bytes": 4 * 1024**3,
         }
         limits = Limits(timeout=60, backend=backend)

@@ -155,7 +155,7 @@ class ProbeSpec:
     - mode: "reference" (the solution), "record" (a student's kernel) or "check" (artifact cases).
     - seed: the batch's grading seed; out: the directory records.json and the arrays go to.
     - tests: the cases, in order; checks_source: the grader's copy of cnnkit/checks.py.
-    - case_timeout: seconds per case (`Limits.case_seconds`); memory_bytes: RLIMIT_AS of the
+    - case_seconds: seconds per case (`Limits.case_seconds`); memory_bytes: RLIMIT_AS of the
       artifact checks' process (`Limits.memory_bytes`).
     - always: the watched names every case relies on (the recording path); pristine: their digests,
       and the `depends` ones', as the reference kernel saw them.
@@ -166,7 +166,7 @@ class ProbeSpec:
     out: str
     tests: list[CaseSpec]
     checks_source: str
-    case_timeout: int
+    case_seconds: int
     memory_bytes: int | None = None
     always: list[str] = field(default_factory=list)
     pristine: dict[str, str] = field(default_factory=dict)

@@ -100,7 +100,7 @@ def probe_spec(plan: Plan, mode: str, out: Path, cases: list[Case]) -> ProbeSpec
         out=str(out),
         tests=tests,
         checks_source=plan.checks_source,
-        case_timeout=plan.limits.case_seconds,
+        case_seconds=plan.limits.case_seconds,
         memory_bytes=plan.limits.memory_bytes,
         always=always,
         pristine={k: plan.pristine[k] for t in tests for k in [*always, *t.depends]},

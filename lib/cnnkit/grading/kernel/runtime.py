@@ -267,10 +267,10 @@ def _run_case(test, nb_globals, spec, checks, replaced, baseline, seen):
         baseline.setdefault(key, value)
 
     def on_alarm(signum, frame):
-        raise TimeoutError(f"the case ran past {spec['case_timeout']} s")
+        raise TimeoutError(f"the case ran past {spec['case_seconds']} s")
 
     old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(int(spec["case_timeout"]))
+    signal.alarm(int(spec["case_seconds"]))
     try:
         fn(**args)
     finally:
@@ -293,7 +293,7 @@ def run_probe(nb_globals, spec):
     Inputs:
     - nb_globals: dict of the notebook's globals (parameters are looked up here by name).
     - spec: a `contract.ProbeSpec` as a dict: mode, seed, out (directory), tests (list of {name,
-      source, params, seed, depends}), checks_source (text of cnnkit/checks.py), case_timeout
+      source, params, seed, depends}), checks_source (text of cnnkit/checks.py), case_seconds
       (seconds), always and pristine (the watched names and the reference kernel's digests).
 
     Returns:
