@@ -6,6 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+try:  # the one default of the limits (stdlib only, quick); a student install has no grading
+    from cnnkit.grading.contract import DEFAULT_TIMEOUT
+except ImportError:
+    DEFAULT_TIMEOUT = None
+
 # what a student install (`cnnkit release`, no cnnkit.grading) can run; every other command is
 # instructor tooling and is not offered there
 STUDENT_COMMANDS = ("doctor", "data", "weights")
@@ -229,8 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--timeout",
         type=_positive_float,
-        default=600.0,
-        help="wall-clock seconds per submission (a slow cell is interrupted at a quarter of it)",
+        default=DEFAULT_TIMEOUT,
+        help="wall-clock seconds per submission (default %(default)s; a slow cell is interrupted "
+        "at a quarter of it)",
     )
     s.add_argument(
         "--dry-run",

@@ -18,9 +18,9 @@ from attacks import BUILDERS, SLEEP_MARK, make_samples  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 import gradebooks  # noqa: E402
 
+from cnnkit.grading.contract import Limits  # noqa: E402
 from cnnkit.grading.grade import grade, load_autograder  # noqa: E402
-from cnnkit.grading.probe import record_source  # noqa: E402
-from cnnkit.grading.sandbox import Limits  # noqa: E402
+from cnnkit.grading.slicing import record_source  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

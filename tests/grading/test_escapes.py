@@ -34,8 +34,8 @@ from escapes import (  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 import gradebooks  # noqa: E402
 
+from cnnkit.grading.contract import Limits  # noqa: E402
 from cnnkit.grading.grade import grade, load_autograder  # noqa: E402
-from cnnkit.grading.sandbox import Limits  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from toy_stage import STAGE, build_toy, hidden_sources, make_samples  # noqa: E402
 
 from cnnkit.grading import report as report_mod  # noqa: E402
+from cnnkit.grading.contract import Limits  # noqa: E402
 from cnnkit.grading.grade import PreflightError, collect_submissions, grade  # noqa: E402
-from cnnkit.grading.sandbox import Limits  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -168,7 +168,9 @@ def test_resume_after_interruption_grades_only_the_missing_one(batch, samples, t
     shutil.copy(out / ".cnnkit-grade.json", resumed / ".cnnkit-grade.json")
     from types import SimpleNamespace
 
-    from cnnkit.grading.grade import Plan, grader_version, load_autograder
+    from cnnkit.grading.batch import cache_key
+    from cnnkit.grading.grade import load_autograder
+    from cnnkit.grading.runs import grader_version
 
     state = json.loads((out / ".cnnkit-grade.json").read_text())
     plan = SimpleNamespace(
@@ -180,7 +182,7 @@ def test_resume_after_interruption_grades_only_the_missing_one(batch, samples, t
     )
     subs_c = {s.name: s for s in collect_submissions(subs, STAGE)}
     for name in ("solution", "untouched.ipynb"):
-        key = Plan.key(plan, subs_c[name])
+        key = cache_key(plan, subs_c[name])
         shutil.copy(out / ".cache" / f"{key}.json", resumed / ".cache" / f"{key}.json")
     r = grade(STAGE, subs, resumed, workers=2, root=toy, limits=LIMITS, progress=False)
     assert r.graded_now == 1

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import cnnkit
 from cnnkit.grading import post
-from cnnkit.grading.grade import _cacheable, _folder_digest, grader_version
+from cnnkit.grading.autograder import _folder_digest
+from cnnkit.grading.batch import _cacheable
 from cnnkit.grading.intake import Submission
+from cnnkit.grading.runs import grader_version
 
 PKG = Path(cnnkit.__file__).resolve().parent
 
@@ -66,7 +68,7 @@ def test_one_odd_notebook_does_not_stop_the_class_report(tmp_path):
 def test_records_naming_one_array_many_times_stop_at_the_total_budget(tmp_path):
     import numpy as np
 
-    from cnnkit.grading.probe import load_records
+    from cnnkit.grading.records import load_records
 
     np.save(tmp_path / "a.npy", np.zeros(128 * 1024))  # 1 MiB
     rec = {"name": "x", "kind": "close", "rtol": 0.0, "atol": 0.0, "npy": "a.npy"}

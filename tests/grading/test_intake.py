@@ -12,8 +12,15 @@ from pathlib import Path
 import pytest
 
 from cnnkit.cli import main
-from cnnkit.grading.grade import _graded_files, content_hash, materialize, plan_text
-from cnnkit.grading.intake import IntakeError, choose_notebook, collect
+from cnnkit.grading.grade import plan_text
+from cnnkit.grading.intake import (
+    IntakeError,
+    _graded_files,
+    choose_notebook,
+    collect,
+    content_hash,
+    materialize,
+)
 from cnnkit.grading.outdir import OutputFolder, OutputFolderError, State, file_names
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,14 +17,9 @@ import torch
 
 import cnnkit
 import cnnkit.checks
-from cnnkit.grading.probe import (
-    depends_on,
-    load_environment,
-    load_records,
-    read_kernel_file,
-    recording_path,
-    run_probe,
-)
+from cnnkit.grading.kernel.runtime import run_probe
+from cnnkit.grading.records import load_environment, load_records, read_kernel_file
+from cnnkit.grading.watch import depends_on, recording_path
 
 CHECKS_SOURCE = open(cnnkit.checks.__file__, encoding="utf-8").read()  # noqa: SIM115
 
@@ -71,7 +66,7 @@ def probe(tmp_path, f, *sources):
         "out": str(tmp_path),
         "tests": tests,
         "checks_source": CHECKS_SOURCE,
-        "case_timeout": 30,
+        "case_seconds": 30,
     }
     run_probe({"f": f}, spec)
     return load_records(tmp_path)
@@ -242,7 +237,7 @@ def _pristine(tmp_path, f):
         "out": str(ref),
         "tests": [],
         "checks_source": CHECKS_SOURCE,
-        "case_timeout": 30,
+        "case_seconds": 30,
     }
     run_probe({"f": f}, spec)
     pristine = load_environment(ref)
@@ -251,8 +246,8 @@ def _pristine(tmp_path, f):
 
 
 def _plan(tmp_path, limits=None, pristine=None):
-    from cnnkit.grading.grade import Plan
-    from cnnkit.grading.sandbox import Limits
+    from cnnkit.grading.contract import Limits
+    from cnnkit.grading.runs import Plan
 
     return Plan(
         "x",
@@ -270,14 +265,16 @@ def _plan(tmp_path, limits=None, pristine=None):
 
 
 def _record(tmp_path, f, pristine, *sources):
-    """Probe the sources in record mode with the spec the grader ships (grade._spec)."""
-    from cnnkit.grading.grade import Case, _spec
+    """Probe the sources in record mode with the spec the grader ships (runs.probe_spec)."""
+    from cnnkit.grading.autograder import Case
+    from cnnkit.grading.runs import probe_spec
 
     cases = [
         Case(s.split("def ", 1)[1].split("(", 1)[0], "q1", 1.0, True, ["f"], s) for s in sources
     ]
     out = tmp_path / "student"
-    run_probe({"f": f}, _spec(_plan(tmp_path, pristine=pristine), "record", out, cases))
+    spec = probe_spec(_plan(tmp_path, pristine=pristine), "record", out, cases)
+    run_probe({"f": f}, spec.to_dict())
     return load_records(out)
 
 
@@ -349,11 +346,11 @@ def test_a_case_gets_its_own_timeout_from_the_limits(tmp_path):
     """Limits.case_timeout bounds each case (default: the cell timeout), never past the wall clock."""
     import time
 
-    from cnnkit.grading.grade import _spec
-    from cnnkit.grading.sandbox import Limits
+    from cnnkit.grading.contract import Limits
+    from cnnkit.grading.runs import probe_spec
 
     def case_timeout(**kw):
-        return _spec(_plan(tmp_path, Limits(**kw)), "record", tmp_path, [])["case_timeout"]
+        return probe_spec(_plan(tmp_path, Limits(**kw)), "record", tmp_path, []).case_seconds
 
     assert case_timeout(timeout=600, cell_timeout=20) == 20
     assert case_timeout(timeout=600, cell_timeout=20, case_timeout=120) == 120
@@ -365,7 +362,7 @@ def test_a_case_gets_its_own_timeout_from_the_limits(tmp_path):
         "out": str(tmp_path),
         "tests": [{"name": "test_honest", "source": HONEST, "params": ["f"]}],
         "checks_source": CHECKS_SOURCE,
-        "case_timeout": case_timeout(timeout=600, cell_timeout=300, case_timeout=1),  # at least 5
+        "case_seconds": case_timeout(timeout=600, cell_timeout=300, case_timeout=1),  # at least 5
     }
     start = time.monotonic()
     run_probe({"f": lambda x: time.sleep(60)}, spec)

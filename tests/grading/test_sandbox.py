@@ -15,16 +15,16 @@ import pytest
 
 import cnnkit
 from cnnkit.grading.gate import gated_copy
-from cnnkit.grading.probe import load_records
+from cnnkit.grading.records import load_records
 from cnnkit.grading.sandbox import (
     Limits,
-    _unshare_prefix,
     execute,
     execute_checks,
     kernel_uid,
     prepare_notebook,
     sandbox_prefix,
 )
+from cnnkit.grading.sandbox.launcher import _unshare_prefix
 
 pytestmark = pytest.mark.slow
 
@@ -189,7 +189,7 @@ def test_paths_behind_barriers_are_exposed_and_nothing_else(tmp_path):
     (barred / "want" / "g").write_text("ok")
     code = (
         "import os, sys; from pathlib import Path\n"
-        "from cnnkit.grading.sandbox import _expose\n"
+        "from cnnkit.grading.sandbox.runner import _expose\n"
         f"_expose([{str(barred / 'want')!r}, {str(deep)!r}], Path({str(tmp_path / 'stage')!r}))\n"
         "os.setgroups([]); os.setgid(2**31 - 7); os.setuid(2**31 - 7)\n"
         f"print(open({str(deep / 'f')!r}).read(), open({str(barred / 'want' / 'g')!r}).read(),"
@@ -335,7 +335,7 @@ def test_artifact_checks_run_sandboxed_and_their_daemon_dies(backend):
             "out": str(records),
             "tests": [{"name": "test_box", "source": source, "params": []}],
             "checks_source": (LIB / "cnnkit" / "checks.py").read_text(),
-            "case_timeout": 30,
+            "case_seconds": 30,
             "memory_bytes": 4 * 1024**3,
         }
         limits = Limits(timeout=60, backend=backend)
@@ -350,7 +350,7 @@ def test_artifact_checks_run_sandboxed_and_their_daemon_dies(backend):
 
 
 def test_without_bwrap_the_grader_falls_back_and_says_so(monkeypatch):
-    import cnnkit.grading.sandbox as sb
+    import cnnkit.grading.sandbox.launcher as sb
 
     real = shutil.which
     monkeypatch.setattr(sb.shutil, "which", lambda name: None if name == "bwrap" else real(name))
@@ -364,7 +364,7 @@ def test_without_bwrap_the_grader_falls_back_and_says_so(monkeypatch):
 
 
 def test_bwrap_asked_for_by_name_is_never_silently_replaced(monkeypatch):
-    import cnnkit.grading.sandbox as sb
+    import cnnkit.grading.sandbox.launcher as sb
 
     real = shutil.which
     monkeypatch.setattr(sb.shutil, "which", lambda name: None if name == "bwrap" else real(name))

@@ -14,8 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from toy_stage import STAGE, build_toy, make_samples  # noqa: E402
 
+from cnnkit.grading.contract import Limits  # noqa: E402
 from cnnkit.grading.grade import Submission, grade  # noqa: E402
-from cnnkit.grading.sandbox import Limits  # noqa: E402
 from cnnkit.grading.shard import BATCH, Shard, ShardError, merge, select  # noqa: E402
 
 LIMITS = Limits(timeout=120, cell_timeout=15)

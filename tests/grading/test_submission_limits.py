@@ -7,12 +7,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnnkit.grading.grade import (
+from cnnkit.grading.autograder import artifact_names
+from cnnkit.grading.errors import SubmissionError
+from cnnkit.grading.intake import (
     MAX_SUBMISSION_BYTES,
     MAX_SUBMISSION_FILES,
     Submission,
-    SubmissionError,
-    artifact_names,
     content_hash,
     materialize,
 )

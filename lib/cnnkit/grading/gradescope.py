@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 from cnnkit.grading import offline
+from cnnkit.grading.contract import DEFAULT_TIMEOUT
 
 CONFIG_NAME = "gradescope.json"
 BASE_ENV = "CNNKIT_AUTOGRADER_BASE"
@@ -40,7 +41,7 @@ SEED_ENV = "CNNKIT_GRADESCOPE_SEED"
 DEFAULT_BASE = "/autograder"
 KIT_DIR = "kit"
 HIDDEN_VISIBILITIES = ("hidden", "after_due_date", "after_published")
-DEFAULTS = {"hidden_visibility": "after_due_date", "timeout": 600.0}
+DEFAULTS = {"hidden_visibility": "after_due_date", "timeout": DEFAULT_TIMEOUT}
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 # what the grader needs beyond the kit's runtime dependencies (from the instructor extra: the
 # notebook runner and the output folder's lock)

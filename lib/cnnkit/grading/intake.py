@@ -14,14 +14,23 @@ Rules (README, "TAs: Collect"):
 - a folder that holds several notebooks, none named `<stage>.ipynb` and no folders, is a folder of
   bare notebooks (one submission each), as `subs/*.ipynb` would be;
 - junk (`__MACOSX`, dotfiles, files that are neither notebooks nor zips) is listed and skipped.
+
+Then, per submission, its files: `materialize` writes what is graded (the notebook and the artifact
+files) into the run's folder and `content_hash` keys its cache entry, both bounded (size, number of
+files) before anything is read; a submission past the bounds is a SubmissionError (a 0 row).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cnnkit.grading.errors import SubmissionError
 
 # copies Jupyter, browsers and file managers make: `x-Copy1.ipynb`, `x (1).ipynb`, `x copy.ipynb`
 _COPY = re.compile(r"(-Copy\d*| \(\d+\)|[ _-]copy\d*)$", re.IGNORECASE)
@@ -283,3 +292,132 @@ def describe(stage: str, intake: Intake, artifacts: list[str]) -> str:
         lines.append("skipped (nobody's submission):")
         lines += [f"  {sk.path}  ({sk.reason})" for sk in intake.skipped]
     return "\n".join(lines)
+
+
+# ------------------------------------------------------- a submission's files (bounded) --
+
+
+# Everything a submission brings is bounded before it is read: its bytes (a zip's, unpacked; a folder's,
+# by size, so a sparse file counts what it claims) and its number of files.
+MAX_ZIP_BYTES = 512 * 1024**2
+MAX_SUBMISSION_BYTES = MAX_ZIP_BYTES
+MAX_SUBMISSION_FILES = 256
+_CHUNK = 1 << 20
+
+
+def _graded_files(sub: Submission) -> list[Path]:
+    """A folder submission's files that go to the grader: its chosen notebook and the artifacts.
+
+    Refused (SubmissionError) past MAX_SUBMISSION_FILES or MAX_SUBMISSION_BYTES, counted by size
+    before anything is read: a sparse file counts what it claims.
+    """
+    files = [
+        f
+        for f in sorted(sub.path.iterdir())
+        if f.is_file()
+        and not f.is_symlink()
+        and not f.name.startswith(".")
+        and (f.suffix != ".ipynb" or f.name == sub.notebook)
+    ]
+    if len(files) > MAX_SUBMISSION_FILES:
+        raise SubmissionError(f"folder holds more than {MAX_SUBMISSION_FILES} files")
+    if sum(f.stat().st_size for f in files) > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(f"folder too large (over {MAX_SUBMISSION_BYTES // 1024**2} MiB)")
+    return files
+
+
+def _file_digest(path: Path) -> bytes:
+    """sha256 of a file, read in chunks (a large file costs no memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.digest()
+
+
+def content_hash(sub: Submission) -> str:
+    """sha256 over the submission's files (names and bytes), read in chunks.
+
+    A submission past the limits (size, number of files) is not read at all: its key covers its
+    names and sizes (it gets a 0 row saying why, cached like any row).
+    """
+    h = hashlib.sha256(sub.kind.encode())
+    if sub.kind == "folder":
+        h.update(sub.notebook.encode() + b"\0")
+        try:
+            files = _graded_files(sub)
+        except SubmissionError:
+            for f in sorted(sub.path.iterdir()):
+                with contextlib.suppress(OSError):
+                    h.update(f"{f.name}\0{f.lstat().st_size}\0".encode())
+            return h.hexdigest()
+        for f in files:
+            h.update(f.name.encode() + b"\0" + _file_digest(f))
+    elif sub.path.is_file():
+        if sub.path.stat().st_size > MAX_SUBMISSION_BYTES:
+            h.update(f"{sub.path.name}\0{sub.path.stat().st_size}".encode())
+        else:
+            h.update(_file_digest(sub.path))
+    return h.hexdigest()
+
+
+def _copy_limited(src, dest: Path, budget: int) -> int:
+    """Copy a readable stream into dest, refusing more than `budget` bytes; return bytes written."""
+    n = 0
+    with open(dest, "wb") as out:
+        while chunk := src.read(_CHUNK):
+            n += len(chunk)
+            if n > budget:
+                raise SubmissionError(
+                    f"submission too large (over {MAX_SUBMISSION_BYTES // 1024**2} MiB)"
+                )
+            out.write(chunk)
+    return n
+
+
+def materialize(sub: Submission, dest: Path) -> str:
+    """Write the submission's notebook and artifact files into `dest`; return the notebook's name.
+
+    Inputs:
+    - sub: the submission.
+    - dest: an empty directory.
+
+    Returns:
+    - name: the notebook file name inside dest; raises SubmissionError for unusable submissions
+      (not a notebook, folder or zip; past MAX_SUBMISSION_BYTES or MAX_SUBMISSION_FILES).
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    budget = MAX_SUBMISSION_BYTES
+    if sub.kind == "invalid":
+        raise SubmissionError(sub.reason or f"not a notebook, folder or zip: {sub.path.name}")
+    if sub.kind == "ipynb":
+        with open(sub.path, "rb") as f:
+            _copy_limited(f, dest / "submission.ipynb", budget)
+        return "submission.ipynb"
+    if sub.kind == "folder":
+        for f in _graded_files(sub):
+            with open(f, "rb") as src:
+                budget -= _copy_limited(src, dest / f.name, budget)
+        return sub.notebook
+    try:
+        with zipfile.ZipFile(sub.path) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
+                raise SubmissionError("zip too large")
+            if len(infos) > MAX_SUBMISSION_FILES:
+                raise SubmissionError(f"the zip holds more than {MAX_SUBMISSION_FILES} files")
+            nbs = []
+            for i in infos:
+                name = Path(i.filename).name
+                parts = Path(i.filename).parts
+                if not name or name.startswith(".") or "__MACOSX" in parts or ".." in parts:
+                    continue
+                if name.endswith(".ipynb"):
+                    nbs.append(name)
+                with zf.open(i) as src:  # the sizes a zip declares are checked as it unpacks
+                    budget -= _copy_limited(src, dest / name, budget)
+    except zipfile.BadZipFile as err:
+        raise SubmissionError(f"not a valid zip file: {err}") from err
+    if len(nbs) != 1:
+        raise SubmissionError(f"the zip must hold exactly one notebook, found {len(nbs)}")
+    return nbs[0]
