@@ -5,6 +5,8 @@ cases, hidden ones included) and the solution notebook `autograder/<stage>/solut
 
 1. Reference: once per batch the solution runs in the sandbox with the full library and the probe in
    "reference" mode with a fresh grading seed. Preflight: it must pass every case, else grading stops.
+   A passing run is kept in OUT/.cache and reused while nothing that decides it changed
+   (preflight_cache.py).
 2. Each submission (an .ipynb, a student's folder with its notebook and artifact files, or an otter
    export zip; see intake.py for how the command line is resolved) runs in its own temp dir and sandboxed kernel with the stage-gated library; the probe records
    plain values in "record" mode with the same seed, running each test sliced by
@@ -720,6 +722,13 @@ def reference_run(plan: Plan, root: Path) -> dict:
     - records: {case: {"error", "records"}} of the kernel cases; raises PreflightError naming the
       cases that fail (the grading environment cannot score the solution).
     """
+    from cnnkit.grading import preflight_cache
+
+    preflight_key = preflight_cache.key(plan, preflight_cache.data_sources())
+    kept = preflight_cache.load(plan.cache, preflight_key)
+    if kept is not None:  # the same build, grader, limits, seed and environment passed before
+        plan.pristine = kept.pristine
+        return kept.records
     work = Path(tempfile.mkdtemp(prefix="cnnkit-ref-", dir=plan.tmp))
     try:
         files = work / "files"
@@ -755,6 +764,7 @@ def reference_run(plan: Plan, root: Path) -> dict:
                 "grading environment, so grading would be wrong for everyone. Failing cases:\n  "
                 + "\n  ".join(failing)
             )
+        preflight_cache.store(plan.cache, preflight_key, work / "records")
         return got
     finally:
         shutil.rmtree(work, ignore_errors=True)
