@@ -156,14 +156,25 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     root = Path(args.root).resolve()
-    rows = []
+    rows: list[dict] = []
     work = Path(tempfile.mkdtemp(prefix="cnnkit-bench-"))
     try:
         for stage in args.stage or STAGES:
             rows.append(bench_stage(stage, root, args.n, args.workers, work))
             print(json.dumps(rows[-1], indent=1), flush=True)
+            _write(Path(args.out), rows)  # each stage as it ends: a long run keeps what it measured
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    for r in rows:
+        print(
+            f"{r['stage']}: {r['throughput_ratio']}x sequential otter run "
+            f"({r['throughput_ratio_preflight_reused']}x with the preflight reused), "
+            f"{r['cnnkit_per_submission_worker_s']} s per submission"
+        )
+    return 0
+
+
+def _write(out: Path, rows: list[dict]) -> None:
     record = {
         "benchmark": "cnnkit grade --workers W vs sequential otter run, same submissions, one run",
         "note": "cnnkit times include the preflight (setup) once per batch; otter run copies only "
@@ -177,16 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1) + "\n")
-    for r in rows:
-        print(
-            f"{r['stage']}: {r['throughput_ratio']}x sequential otter run "
-            f"({r['throughput_ratio_preflight_reused']}x with the preflight reused), "
-            f"{r['cnnkit_per_submission_worker_s']} s per submission"
-        )
-    return 0
 
 
 if __name__ == "__main__":

@@ -80,14 +80,21 @@ def data_digest(paths: list[Path]) -> str:
 
 
 def data_sources() -> list[Path]:
-    """Where the data the cases read comes from on the host: torch's pretrained weights (TORCH_HOME,
-    else ~/.cache/torch), the kit's dataset cache (CNNKIT_DATA, else ~/.cache/cnnkit) and Debian's
-    datasets (/usr/share/datasets). See grade._sandbox_data for what the sandbox gets of them."""
+    """Where the data the cases read comes from on the host: torch's weight files of the kit's
+    models (TORCH_HOME, else ~/.cache/torch), the datasets' folders of the kit's cache (CNNKIT_DATA,
+    else ~/.cache/cnnkit; not the rest of it, which other tools write to) and Debian's datasets
+    (/usr/share/datasets). See grade._sandbox_data for what the sandbox gets of them."""
+    from cnnkit.data import list_datasets
     from cnnkit.data._common import cache_dir
+    from cnnkit.pretrained import KNOWN
 
     cache = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
     torch_home = Path(os.environ.get("TORCH_HOME") or Path(cache) / "torch").expanduser()
-    return [torch_home / "hub" / "checkpoints", cache_dir(), Path("/usr/share/datasets")]
+    found = torch_home / "hub" / "checkpoints"
+    models = tuple(f"{model}-" for model, *_ in KNOWN.values())
+    weights = [f for f in (found.iterdir() if found.is_dir() else []) if f.name.startswith(models)]
+    datasets = [cache_dir() / row["name"] for row in list_datasets()]
+    return [*weights, *datasets, Path("/usr/share/datasets")]
 
 
 def key(plan, sources: list[Path]) -> str:
