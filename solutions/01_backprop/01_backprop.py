@@ -176,23 +176,19 @@ points: 1
 hidden: false
 """ # END TEST CONFIG
 def test_q1_sigmoid_circuit_lecture_values(sigmoid_circuit):
-    import torch
-
     from cnnkit import checks
 
+    # The lecture's numbers: w0 x0 + w1 x1 + w2 = -2 + 6 - 3 = 1, L = sigmoid(1), dL/ds = L (1 - L);
+    # each input's gradient is dL/ds times its partner in the product (1 for the bias w2).
     inputs = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
-
-    def oracle():
-        t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in inputs.items()}
-        out = torch.sigmoid(t["w0"] * t["x0"] + t["w1"] * t["x1"] + t["w2"])
-        out.backward()
-        return out.item(), {k: v.grad.item() for k, v in t.items()}
-
+    z = 0.7310585786300049  # sigmoid(1), to double precision
+    ds = z * (1.0 - z)
+    local = {"w0": -1.0, "x0": 2.0, "w1": -2.0, "x1": -3.0, "w2": 1.0}
     L, grads = sigmoid_circuit(**inputs)
     checks.equal("gradient keys", sorted(grads), sorted(inputs))
-    checks.close("L", L, lambda: oracle()[0], rtol=1e-6)
+    checks.close("L", L, z, rtol=1e-6)
     for k in inputs:
-        checks.close(f"dL/d{k}", grads[k], lambda k=k: oracle()[1][k], rtol=1e-6)
+        checks.close(f"dL/d{k}", grads[k], local[k] * ds, rtol=1e-6)
 
 
 # %%
@@ -201,18 +197,18 @@ points: 1
 hidden: false
 """ # END TEST CONFIG
 def test_q1_max_copy_circuit_public(max_copy_circuit):
-    import torch
-
     from cnnkit import checks
 
-    for x, y, z in [(3.0, -1.0, 2.0), (-2.0, 4.0, -0.5)]:
-        t = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (x, y, z)]
-        out = torch.maximum(t[0], t[1]) * t[2] + t[0]
-        out.backward()
+    # f = max(x, y) * z + x by hand: the max routes the gradient to the larger input, x is used twice.
+    cases = {
+        (3.0, -1.0, 2.0): (9.0, {"x": 3.0, "y": 0.0, "z": 3.0}),
+        (-2.0, 4.0, -0.5): (-4.0, {"x": 1.0, "y": -0.5, "z": 4.0}),
+    }
+    for (x, y, z), (f_hand, grads_hand) in cases.items():
         f, grads = max_copy_circuit(x, y, z)
-        checks.close(f"f at {(x, y, z)}", f, out.item(), rtol=1e-7, atol=1e-10)
-        for k, tk in zip("xyz", t):
-            checks.close(f"df/d{k} at {(x, y, z)}", grads[k], tk.grad.item(), rtol=1e-7, atol=1e-10)
+        checks.close(f"f at {(x, y, z)}", f, f_hand, rtol=1e-7, atol=1e-10)
+        for k in "xyz":
+            checks.close(f"df/d{k} at {(x, y, z)}", grads[k], grads_hand[k], rtol=1e-7, atol=1e-10)
 
 
 # %%
@@ -464,20 +460,19 @@ points: 1
 hidden: false
 """ # END TEST CONFIG
 def test_q2_value_lecture_circuit(Value):
-    import torch
-
     from cnnkit import checks
 
+    # The lecture's numbers (see q1): s = 1, L = sigmoid(1), dL/dinput = dL/ds times its partner.
     inputs = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
+    z = 0.7310585786300049  # sigmoid(1), to double precision
+    ds = z * (1.0 - z)
+    local = {"w0": -1.0, "x0": 2.0, "w1": -2.0, "x1": -3.0, "w2": 1.0}
     v = {k: Value(x) for k, x in inputs.items()}
     out = (v["w0"] * v["x0"] + v["w1"] * v["x1"] + v["w2"]).sigmoid()
     out.backward()
-    t = {k: torch.tensor(x, dtype=torch.float64, requires_grad=True) for k, x in inputs.items()}
-    t_out = torch.sigmoid(t["w0"] * t["x0"] + t["w1"] * t["x1"] + t["w2"])
-    t_out.backward()
-    checks.close("L", out.data, t_out.item(), rtol=1e-7, atol=1e-10)
+    checks.close("L", out.data, z, rtol=1e-7, atol=1e-10)
     for k in inputs:
-        checks.close(f"dL/d{k}", v[k].grad, t[k].grad.item(), rtol=1e-7, atol=1e-10)
+        checks.close(f"dL/d{k}", v[k].grad, local[k] * ds, rtol=1e-7, atol=1e-10)
 
 
 # %%
@@ -486,23 +481,18 @@ points: 1
 hidden: false
 """ # END TEST CONFIG
 def test_q2_value_reused_node_and_backward_twice(Value):
-    import torch
-
     from cnnkit import checks
 
     a = Value(3.0)
     b = a + a
-    c = b + b
+    c = b + b  # c = 4 a, so dc/da = 4
     c.backward()
-    ta = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
-    tb = ta + ta
-    (tb + tb).backward()
-    checks.close("dc/da (a is used twice, twice)", a.grad, ta.grad.item(), rtol=1e-7, atol=1e-10)
+    checks.close("dc/da (a is used twice, twice)", a.grad, 4.0, rtol=1e-7, atol=1e-10)
     c.backward()
     checks.close(
         "dc/da after a second c.backward()",
         a.grad,
-        ta.grad.item(),
+        4.0,
         rtol=1e-7, atol=1e-10,
         msg="calling backward() twice must not double-count: reset the graph's gradients first",
     )
@@ -896,23 +886,23 @@ hidden: false
 """ # END TEST CONFIG
 def test_q3_affine_lecture_matmul(affine_forward, affine_backward):
     import numpy as np
-    import torch
 
     from cnnkit import checks
 
-    # The lecture's matrix-multiply example: X (2x3), W (3x4), upstream gradient dL/dY (2x4).
+    # The lecture's matrix-multiply example: X (2x3), W (3x4), upstream gradient dL/dY (2x4), and the
+    # products it works out on the slides.
     x = np.array([[2, 1, -3], [-3, 4, 2]], dtype=np.float64)
     w = np.array([[3, 2, 1, -1], [2, 1, 3, 2], [3, 2, 1, -2]], dtype=np.float64)
     dy = np.array([[2, 3, -3, 9], [-8, 1, 4, 6]], dtype=np.float64)
-    tx = torch.tensor(x, requires_grad=True)
-    tw = torch.tensor(w, requires_grad=True)
-    ty = tx @ tw
-    ty.backward(torch.tensor(dy))
+    lecture = {
+        "Y = X @ W": [[-1, -1, 2, 6], [5, 2, 11, 7]],
+        "dX": [[0, 16, -9], [-24, 9, -30]],
+        "dW": [[28, 3, -18, 0], [-30, 7, 13, 33], [-22, -7, 17, -15]],
+    }
     out, cache = affine_forward(x, w, np.zeros(4))
     dx, dw, db = affine_backward(dy, cache)
-    checks.close("Y = X @ W", out, ty.detach().numpy(), rtol=1e-7, atol=1e-10)
-    checks.close("dX", dx, tx.grad.numpy(), rtol=1e-7, atol=1e-10)
-    checks.close("dW", dw, tw.grad.numpy(), rtol=1e-7, atol=1e-10)
+    for name, got in [("Y = X @ W", out), ("dX", dx), ("dW", dw)]:
+        checks.close(name, got, np.array(lecture[name], dtype=np.float64), rtol=1e-7, atol=1e-10)
 
 
 # %%
@@ -959,8 +949,9 @@ points: 1
 hidden: false
 """ # END TEST CONFIG
 def test_q3_relu_sigmoid_numeric_gradients(relu_forward, relu_backward, sigmoid_forward, sigmoid_backward):
+    import math
+
     import numpy as np
-    import torch
 
     from cnnkit import checks
     from cnnkit.numeric.gradcheck import eval_numerical_gradient_array
@@ -971,17 +962,21 @@ def test_q3_relu_sigmoid_numeric_gradients(relu_forward, relu_backward, sigmoid_
             return float("inf")
         return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
 
+    # Values by hand: relu keeps positives; sigmoid(0) = 1/2, sigmoid(+-log 3) = 3/4 and 1/4.
+    hand = {
+        "relu": (relu_forward, [[-2.0, -0.5, 0.5, 3.0]], [[0.0, 0.0, 0.5, 3.0]]),
+        "sigmoid": (sigmoid_forward, [[0.0, math.log(3), -math.log(3), 0.0]], [[0.5, 0.75, 0.25, 0.5]]),
+    }
+    for name, (fwd, x_hand, out_hand) in hand.items():
+        out, _ = fwd(np.array(x_hand))
+        checks.close(f"{name} out", out, np.array(out_hand), rtol=1e-7, atol=1e-10)
     rng = checks.rng()
     x = rng.standard_normal((3, 5))
     x[np.abs(x) < 1e-3] = 0.5  # keep away from the kink of relu
     dout = rng.standard_normal((3, 5))
-    for name, fwd, bwd, tfn in [
-        ("relu", relu_forward, relu_backward, torch.relu),
-        ("sigmoid", sigmoid_forward, sigmoid_backward, torch.sigmoid),
-    ]:
+    for name, fwd, bwd in [("relu", relu_forward, relu_backward), ("sigmoid", sigmoid_forward, sigmoid_backward)]:
         out, cache = fwd(x)
         dx = bwd(dout, cache)
-        checks.close(f"{name} out", out, tfn(torch.tensor(x)).numpy(), rtol=1e-7, atol=1e-10)
         checks.equal(f"{name} dx shape", np.shape(dx), x.shape)
         dx_num = eval_numerical_gradient_array(lambda v, fwd=fwd: fwd(v)[0], x, dout)
         err = grad_error(dx, dx_num)
@@ -997,8 +992,6 @@ def test_q3_losses_public(softmax_loss, svm_loss):
     import math
 
     import numpy as np
-    import torch
-    import torch.nn.functional as F
 
     from cnnkit import checks
     from cnnkit.numeric.gradcheck import eval_numerical_gradient
@@ -1009,22 +1002,23 @@ def test_q3_losses_public(softmax_loss, svm_loss):
             return float("inf")
         return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
 
+    loss0, _ = softmax_loss(np.zeros((7, 10)), np.arange(7) % 10)
+    checks.close("softmax loss of all-zero scores (10 classes)", loss0, math.log(10), rtol=1e-7, atol=1e-10)
+    # Scores log(c): the softmax probabilities are c / sum(c), so the losses are known by hand.
+    loss, _ = softmax_loss(np.log([[1.0, 2.0, 5.0], [4.0, 4.0, 2.0]]), np.array([2, 0]))
+    checks.close("softmax loss of scores log([[1, 2, 5], [4, 4, 2]]), y = [2, 0]", loss, (math.log(8 / 5) + math.log(10 / 4)) / 2, rtol=1e-7, atol=1e-10)
+    # The lecture's three images: hinge losses 2.9, 0 and 12.9.
+    lecture = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]])
+    loss, _ = svm_loss(lecture, np.array([0, 1, 2]))
+    checks.close("svm loss of the lecture's example", loss, (2.9 + 0.0 + 12.9) / 3, rtol=1e-7, atol=1e-10)
     rng = checks.rng()
     scores = rng.standard_normal((5, 4))
     y = rng.integers(4, size=5)
-    loss0, _ = softmax_loss(np.zeros((7, 10)), np.arange(7) % 10)
-    checks.close("softmax loss of all-zero scores (10 classes)", loss0, math.log(10), rtol=1e-7, atol=1e-10)
-    loss, dscores = softmax_loss(scores, y)
-    checks.close("softmax loss", loss, F.cross_entropy(torch.tensor(scores), torch.tensor(y)).item(), rtol=1e-7, atol=1e-10)
-    num = eval_numerical_gradient(lambda s: softmax_loss(s, y)[0], scores)
-    err = grad_error(dscores, num)
-    checks.true("softmax dscores matches numeric", err < 1e-7, f"softmax dscores: relative error {err:.1e} vs the numeric gradient")
-    loss, dscores = svm_loss(scores, y)
-    t_loss = F.multi_margin_loss(torch.tensor(scores), torch.tensor(y)) * scores.shape[1]
-    checks.close("svm loss", loss, t_loss.item(), rtol=1e-7, atol=1e-10)
-    num = eval_numerical_gradient(lambda s: svm_loss(s, y)[0], scores)
-    err = grad_error(dscores, num)
-    checks.true("svm dscores matches numeric", err < 1e-7, f"svm dscores: relative error {err:.1e} vs the numeric gradient")
+    for name, fn in [("softmax", softmax_loss), ("svm", svm_loss)]:
+        _, dscores = fn(scores, y)
+        num = eval_numerical_gradient(lambda s, fn=fn: fn(s, y)[0], scores)
+        err = grad_error(dscores, num)
+        checks.true(f"{name} dscores matches numeric", err < 1e-7, f"{name} dscores: relative error {err:.1e} vs the numeric gradient")
 
 
 # %%
@@ -1358,9 +1352,9 @@ points: 1
 hidden: false
 """ # END TEST CONFIG
 def test_q4_loss_and_numeric_gradients(TwoLayerNet):
+    import math
+
     import numpy as np
-    import torch
-    import torch.nn.functional as F
 
     from cnnkit import checks
     from cnnkit.numeric.gradcheck import eval_numerical_gradient
@@ -1371,16 +1365,20 @@ def test_q4_loss_and_numeric_gradients(TwoLayerNet):
             return float("inf")
         return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
 
+    # By hand: the hidden layer is relu([1, -2]) = [1, 0] and relu([0, 0]) = [0, 0], so the scores are
+    # [log 3, log 2] and [0, log 2]: probabilities [3/5, 2/5] and [1/3, 2/3].
+    net = TwoLayerNet(input_dim=2, hidden_dim=2, num_classes=2, weight_scale=1.0, reg=0.0)
+    net.params = {"W1": np.eye(2), "b1": np.array([0.0, -1.0]),
+                  "W2": np.array([[math.log(3), 0.0], [5.0, 0.0]]), "b2": np.array([0.0, math.log(2)])}
+    loss, _ = net.loss(np.array([[1.0, -1.0], [0.0, 1.0]]), np.array([1, 0]))
+    checks.close("loss of the hand-computed net", loss, (math.log(5 / 2) + math.log(3)) / 2, rtol=1e-7, atol=1e-10)
     rng = checks.rng()
     net = TwoLayerNet(input_dim=6, hidden_dim=5, num_classes=3, weight_scale=1.0, reg=0.0)
     net.params = {"W1": rng.standard_normal((6, 5)), "b1": rng.standard_normal(5),
                   "W2": rng.standard_normal((5, 3)), "b2": rng.standard_normal(3)}
     X = rng.standard_normal((4, 6))
     y = rng.integers(3, size=4)
-    t = {k: torch.tensor(v) for k, v in net.params.items()}
-    scores = torch.relu(torch.tensor(X) @ t["W1"] + t["b1"]) @ t["W2"] + t["b2"]
     loss, grads = net.loss(X, y)
-    checks.close("loss", loss, F.cross_entropy(scores, torch.tensor(y)).item(), rtol=1e-7, atol=1e-10)
     for k in ["W1", "b1", "W2", "b2"]:
         num = eval_numerical_gradient(lambda _: net.loss(X, y)[0], net.params[k])
         err = grad_error(grads[k], num)

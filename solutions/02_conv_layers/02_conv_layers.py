@@ -228,29 +228,30 @@ points: 1
 hidden: false
 """ # END TEST CONFIG
 def test_trace_alexnet_public(trace_shapes, alexnet_spec):
-    import torch
-    from torch import nn
-
     from cnnkit import checks
 
+    # The lecture's AlexNet table: output shape (C, H, W), activations and parameters of each layer.
+    table = [
+        ("CONV1", (96, 55, 55), 290400, 34944),
+        ("POOL1", (96, 27, 27), 69984, 0),
+        ("NORM1", (96, 27, 27), 69984, 0),
+        ("CONV2", (256, 27, 27), 186624, 614656),
+        ("POOL2", (256, 13, 13), 43264, 0),
+        ("NORM2", (256, 13, 13), 43264, 0),
+        ("CONV3", (384, 13, 13), 64896, 885120),
+        ("CONV4", (384, 13, 13), 64896, 1327488),
+        ("CONV5", (256, 13, 13), 43264, 884992),
+        ("POOL3", (256, 6, 6), 9216, 0),
+        ("FC6", (4096, 1, 1), 4096, 37752832),
+        ("FC7", (4096, 1, 1), 4096, 16781312),
+        ("FC8", (1000, 1, 1), 1000, 4097000),
+    ]
     rows = trace_shapes(alexnet_spec(), (3, 227, 227))
-    checks.equal("number of rows (input + layers)", len(rows), len(alexnet_spec()) + 1)
-    x = torch.empty(1, 3, 227, 227, device="meta")
-    for spec, row in zip(alexnet_spec(), rows[1:]):
-        if spec["kind"] == "conv":
-            layer = nn.Conv2d(x.shape[1], spec["filters"], spec["size"], spec["stride"], spec["pad"])
-        elif spec["kind"] == "pool":
-            layer = nn.MaxPool2d(spec["size"], spec["stride"])
-        elif spec["kind"] == "fc":
-            layer = nn.Sequential(nn.Flatten(), nn.Linear(x[0].numel(), spec["units"]))
-        else:
-            layer = nn.Identity()
-        layer = layer.to("meta")
-        x = layer(x)
-        shape = tuple(x.shape[1:]) if x.dim() == 4 else (x.shape[1], 1, 1)
-        checks.equal(f"{spec['name']} output shape", tuple(row["shape"]), shape)
-        checks.equal(f"{spec['name']} activations", row["activations"], x[0].numel())
-        checks.equal(f"{spec['name']} params", row["params"], sum(p.numel() for p in layer.parameters()))
+    checks.equal("number of rows (input + layers)", len(rows), len(table) + 1)
+    for (name, shape, activations, params), row in zip(table, rows[1:]):
+        checks.equal(f"{name} output shape", tuple(row["shape"]), shape)
+        checks.equal(f"{name} activations", row["activations"], activations)
+        checks.equal(f"{name} params", row["params"], params)
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -494,6 +495,8 @@ points: 1
 hidden: false
 """ # END TEST CONFIG
 def test_convolve2d_impulse_and_gaussian(convolve2d, gaussian_kernel):
+    import math
+
     import numpy as np
 
     from cnnkit import checks
@@ -505,11 +508,17 @@ def test_convolve2d_impulse_and_gaussian(convolve2d, gaussian_kernel):
         "convolve2d(impulse, kernel)", convolve2d(impulse, kernel), kernel,
         msg="the convolution of a centred impulse must reproduce the kernel",
     )
-    g = gaussian_kernel(5, 1.0)
+    g = np.asarray(gaussian_kernel(5, 1.0), dtype=np.float64)
     checks.equal("gaussian_kernel(5, 1.0).shape", np.shape(g), (5, 5))
-    r = np.arange(5) - 2.0
-    formula = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / 2.0)
-    checks.close("gaussian_kernel(5, 1.0)", g, formula / formula.sum(), rtol=1e-9, atol=1e-12)
+    checks.close("sum of gaussian_kernel(5, 1.0) (a blur kernel sums to 1)", float(g.sum()), 1.0, rtol=1e-9)
+    asym = float(max(np.abs(g - g.T).max(), np.abs(g - g[::-1, ::-1]).max())) if g.shape == (5, 5) else math.inf
+    checks.true("gaussian_kernel(5, 1.0) is symmetric about its centre", asym < 1e-15, f"entries mirrored about the centre differ by up to {asym:.1e}")
+    # Ratios fixed by the Gaussian's definition: one pixel from the centre the weight falls by
+    # exp(1 / (2 sigma^2)), two pixels diagonally (u^2 + v^2 = 8) by exp(8 / (2 sigma^2)).
+    for sigma in (1.0, 2.0):
+        g = np.asarray(gaussian_kernel(5, sigma), dtype=np.float64)
+        checks.close(f"gaussian_kernel(5, {sigma}): centre / neighbour", g[2, 2] / g[2, 3], math.exp(1 / (2 * sigma**2)), rtol=1e-9)
+        checks.close(f"gaussian_kernel(5, {sigma}): centre / corner", g[2, 2] / g[0, 0], math.exp(8 / (2 * sigma**2)), rtol=1e-9)
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -1450,12 +1459,19 @@ def test_convnet_initial_loss_and_shapes(ThreeLayerConvNet):
 points: 1
 hidden: false
 """ # END TEST CONFIG
-def test_convnet_vs_torch_public(ThreeLayerConvNet):
+def test_convnet_hand_loss_and_numeric_gradients(ThreeLayerConvNet):
+    import math
+
     import numpy as np
-    import torch
-    import torch.nn.functional as F
 
     from cnnkit import checks
+    from cnnkit.numeric.gradcheck import eval_numerical_gradient
+
+    def grad_error(a, b):  # relative error of the whole array: tiny entries do not dominate
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if a.shape != b.shape:
+            return float("inf")
+        return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
 
     rng = checks.rng()
     np.random.seed(1)
@@ -1463,18 +1479,28 @@ def test_convnet_vs_torch_public(ThreeLayerConvNet):
         input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=7, num_classes=5,
         weight_scale=0.3, reg=0.1, dtype=np.float64,
     )
+    X, y = rng.standard_normal((4, 3, 8, 8)), rng.integers(0, 5, 4)
+    # By hand: with every weight 0 the scores are b3 = log([1, 2, 3, 4, 5]) whatever the input, so
+    # class c has probability (c + 1) / 15 and no weight adds to the L2 term.
+    saved = dict(model.params)  # the zeros below are new arrays: these stay untouched
+    for k in model.params:
+        model.params[k] = np.zeros_like(saved[k])
+    model.params["b3"] = np.log(np.arange(1.0, 6.0))
+    loss, _ = model.loss(X, y)
+    checks.close("loss with zero weights and b3 = log([1, 2, 3, 4, 5])", loss, float(np.mean(np.log(15 / (y + 1)))), rtol=1e-9)
+    model.params = saved
     for k in ("b1", "b2", "b3"):
         model.params[k] = rng.standard_normal(model.params[k].shape)
-    X, y = rng.standard_normal((6, 3, 8, 8)), rng.integers(0, 5, 6)
-    t = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
-    h = F.max_pool2d(F.relu(F.conv2d(torch.tensor(X), t["W1"], t["b1"], padding=1)), 2, 2)
-    scores = F.relu(h.flatten(1) @ t["W2"] + t["b2"]) @ t["W3"] + t["b3"]
-    ref = F.cross_entropy(scores, torch.tensor(y)) + 0.05 * sum((t[k] ** 2).sum() for k in ("W1", "W2", "W3"))
-    ref.backward()
     loss, grads = model.loss(X, y)
-    checks.close("loss", loss, ref.item(), rtol=1e-9)
-    for k in sorted(t):
-        checks.close(f"grads[{k!r}]", grads[k], t[k].grad.numpy(), rtol=1e-8, atol=1e-10)
+    model.reg = 0.0
+    data_loss, _ = model.loss(X, y)
+    model.reg = 0.1
+    l2 = sum(float(np.sum(model.params[k] ** 2)) for k in ("W1", "W2", "W3"))
+    checks.close("loss minus its data term (0.5 * reg * the squared weights' sum)", loss - data_loss, 0.5 * 0.1 * l2, rtol=1e-9)
+    for k in sorted(model.params):
+        num = eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[k])
+        err = grad_error(grads[k], num)
+        checks.true(f"grads[{k!r}] matches numeric", err < 1e-6, f"grads[{k!r}]: relative error {err:.1e} vs the numeric gradient")
 
 # %%
 """ # BEGIN TEST CONFIG

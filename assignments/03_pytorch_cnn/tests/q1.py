@@ -7,11 +7,9 @@ points = None
 
 @test_case(points=1, hidden=False)
 def test_q1_circuit_lecture_values(sigmoid_circuit_autograd):
-    import math
     from cnnkit import checks
     L, grads = sigmoid_circuit_autograd(2.0, -1.0, -3.0, -2.0, -3.0)
-    s = 2.0 * -1.0 + -3.0 * -2.0 + -3.0
-    z = 1.0 / (1.0 + math.exp(-s))
+    z = 0.7310585786300049
     ds = z * (1.0 - z)
     checks.close('L', L, z, rtol=1e-09)
     checks.equal('gradient names', sorted(grads), ['w0', 'w1', 'w2', 'x0', 'x1'])
