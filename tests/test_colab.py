@@ -67,6 +67,19 @@ def test_local_bootstrap_installs_nothing_and_reports(monkeypatch, tmp_path, cap
     assert "torch.cuda.is_available() is False" in out
 
 
+def test_a_graded_kernel_skips_the_device_check(monkeypatch, tmp_path, capsys, cuda_calls):
+    # `cnnkit grade` sets CNNKIT_GRADING: the torch import behind the device line would cost every
+    # submission of the numpy stages seconds, and nobody reads the graded kernel's output
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    monkeypatch.setenv("CNNKIT_GRADING", "1")
+    monkeypatch.chdir(tmp_path)
+    info = colab.bootstrap("01_backprop", runner=FakeRunner())
+    assert cuda_calls == []
+    assert info["device"] == "not checked while grading"
+    assert f"cnnkit {cnnkit.__version__}" in capsys.readouterr().out
+
+
 def test_colab_installs_cnnkit_and_otter_and_fetches_tests(fake_colab, cuda_calls, capsys):
     runner = FakeRunner()
     info = colab.bootstrap("01_backprop", runner=runner)

@@ -182,6 +182,13 @@ def reference_run(plan: Plan, root: Path) -> dict:
     - records: {case: {"error", "records"}} of the kernel cases; raises PreflightError naming the
       cases that fail (the grading environment cannot score the solution).
     """
+    from cnnkit.grading import preflight_cache
+
+    preflight_key = preflight_cache.key(plan, preflight_cache.data_sources())
+    kept = preflight_cache.load(plan.cache, preflight_key)
+    if kept is not None:  # the same build, grader, limits, seed and environment passed before
+        plan.pristine = kept.pristine
+        return kept.records
     work = Path(tempfile.mkdtemp(prefix="cnnkit-ref-", dir=plan.tmp))
     try:
         files = work / "files"
@@ -217,6 +224,7 @@ def reference_run(plan: Plan, root: Path) -> dict:
                 "grading environment, so grading would be wrong for everyone. Failing cases:\n  "
                 + "\n  ".join(failing)
             )
+        preflight_cache.store(plan.cache, preflight_key, work / "records")
         return got
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -226,6 +226,9 @@ def _client_class():
 def _run(cfg_path: str) -> int:
     import logging
 
+    # nbformat's validator imports jsonschema, whose optional IRI check builds a lark grammar on
+    # import (1-3 s per submission); no notebook schema checks that format
+    sys.modules.setdefault("rfc3987_syntax", None)
     import nbformat
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager

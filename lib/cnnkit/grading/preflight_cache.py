@@ -1,0 +1,169 @@
+"""The preflight's result, kept in the output folder and reused while nothing that decides it changed.
+
+The reference run (the solution graded in "reference" mode, `grade.reference_run`) is both the
+preflight (the solution must score full marks here) and the source of the reference values every
+submission is judged against. It costs a whole notebook run before anyone is graded. Its outcome is
+decided by: the stage's build (the autograder zip, the solution folder), the grader's code
+(`grade.grader_version`), the limits, the grading seed (hidden cases draw their inputs from it), the
+interpreter and its installed packages, and the data the cases read. A batch into the same output
+folder with all of these unchanged (a resumed batch, `--force NAME`, `--append` of late submissions,
+a rerun after a crash) reuses the stored records instead of running the solution again.
+
+Stored in `OUT/.cache/preflight/<key>/` (the probe's `records.json`, `.npy` files and
+`environment.json`, copied after a passing preflight only). The output folder is covered in every
+sandbox, so no kernel can plant an entry; entries are read back with the probe's own bounded,
+pickle-free readers. A new output folder gets a fresh seed, hence a new key: the first batch of a
+folder always runs the preflight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cnnkit.grading.records import load_environment, load_records
+
+FOLDER = "preflight"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A stored reference run: the kernel cases' records and the watched functions' digests."""
+
+    records: dict
+    pristine: dict
+
+
+def environment_digest() -> str:
+    """sha256 of the interpreter and its installed distributions (name and version each).
+
+    Returns:
+    - digest: hex; changes when Python, numpy, torch, otter or the kit itself is reinstalled at
+      another version.
+    """
+    from importlib import metadata
+
+    dists = sorted(
+        f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata
+    )
+    text = json.dumps([os.path.realpath(sys.executable), sys.version, dists])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def data_digest(paths: list[Path]) -> str:
+    """sha256 of the names, sizes and modification times of the files below `paths` (the data
+    the cases read: a replaced weight file or dataset changes it).
+
+    Inputs:
+    - paths: files or folders (missing ones count as missing).
+
+    Returns:
+    - digest: hex.
+    """
+    h = hashlib.sha256()
+    for top in sorted(str(p) for p in paths):
+        h.update(top.encode() + b"\0")
+        entries = [Path(top)] if os.path.isfile(top) else sorted(Path(top).rglob("*"))
+        for f in entries:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            if f.is_file():
+                h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return h.hexdigest()
+
+
+def data_sources() -> list[Path]:
+    """Where the data the cases read comes from on the host: torch's weight files of the kit's
+    models (TORCH_HOME, else ~/.cache/torch), the datasets' folders of the kit's cache (CNNKIT_DATA,
+    else ~/.cache/cnnkit; not the rest of it, which other tools write to) and Debian's datasets
+    (/usr/share/datasets). See runs/batch for what the sandbox gets of them."""
+    from cnnkit.data import list_datasets
+    from cnnkit.data._common import cache_dir
+    from cnnkit.pretrained import KNOWN
+
+    cache = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    torch_home = Path(os.environ.get("TORCH_HOME") or Path(cache) / "torch").expanduser()
+    found = torch_home / "hub" / "checkpoints"
+    models = tuple(f"{model}-" for model, *_ in KNOWN.values())
+    weights = [f for f in (found.iterdir() if found.is_dir() else []) if f.name.startswith(models)]
+    datasets = [cache_dir() / row["name"] for row in list_datasets()]
+    return [*weights, *datasets, Path("/usr/share/datasets")]
+
+
+def key(plan, sources: list[Path]) -> str:
+    """The preflight's cache key: everything that decides the reference run's outcome.
+
+    Inputs:
+    - plan: grade.Plan (stage, ag.zip_hash, ag.reference_hash, grader, limits, seed).
+    - sources: the data the cases read, where they come from on the host (see data_digest).
+
+    Returns:
+    - key: hex sha256.
+    """
+    limits = asdict(plan.limits)
+    limits.pop("hide")  # temp and submission paths: they differ per batch, the run does not
+    limits.pop("read_only")
+    text = json.dumps(
+        [
+            plan.stage,
+            plan.ag.zip_hash,
+            plan.ag.reference_hash,
+            plan.grader,
+            limits,
+            plan.seed,
+            environment_digest(),
+            data_digest(sources),
+            shutil.which("bwrap"),  # the sandbox the solution ran in
+        ],
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load(cache: Path, entry_key: str) -> Reference | None:
+    """The stored reference run under `entry_key`, or None (missing or unreadable: run it again).
+
+    Inputs:
+    - cache: the output folder's `.cache`.
+    - entry_key: from `key`.
+
+    Returns:
+    - reference: Reference, or None.
+    """
+    folder = Path(cache) / FOLDER / entry_key
+    if not (folder / "records.json").is_file():
+        return None
+    records = load_records(folder)
+    if not records or any(r["error"] for r in records.values()):
+        return None  # only passing preflights are stored; anything else is not ours
+    return Reference(records, load_environment(folder))
+
+
+def store(cache: Path, entry_key: str, records_dir: Path) -> None:
+    """Keep a passing reference run's probe output under `entry_key` (atomically: a copy, then a
+    rename; older entries of the folder are removed, only the latest build's is worth keeping).
+
+    Inputs:
+    - cache: the output folder's `.cache`.
+    - entry_key: from `key`.
+    - records_dir: the reference probe's output directory (records.json, .npy, environment.json).
+    """
+    base = Path(cache) / FOLDER
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = base / f".{entry_key}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for f in Path(records_dir).iterdir():
+        if f.is_file() and not f.is_symlink():
+            shutil.copyfile(f, tmp / f.name)
+    for old in base.iterdir():
+        if old.name != tmp.name:
+            shutil.rmtree(old, ignore_errors=True)
+    os.replace(tmp, base / entry_key)
