@@ -24,8 +24,8 @@ from cnnkit.grading.nbgrader import (
     master_to_nbgrader,
     question_points,
     solution_source,
-    submission_from_otter,
 )
+from cnnkit.grading.nbgrader_submissions import submission_from_otter
 from cnnkit.grading.paths import repo_root, stage_dirs
 from cnnkit.grading.stage import NAMES as STAGES
 

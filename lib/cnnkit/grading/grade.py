@@ -29,16 +29,17 @@ picture.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnkit.grading import report as report_mod
+from cnnkit.grading import shard as shard_mod
 from cnnkit.grading.autograder import Autograder, Case, load_autograder
 from cnnkit.grading.batch import grade_batch, parse_force, write_batch_info
 from cnnkit.grading.contract import DEFAULT_TIMEOUT, Limits
 from cnnkit.grading.errors import GradingError, PreflightError, SubmissionError
 from cnnkit.grading.intake import Submission, collect, describe
 from cnnkit.grading.outdir import OutputFolder, State
+from cnnkit.grading.report import GradeResult
 
 # the entry points other code imports from here
 __all__ = [
@@ -54,38 +55,6 @@ __all__ = [
     "load_autograder",
     "plan_text",
 ]
-
-
-@dataclass
-class GradeResult:
-    """Outcome of a batch: one row per submission plus the paths of the written files."""
-
-    stage: str
-    out: Path
-    rows: list[dict] = field(default_factory=list)
-    questions: list[str] = field(default_factory=list)
-    possible: dict[str, float] = field(default_factory=dict)
-    graded_now: int = 0
-    kept: int = 0  # rows of earlier runs kept by --append
-    seed: int | None = None
-    skipped: list = field(default_factory=list)  # intake.Skipped: nobody's submission
-
-    @property
-    def failed(self) -> list[dict]:
-        """The rows that could not be graded (0 points and a reason)."""
-        return [r for r in self.rows if r["status"] != "Completed"]
-
-    @property
-    def csv(self) -> Path:
-        return self.out / "final_grades.csv"
-
-    @property
-    def report(self) -> Path:
-        return self.out / "report.md"
-
-    def summary(self) -> str:
-        """The gradebook as a text table (student x question, total) and where the report is."""
-        return report_mod.summary_table(self)
 
 
 def collect_submissions(paths: list[Path], stage: str = "") -> list[Submission]:
@@ -151,7 +120,6 @@ def grade(
         limits = Limits.for_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
     pkg = Path(library).resolve() if library else Path(__file__).resolve().parents[1]
     from cnnkit.grading import post
-    from cnnkit.grading import shard as shard_mod
 
     part = shard_mod.Shard.parse(shard) if shard else shard_mod.ALL
     if append and part != shard_mod.ALL:

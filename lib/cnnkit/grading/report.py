@@ -1,5 +1,6 @@
-"""Outputs of `cnnkit grade`: final_grades.csv (otter grade's format), results.json, report.md,
-feedback/<student>.md, and the text gradebook that `GradeResult.summary()` prints.
+"""Outputs of `cnnkit grade`: the GradeResult of a batch, and what is written of it:
+final_grades.csv (otter grade's format), results.json, report.md, feedback/<student>.md, and the text
+gradebook that `GradeResult.summary()` prints.
 
 Hidden cases appear by name and pass/fail only: never their source, inputs, messages or expected values.
 """
@@ -11,9 +12,43 @@ import io
 import json
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnkit.grading.outdir import file_names, write_text
+
+
+@dataclass
+class GradeResult:
+    """Outcome of a batch: one row per submission plus the paths of the written files."""
+
+    stage: str
+    out: Path
+    rows: list[dict] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+    possible: dict[str, float] = field(default_factory=dict)
+    graded_now: int = 0
+    kept: int = 0  # rows of earlier runs kept by --append
+    seed: int | None = None
+    skipped: list = field(default_factory=list)  # intake.Skipped: nobody's submission
+
+    @property
+    def failed(self) -> list[dict]:
+        """The rows that could not be graded (0 points and a reason)."""
+        return [r for r in self.rows if r["status"] != "Completed"]
+
+    @property
+    def csv(self) -> Path:
+        return self.out / "final_grades.csv"
+
+    @property
+    def report(self) -> Path:
+        return self.out / "report.md"
+
+    def summary(self) -> str:
+        """The gradebook as a text table (student x question, total) and where the report is."""
+        return summary_table(self)
+
 
 # the column names and first-row label of otter.grade.utils.merge_scores_to_df (otter 7)
 FILE_KEY = "file"
