@@ -29,6 +29,7 @@ import hashlib
 import html
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -474,19 +475,16 @@ def update(
 
 
 def chromium() -> str | None:
-    """A Chromium/Chrome executable (PATH, then playwright's download), or None."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome", "headless_shell"):
+    """A Chromium executable: $CNNKIT_CHROMIUM, else one on PATH (the kit's browser test installs
+    Debian's), or None."""
+    env = os.environ.get("CNNKIT_CHROMIUM")
+    if env and Path(env).is_file():
+        return env
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
         found = shutil.which(name)
         if found:
             return found
-    try:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as p:
-            path = p.chromium.executable_path
-        return path if Path(path).is_file() else None
-    except Exception:  # noqa: BLE001 - no playwright, or no browser downloaded
-        return None
+    return None
 
 
 def pdfs(out: Path, stage: str, questions: list[WrittenQuestion], entries: list[Entry]) -> list:
@@ -501,8 +499,8 @@ def pdfs(out: Path, stage: str, questions: list[WrittenQuestion], entries: list[
     exe = chromium()
     if exe is None:
         raise FileNotFoundError(
-            "no Chromium for the PDFs (install it with `python -m playwright install chromium`, "
-            "or put chromium on PATH); the HTML packets are written anyway"
+            "no Chromium for the PDFs (apt-get install chromium, or set CNNKIT_CHROMIUM to a "
+            "Chromium/Chrome executable); the HTML packets are written anyway"
         )
     dest = Path(out) / FOLDER / "pdf"
     dest.mkdir(parents=True, exist_ok=True)
