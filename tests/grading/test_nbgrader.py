@@ -68,6 +68,12 @@ def test_every_case_becomes_a_graded_cell_with_its_points(stage, tmp_path):
             continue
         assert meta["schema_version"] == 3
         assert set(meta) >= {"grade", "solution", "locked", "grade_id"}
+        if cell.cell_type == "markdown":  # a written question: a manually graded answer cell
+            assert meta["grade"] and meta["solution"] and not meta["locked"]
+            assert meta["grade_id"] in {
+                q.name for q in master.read(stage_dirs(stage, ROOT).master).written
+            }
+            continue
         if meta["grade"]:
             assert meta["locked"] and not meta["solution"]
             tree = ast.parse(cell.source)  # `### ...` delimiters are comments

@@ -332,11 +332,11 @@ def test_a_batch_with_written_answers_end_to_end(tmp_path, capsys):
     assert (grades["ann.ipynb"]["w1"], grades["ann.ipynb"]["w2"]) == ("2", "3")
     assert float(grades["ann.ipynb"]["total_points_earned"]) == auto["ann.ipynb"] + 5
     assert (grades["bob.ipynb"]["w1"], grades["bob.ipynb"]["w2"]) == ("0", "")
-    feedback = (out / "feedback" / "ann.md").read_text()
+    feedback = (out / "feedback" / "ann.ipynb.md").read_text()
     assert "## w1 (written)" in feedback and "- 2 / 3 points" in feedback
     assert "TA's comment: right order, no float32 reason" in feedback
-    assert "## w2 (written)" in (out / "feedback" / "bob.md").read_text()
-    assert "not graded yet" in (out / "feedback" / "bob.md").read_text()
+    assert "## w2 (written)" in (out / "feedback" / "bob.ipynb.md").read_text()
+    assert "not graded yet" in (out / "feedback" / "bob.ipynb.md").read_text()
     results = json.loads((out / "results.json").read_text())
     bob = next(s for s in results["submissions"] if s["file"] == "bob.ipynb")
     assert bob["manual_missing"] == ["w2"] and bob["questions"]["w2"]["score"] is None
