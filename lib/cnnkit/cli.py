@@ -119,7 +119,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     print(result.summary())
     if result.failed:
         return EXIT_ROWS_FAILED
-    return EXIT_MANUAL_MISSING if result.manual and not result.manual.complete else 0
+    manual = result.manual
+    return EXIT_MANUAL_MISSING if manual and manual.active and not manual.complete else 0
 
 
 def _positive_int(text: str) -> int:

@@ -300,8 +300,10 @@ def test_a_batch_with_written_answers_end_to_end(tmp_path, capsys):
     ]
     page = (out / "written" / "w1.html").read_text()
     assert "About 1e-9: right." in page and "No idea." in page and "data:image/png" in page
+    # before any score is merged the gradebook is the auto part, and the summary says so
+    assert not result.manual.active and "not graded yet" in result.summary()
     grades = _read_csv(out / "final_grades.csv")
-    assert grades["points-per-question"]["w1"] == "3" and grades["ann.ipynb"]["w1"] == ""
+    assert "w1" not in grades["points-per-question"]
     auto = {f: float(r["total_points_earned"]) for f, r in grades.items()}
 
     rows = list(csv.DictReader((out / "written" / "scores.csv").open()))
@@ -329,6 +331,11 @@ def test_a_batch_with_written_answers_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "1 missing manual score(s)" in printed and "bob.ipynb:w2" in printed
     grades = _read_csv(out / "final_grades.csv")
+    assert grades["points-per-question"]["w1"] == "3"
+    assert (
+        float(grades["points-per-question"]["total_points_earned"])
+        == auto["points-per-question"] + 6
+    )
     assert (grades["ann.ipynb"]["w1"], grades["ann.ipynb"]["w2"]) == ("2", "3")
     assert float(grades["ann.ipynb"]["total_points_earned"]) == auto["ann.ipynb"] + 5
     assert (grades["bob.ipynb"]["w1"], grades["bob.ipynb"]["w2"]) == ("0", "")

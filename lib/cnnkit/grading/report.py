@@ -28,14 +28,16 @@ def _num(x: float):
 
 
 def _written(result) -> list[str]:
-    """The written questions of a batch (graded by people, merged from the TA's scores)."""
-    return list(getattr(result, "written", []) or [])
+    """The written questions of a batch (graded by people, merged from the TA's scores) once their
+    manual phase has begun (written.Manual.active); before that the gradebook is the auto part."""
+    manual = getattr(result, "manual", None)
+    return list(result.written) if manual is not None and manual.active else []
 
 
 def _possible_all(result) -> dict[str, float]:
     """Points possible per question, the written questions' included."""
     manual = getattr(result, "manual", None)
-    return {**result.possible, **(manual.possible if manual else {})}
+    return {**result.possible, **(manual.possible if _written(result) else {})}
 
 
 def _score(result, row: dict, q: str):
@@ -303,7 +305,7 @@ def summary_table(result) -> str:
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*r) for r in body]
     lines += ["", *failure_lines(result)]
-    if _written(result):
+    if getattr(result, "manual", None) is not None:
         lines += [*result.manual.lines(), f"written packets: {result.out / 'written'}"]
     lines += [
         f"report: {result.report}",

@@ -99,6 +99,9 @@ class Manual:
     missing: list[tuple[str, str]] = field(default_factory=list)  # (student, question)
     regrade: list[tuple[str, str]] = field(default_factory=list)  # changed since scored
     errors: list[str] = field(default_factory=list)  # bad rows of the TA's file
+    # the manual phase has begun (scores given now with --manual, or merged before): from then on
+    # the written questions are columns of the gradebook and part of the totals
+    active: bool = False
 
     @property
     def possible(self) -> dict[str, float]:
@@ -112,6 +115,12 @@ class Manual:
         """The summary lines `cnnkit grade` prints."""
         n = len(self.questions)
         out = [f"written questions: {n} ({', '.join(q.name for q in self.questions)})"]
+        if not self.active:
+            out.append(
+                f"  not graded yet: score {len(self.missing)} answer(s) in {FOLDER}/{SCORES}, then "
+                "merge with --manual (until then they are not in the gradebook's totals)"
+            )
+            return out
         for what, pairs in (
             ("missing manual score(s)", self.missing),
             ("answer(s) changed since scored, regrade", self.regrade),
@@ -414,7 +423,7 @@ def update(
     stored = _stored(out)  # {student: {q: {points, comment, hash}}}
     current = {e.name: {q: a.hash for q, a in e.answers.items()} for e in entries}
     by_name = {q.name: q for q in questions}
-    manual = Manual(questions)
+    manual = Manual(questions, active=scores_csv is not None or bool(stored))
     if scores_csv is not None:
         for n, row in enumerate(read_scores(scores_csv), start=2):
             who, q, pts = row.get("student", ""), row.get("question", ""), row.get("points", "")
