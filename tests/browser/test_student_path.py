@@ -251,7 +251,9 @@ def _student_path(page, lab, chromium, screenshots):
     answer_text = "The relative errors are about 1e-10, far below 1e-6: my backward pass is right."
     stub = page.locator(".jp-Notebook .jp-MarkdownCell").filter(has_text="Type your answer here")
     stub.first.wait_for(state="attached", timeout=WAIT)
-    md = stub.first
+    # pinned by its position: the filter would move on to w2's stub once this one is answered
+    where = stub.first.get_attribute("data-windowed-list-index")
+    md = page.locator(f".jp-Notebook .jp-Cell[data-windowed-list-index='{where}']")
     md.evaluate("(el) => el.scrollIntoView({block: 'center'})")
     md.dblclick()
     editor = md.locator(".jp-InputArea-editor .cm-content")

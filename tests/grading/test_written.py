@@ -373,3 +373,24 @@ def test_pdf_of_a_submissions_written_answers(tmp_path):
     entry = written.Entry("ann", "abc", written.find_answers(nb, questions, starter))
     (pdf,) = written.pdfs(tmp_path, STAGE, questions, [entry])
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
+
+
+def test_otter_submissions_bring_their_written_answers_to_nbgrader():
+    """`submission_from_otter` puts each written answer into the manually graded cell it belongs to."""
+    from cnnkit.grading.nbgrader import master_to_nbgrader, submission_from_otter
+
+    release = master_to_nbgrader(stage_dirs(STAGE, ROOT).master)
+    starter = json.loads(stage_dirs(STAGE, ROOT).student_nb.read_text())
+    answered = _answered(starter, {"w1": "Mine: about 1e-10.", "w2": "3.16x"})
+    theirs = nbformat.reads(json.dumps(answered), as_version=4)
+    nb = submission_from_otter(theirs, release)
+    cells = {
+        c.metadata["nbgrader"]["grade_id"]: c
+        for c in nb.cells
+        if c.cell_type == "markdown" and "nbgrader" in c.metadata
+    }
+    assert cells["w1"].source == "Mine: about 1e-10." and cells["w2"].source == "3.16x"
+    assert (
+        cells["w1"].metadata["nbgrader"]["grade"]
+        and cells["w1"].metadata["nbgrader"]["points"] == 3
+    )
