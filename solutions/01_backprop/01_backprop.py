@@ -39,7 +39,9 @@
 # exist and are worth most of the points**: they call your functions on fresh inputs and check the same
 # properties more thoroughly (other shapes, large values, several steps, regularization, ...). Passing the
 # public tests does not mean full marks — test your code yourself, for example with the numeric gradient
-# checks below. Your saved parameters are graded by their accuracy on held-out test images.
+# checks below. Your saved parameters are graded by their accuracy on held-out test images. The
+# *written questions* are answered in a few sentences in the answer cell below each one (double-click it
+# to edit); a TA grades them by hand, so refer to your own numbers and plots.
 
 # %%
 from cnnkit.colab import bootstrap

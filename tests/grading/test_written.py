@@ -395,3 +395,31 @@ def test_otter_submissions_bring_their_written_answers_to_nbgrader():
         cells["w1"].metadata["nbgrader"]["grade"]
         and cells["w1"].metadata["nbgrader"]["points"] == 3
     )
+
+
+def test_bad_rows_of_a_scores_file_are_reported_and_never_counted(tmp_path):
+    q = written.WrittenQuestion("w1", 3.0, "Why?", "**Rubric**", "Why?")
+    entries = [
+        written.Entry(n, "h", {"w1": written.Answer("w1", f"answer of {n}", True)})
+        for n in ("ann", "bob", "cy", "dee")
+    ]
+    h = {e.name: e.answers["w1"].hash for e in entries}
+    scores = tmp_path / "scores.csv"
+    scores.write_text(
+        "student,question,answer_hash,points,comment,note\n"
+        f"ann,w1,{h['ann']},4,too many,\n"
+        f"bob,w1,{h['bob']},two,,\n"
+        f"cy,w1,,1,,\n"
+        f"zed,w1,{h['ann']},1,,\n"
+        f"dee,w1,{h['dee']},2.5,fine,\n"
+    )
+    manual = written.update(tmp_path / "out", "toy", [q], entries, scores)
+    assert manual.active and manual.scores == {"dee": {"w1": 2.5}}
+    assert sorted(manual.missing) == [("ann", "w1"), ("bob", "w1"), ("cy", "w1")]
+    joined = "\n".join(manual.errors)
+    for what in ("outside 0..3", "'two' is not a number", "no answer_hash", "unknown student"):
+        assert what in joined, joined
+    assert not manual.complete
+    with pytest.raises(written.ManualScoresError):
+        (tmp_path / "bad.csv").write_text("name,score\nann,1\n")
+        written.update(tmp_path / "out", "toy", [q], entries, tmp_path / "bad.csv")

@@ -120,7 +120,9 @@ class Manual:
                 f"  not graded yet: score {len(self.missing)} answer(s) in {FOLDER}/{SCORES}, then "
                 "merge with --manual (until then they are not in the gradebook's totals)"
             )
-            return out
+            return out + [f"  {e}" for e in self.errors]
+        if self.complete:
+            out.append("  every answer has a manual score (in the totals)")
         for what, pairs in (
             ("missing manual score(s)", self.missing),
             ("answer(s) changed since scored, regrade", self.regrade),
@@ -432,6 +434,11 @@ def update(
                 manual.errors.append(f"{where}: unknown student or question {who!r} {q!r}")
                 continue
             if pts == "":
+                continue
+            if not row.get("answer_hash"):
+                manual.errors.append(
+                    f"{where}: {who} {q}: no answer_hash (copy it from the packet)"
+                )
                 continue
             try:
                 value = float(pts)
