@@ -16,6 +16,9 @@ git clean, scanned for leaks, and only then moved into place:
                                             verdicts; see cnnkit.grading.gradescope)
     autograder/<stage>/otter_config.json
     autograder/<stage>/solution/<stage>.ipynb
+    autograder/<stage>/written.json         the written questions (prompt, points, model answer and
+                                            rubric) for `cnnkit grade`'s packets; only for a stage
+                                            that has some (instructors' output, never released)
 
 Docker/Gradescope: the zip's environment installs otter-grader, a CPU build of torch (PyTorch's CPU
 index is added with --extra-index-url) and cnnkit itself from a wheel built here from lib/ and carried
@@ -303,6 +306,10 @@ def _stage_outputs(
         json.dumps(json.loads((ag / "otter_config.json").read_text()), indent=2, sort_keys=True)
         + "\n"
     ).encode()
+    if m.written:
+        from cnnkit.grading import written
+
+        autograder[written.QUESTIONS_FILE] = written.questions_json(m).encode()
     sol = read_notebook(ag / f"{dirs.stage}.ipynb")
     _move_init_after_bootstrap(sol)
     autograder[f"solution/{dirs.stage}.ipynb"] = notebook_bytes(sol, dirs.stage)

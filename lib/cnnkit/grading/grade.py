@@ -77,6 +77,8 @@ def grade(
     force: bool | list[str] = False,
     append: bool = False,
     shard: str | None = None,
+    manual: Path | None = None,
+    pdf: bool = False,
 ) -> GradeResult:
     """Grade submissions of a stage without Docker (see the module docstring).
 
@@ -95,6 +97,9 @@ def grade(
     - force: regrade every submission (True) or the named ones, cached rows notwithstanding.
     - append: keep the rows of `out`'s gradebook that are not in this batch (default: replace it).
     - shard: "K/N" grades only the K-th of N deterministic slices of the class (see shard.py).
+    - manual: the TA's scores of the written questions (OUT/written/scores.csv filled in, see
+      written.py); without it the scores merged before count while the answers are unchanged.
+    - pdf: also print each submission's written answers to OUT/written/pdf/ (Chromium).
 
     Returns:
     - result: GradeResult with one row per submission (plus kept rows with append); raises
@@ -115,6 +120,10 @@ def grade(
     if not subs:
         skipped = "; ".join(f"{s.path.name} ({s.reason})" for s in intake.skipped)[:300]
         raise GradingError(f"nothing to grade (skipped: {skipped or 'nothing given'})")
+    if manual is not None:
+        from cnnkit.grading.written import read_scores
+
+        read_scores(manual)  # a bad scores file is refused before anyone is graded
     forced = parse_force(force, subs)
     if limits is None:
         limits = Limits.for_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
@@ -167,6 +176,21 @@ def grade(
             seed=seed,
             skipped=intake.skipped,
         )
+        from cnnkit.grading import written
+
+        questions = written.load_questions(root, stage)
+        if questions:
+            entries = written.collect(subs, questions, post.starter_notebook(stage, root))
+            result.manual = written.update(
+                out, stage, questions, entries, manual, kept=[r["name"] for r in kept]
+            )
+            if pdf:
+                try:
+                    written.pdfs(out, stage, questions, entries)
+                except FileNotFoundError as err:
+                    result.manual.errors.append(f"PDFs not written: {err}")
+        elif manual is not None:
+            raise GradingError(f"--manual: {stage} has no written questions")
         report_mod.write_outputs(result, ag)
         write_batch_info(result, ag, seed, part, everyone)
         post.finish(out, stage, root, result.rows, subs)

@@ -14,6 +14,10 @@ hidden test source). Cell mapping:
   parameters up in the notebook's globals by name (`test_x(**{p: globals().get(p) ...})`), so
   `cnnkit.checks` runs in "check" mode exactly as under `grader.check`; hidden cases are wrapped in
   `### BEGIN HIDDEN TESTS` / `### END HIDDEN TESTS`;
+- a written question (`manual: true`, see README "Written questions"): its prompt is copied, its
+  SOLUTION markdown (model answer and rubric) becomes one nbgrader "manually graded answer" cell
+  (markdown, grade and solution, the question's points, grade_id `<question>`): `nbgrader
+  generate_assignment` replaces its text by an answer stub, `autograde` leaves it for manual grading;
 - cells tagged `otter_ignore` (training, timing) run only when CNNKIT_GRADING is not set: they are
   wrapped in `if not cnnkit.grading_mode():`, and the course config sets CNNKIT_GRADING=1, so
   `nbgrader autograde` grades the submitted artifact files as `cnnkit grade` does;
@@ -184,11 +188,28 @@ def master_to_nbgrader(path: Path) -> nbformat.NotebookNode:
         ids.add(grade_id)
         return grade_id
 
-    for cell in master.read(path).cells:
+    model = master.read(path)
+    written = {q.name: q for q in model.written}
+    answer_of: dict[str, nbformat.NotebookNode] = {}
+    for cell in model.cells:
         text, question = cell.source, cell.question
         if cell.cell_type == "raw":
             if cell.marker is None and text.strip():
                 cells.append(nbformat.v4.new_raw_cell(text))
+            continue
+        if cell.cell_type == "markdown" and cell.block == "solution" and question in written:
+            if question in answer_of:  # one answer cell per written question
+                answer_of[question].source += "\n\n" + text
+                continue
+            meta = _meta(
+                unique(question),
+                grade=True,
+                solution=True,
+                locked=False,
+                points=written[question].points,
+            )
+            answer_of[question] = nbformat.v4.new_markdown_cell(text, metadata={"nbgrader": meta})
+            cells.append(answer_of[question])
             continue
         if cell.cell_type == "markdown":
             cells.append(nbformat.v4.new_markdown_cell(text))
@@ -229,6 +250,15 @@ def master_to_nbgrader(path: Path) -> nbformat.NotebookNode:
         c.id = f"cell-{k:03d}"
     nbformat.validate(nb)
     return nb
+
+
+def written_points(nb) -> dict[str, float]:
+    """{grade_id: points} of an exported notebook's manually graded answer cells (markdown)."""
+    return {
+        c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
+        for c in nb.cells
+        if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")
+    }
 
 
 def question_points(nb) -> dict[str, dict[str, float]]:

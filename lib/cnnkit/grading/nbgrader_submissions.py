@@ -81,9 +81,32 @@ def submission_from_otter(submitted, release_nb) -> nbformat.NotebookNode:
             inserts.append((at, theirs[j1:j2]))
     for at, sources in sorted(inserts, reverse=True):
         nb.cells[at:at] = [nbformat.v4.new_code_cell(s) for s in sources]
+    _fill_written(nb, submitted, release_nb)
     for k, c in enumerate(nb.cells):
         c.id = f"cell-{k:03d}"
     return nb
+
+
+def _fill_written(nb, submitted, release_nb) -> None:
+    """The student's written answers (otter answer cells) into the release's manually graded
+    markdown cells, found after the same prompt as `cnnkit grade` finds them (written.py)."""
+    from cnnkit.grading import written
+
+    questions = []
+    for k, c in enumerate(nb.cells):
+        meta = c.metadata.get("nbgrader", {})
+        if c.cell_type == "markdown" and meta.get("grade") and meta.get("solution") and k:
+            prompt = nb.cells[k - 1].source
+            questions.append(written.WrittenQuestion(meta["grade_id"], 0.0, prompt, "", prompt))
+    if not questions:
+        return
+    found = written.find_answers(
+        nbformat.from_dict(submitted), questions, nbformat.from_dict(release_nb)
+    )
+    for c in nb.cells:
+        gid = c.metadata.get("nbgrader", {}).get("grade_id")
+        if c.cell_type == "markdown" and gid in found and found[gid].found:
+            c.source = found[gid].text or c.source
 
 
 def _fill(cell, source: str) -> None:
