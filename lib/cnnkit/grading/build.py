@@ -40,6 +40,7 @@ import contextlib
 import copy
 import io
 import json
+import re
 import shutil
 import tempfile
 import zipfile
@@ -127,12 +128,16 @@ def merged_config(stage: str, master_cfg: dict, artifacts: list[str]) -> dict:
     return cfg
 
 
-def grading_requirements(wheel_name: str, extra: list[str] | None = None) -> list[str]:
-    """pip lines for the grading image: CPU torch and cnnkit from the wheel the zip carries."""
+def grading_requirements(wheel_name: str, root: Path, extra: list[str] | None = None) -> list[str]:
+    """pip lines for the grading image: CPU torch (with pyproject.toml's bounds) and cnnkit from the
+    wheel the zip carries."""
+    deps = read_pyproject(root)["project"]["dependencies"]
+    torch = [
+        d for d in deps if re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0] in ("torch", "torchvision")
+    ]
     return [
         f"--extra-index-url {gradescope.CPU_TORCH_INDEX}",
-        "torch>=2.1",
-        "torchvision>=0.16",
+        *torch,
         f"{AUTOGRADER_SOURCE}/files/{wheel_name}[extras]",
         *(extra or []),
     ]
@@ -255,7 +260,7 @@ def _stage_outputs(
     cfg = yaml.safe_load(master_nb.cells[idx].source.split("\n", 1)[1])
     nb = set_config(
         master_nb,
-        requirements=grading_requirements(wheel.name, cfg.get("requirements")),
+        requirements=grading_requirements(wheel.name, dirs.root, cfg.get("requirements")),
         autograder_files=[*cfg.get("autograder_files", []), wheel.name],
     )
     master_path = src / f"{dirs.stage}.ipynb"
@@ -291,7 +296,7 @@ def _stage_outputs(
     with zipfile.ZipFile(zips[0]) as zf:
         members = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
     members["requirements.txt"] = (
-        "\n".join(grading_requirements(wheel.name, cfg.get("requirements"))) + "\n"
+        "\n".join(grading_requirements(wheel.name, dirs.root, cfg.get("requirements"))) + "\n"
     ).encode()
     _add_offline_data(members, dirs, config)
     buf = work / "autograder.zip"
