@@ -25,7 +25,7 @@ from cnnkit.grading.contract import (
     ProbeSpec,
     RunnerConfig,
 )
-from cnnkit.grading.kernel import RUNTIME, probe_cell
+from cnnkit.grading.kernel import RUNTIME, SHIPPED, probe_cell
 from cnnkit.grading.records import load_records
 from cnnkit.grading.slicing import _CHECKS_EXPECTED, record_source
 
@@ -145,6 +145,8 @@ def test_what_runs_beside_the_kernel_imports_no_library():
     stdlib = set(sys.stdlib_module_names) | {"__future__"}
     assert _imports(Path(contract.__file__)) <= stdlib
     assert _imports(RUNTIME) <= stdlib | {"numpy"}
+    for shipped in SHIPPED:  # shipped into the kernel by their text, like the runtime
+        assert _imports(shipped) <= stdlib
     from cnnkit.grading.sandbox import boot, runner
 
     assert _imports(Path(boot.__file__)) - stdlib == {"contract", "cnnkit", "ipykernel"}

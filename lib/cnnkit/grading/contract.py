@@ -159,6 +159,8 @@ class ProbeSpec:
       artifact checks' process (`Limits.memory_bytes`).
     - always: the watched names every case relies on (the recording path); pristine: their digests,
       and the `depends` ones', as the reference kernel saw them.
+    - numpy_only: the stage's graded functions may use numpy only (`Stage.numpy_only`): the probe
+      notes a case whose student code calls torch or scipy's convolutions (kernel/numpy_only.py).
     """
 
     mode: str
@@ -170,6 +172,7 @@ class ProbeSpec:
     memory_bytes: int | None = None
     always: list[str] = field(default_factory=list)
     pristine: dict[str, str] = field(default_factory=dict)
+    numpy_only: bool = False
 
     def to_dict(self) -> dict:
         """The plain dict the probe reads."""

@@ -2,7 +2,9 @@
 
 `runtime.py` is a real module (tests import it) that the student's kernel never imports: the probe
 cell carries its file text and runs it in a namespace of its own, so what a notebook did to
-`sys.modules` or to the `cnnkit` package cannot stand in for it.
+`sys.modules` or to the `cnnkit` package cannot stand in for it. The modules it uses (`SHIPPED`,
+stdlib only) travel the same way: each module's text is run into a fresh module object that the
+runtime's namespace holds under the module's name (`numpy_only`), before the runtime's own text.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 from pathlib import Path
 
 RUNTIME = Path(__file__).with_name("runtime.py")
+# kernel-side modules the runtime uses, shipped by their text before it (see probe_cell)
+SHIPPED = (Path(__file__).with_name("numpy_only.py"),)
 
 
 def probe_cell(spec) -> str:
@@ -25,9 +29,16 @@ def probe_cell(spec) -> str:
     """
     data = spec if isinstance(spec, dict) else spec.to_dict()
     text = RUNTIME.read_text(encoding="utf-8")
+    shipped = "".join(
+        f"__cnnkit_probe[{m.stem!r}] = __import__('types').ModuleType('cnnkit_kernel_{m.stem}')\n"
+        f"exec(compile({m.read_text(encoding='utf-8')!r}, {m.name!r}, 'exec'), "
+        f"__cnnkit_probe[{m.stem!r}].__dict__)\n"
+        for m in SHIPPED
+    )
     return (
         "__cnnkit_probe = {'__name__': 'cnnkit_kernel_runtime'}\n"
-        f"exec(compile({text!r}, {str(RUNTIME.name)!r}, 'exec'), __cnnkit_probe)\n"
+        + shipped
+        + f"exec(compile({text!r}, {str(RUNTIME.name)!r}, 'exec'), __cnnkit_probe)\n"
         "__cnnkit_probe['run_probe'](globals(), "
         f"__cnnkit_probe['json'].loads({json.dumps(json.dumps(data))}))\n"
         "del __cnnkit_probe\n"

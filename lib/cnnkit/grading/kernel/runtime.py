@@ -27,6 +27,11 @@ in principle rewrite anything in the kernel (the probe's own state, or `records.
 Records compared with the reference run's values (arrays, losses, gradients) cannot be forged that way;
 guessable ones (`checks.true`, shapes, small counts) are where this check matters.
 
+Numpy only. In a numpy-only stage (spec["numpy_only"], from `Stage.numpy_only`) each case runs under
+a `numpy_only.Guard` (shipped by its text before this module, see `kernel.probe_cell`): a case whose
+student code called torch or scipy's convolutions gets "forbidden": "<what it called>" in its entry,
+and the grader's judge gives it 0 points with the reason; nothing else changes.
+
 Replaced before grading. Patches made before the probe starts are the tamper check's baseline; instead
 the watched functions are compared, as digests, with the reference kernel's (`environment.json`):
 a notebook-level `torch.allclose = lambda *a, **k: True` voids the cases whose kernel-side source
@@ -43,6 +48,16 @@ import traceback
 import types
 
 import numpy
+
+if "numpy_only" not in globals():  # imported as a module (tests, the artifact checks' boot): the
+    # sibling file, by its path (in a kernel the probe cell puts its text here first, probe_cell)
+    import importlib.util
+
+    _spec = importlib.util.spec_from_file_location(
+        "cnnkit_kernel_numpy_only", os.path.join(os.path.dirname(__file__), "numpy_only.py")
+    )
+    numpy_only = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(numpy_only)
 
 # Bound when this module runs (before any case): a case that rebinds a builtin cannot blind the check.
 _type, _getattr, _len, _list, _dict, _zip = type, getattr, len, list, dict, zip
@@ -269,11 +284,17 @@ def _run_case(test, nb_globals, spec, checks, replaced, baseline, seen):
     def on_alarm(signum, frame):
         raise TimeoutError(f"the case ran past {spec['case_seconds']} s")
 
+    # a numpy-only stage: what the student's code calls of torch/scipy is noted (numpy_only.py)
+    guard = numpy_only.Guard() if spec.get("numpy_only") else None
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(int(spec["case_seconds"]))
     try:
+        if guard is not None:
+            guard.start()
         fn(**args)
     finally:
+        if guard is not None:
+            seen["forbidden"] = guard.stop()
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
         # copy the records first, then compare: whatever runs in between is seen
@@ -294,10 +315,12 @@ def run_probe(nb_globals, spec):
     - nb_globals: dict of the notebook's globals (parameters are looked up here by name).
     - spec: a `contract.ProbeSpec` as a dict: mode, seed, out (directory), tests (list of {name,
       source, params, seed, depends}), checks_source (text of cnnkit/checks.py), case_seconds
-      (seconds), always and pristine (the watched names and the reference kernel's digests).
+      (seconds), always and pristine (the watched names and the reference kernel's digests),
+      numpy_only (a numpy-only stage: each case runs under a numpy_only.Guard).
 
     Returns:
-    - None; writes out/records.json: {case: {"error": str | None, "records": [...]}} and, in
+    - None; writes out/records.json: {case: {"error": str | None, "records": [...]}, plus
+      "forbidden": "torch.conv2d" for a case whose student code called torch/scipy} and, in
       "reference" mode, out/environment.json (the digests of the watched names).
     """
     out = spec["out"]
@@ -316,7 +339,7 @@ def run_probe(nb_globals, spec):
     for i, test in enumerate(spec["tests"]):
         _fresh_checks(checks, spec["checks_source"])
         entry = {"error": None, "records": []}
-        seen = {"recorded": [], "tampered": []}
+        seen = {"recorded": [], "tampered": [], "forbidden": None}
         try:
             _run_case(test, nb_globals, spec, checks, replaced, baseline, seen)
         except BaseException as err:  # noqa: BLE001 - a student's SystemExit is a failed case too
@@ -347,6 +370,8 @@ def run_probe(nb_globals, spec):
                 )
         except BaseException as err:  # noqa: BLE001
             entry["error"] = entry["error"] or f"{type(err).__name__}: {err}"[:MAX_ERROR_CHARS]
+        if seen["forbidden"]:  # judged outside: the case earns nothing (judge.py)
+            entry["forbidden"] = str(seen["forbidden"])[:200]
         if not tampered:
             checks._end()
         results[test["name"]] = entry
