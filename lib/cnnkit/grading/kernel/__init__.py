@@ -1,10 +1,15 @@
-"""The in-kernel runtime (`runtime.py`, stdlib + numpy) and how the grader ships it into a kernel.
+"""What runs inside the student's kernel, and how the grader ships it there.
 
-`runtime.py` is a real module (tests import it) that the student's kernel never imports: the probe
-cell carries its file text and runs it in a namespace of its own, so what a notebook did to
-`sys.modules` or to the `cnnkit` package cannot stand in for it. The modules it uses (`SHIPPED`,
-stdlib only) travel the same way: each module's text is run into a fresh module object that the
-runtime's namespace holds under the module's name (`numpy_only`), before the runtime's own text.
+- `runtime.py`: the probe (runs the cases, writes the records);
+- `tamper.py`: the tamper check (what a case may not change while it runs, what a notebook may not
+  have replaced before grading);
+- `numpy_only.py`: the guard of the numpy-only stages (a case whose student code calls torch or
+  scipy's convolutions);
+- `load.py`: the probe cell's first code, which makes modules of the others' file texts.
+
+All are real modules (tests import them) that the student's kernel never imports: the probe cell
+carries their file texts, and `contract.py`'s (the ProbeSpec it reads), and runs each in a module of
+its own, so what a notebook did to `sys.modules` or to the `cnnkit` package cannot stand in for them.
 """
 
 from __future__ import annotations
@@ -12,34 +17,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-RUNTIME = Path(__file__).with_name("runtime.py")
-# kernel-side modules the runtime uses, shipped by their text before it (see probe_cell)
-SHIPPED = (Path(__file__).with_name("numpy_only.py"),)
+HERE = Path(__file__).resolve().parent
+RUNTIME = HERE / "runtime.py"
+TAMPER = HERE / "tamper.py"
+NUMPY_ONLY = HERE / "numpy_only.py"
+LOAD = HERE / "load.py"
+CONTRACT = HERE.parent / "contract.py"
 
 
 def probe_cell(spec) -> str:
-    """The source of the probe cell for a kernel: the runtime's text, then `run_probe`.
+    """The source of the probe cell for a kernel: the kernel-side modules' texts, then the probe.
 
     Inputs:
     - spec: a `contract.ProbeSpec` (or its dict).
 
     Returns:
-    - source: Python code that runs the runtime in a fresh namespace and calls its `run_probe` with
-      the notebook's globals (live, as the cases see them) and this spec.
+    - source: Python code that loads load.py's text in a namespace of its own and calls its `probe`
+      with the notebook's globals (live, as the cases see them), the texts of contract.py,
+      tamper.py, numpy_only.py and runtime.py, and the spec as JSON; it leaves no name behind.
     """
     data = spec if isinstance(spec, dict) else spec.to_dict()
-    text = RUNTIME.read_text(encoding="utf-8")
-    shipped = "".join(
-        f"__cnnkit_probe[{m.stem!r}] = __import__('types').ModuleType('cnnkit_kernel_{m.stem}')\n"
-        f"exec(compile({m.read_text(encoding='utf-8')!r}, {m.name!r}, 'exec'), "
-        f"__cnnkit_probe[{m.stem!r}].__dict__)\n"
-        for m in SHIPPED
-    )
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in (CONTRACT, TAMPER, NUMPY_ONLY, RUNTIME)}
     return (
-        "__cnnkit_probe = {'__name__': 'cnnkit_kernel_runtime'}\n"
-        + shipped
-        + f"exec(compile({text!r}, {str(RUNTIME.name)!r}, 'exec'), __cnnkit_probe)\n"
-        "__cnnkit_probe['run_probe'](globals(), "
-        f"__cnnkit_probe['json'].loads({json.dumps(json.dumps(data))}))\n"
+        "__cnnkit_probe = {'__name__': 'cnnkit_kernel_load'}\n"
+        f"exec(compile({LOAD.read_text(encoding='utf-8')!r}, 'load.py', 'exec'), __cnnkit_probe)\n"
+        f"__cnnkit_probe['probe'](globals(), {texts!r}, {json.dumps(data)!r})\n"
         "del __cnnkit_probe\n"
     )
