@@ -887,3 +887,86 @@ def test_spatial_groupnorm_public(spatial_groupnorm_forward, spatial_groupnorm_b
 
 # %% [raw]
 # # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: w1
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 1 (3 points) — What spatial batch normalization averages over
+# Your `spatial_batchnorm_forward` keeps one mean and one variance per channel, over axes 0, 2 and 3.
+# (a) For a conv layer's output of shape `(50, 16, 14, 14)`, how many means does it compute, and how
+# many numbers does each one average? (b) Why one set of statistics (and one `gamma`, `beta`) per
+# channel rather than one per (channel, row, column), which notebook 01's `batchnorm_forward` would
+# give if you flattened each feature map into `16 * 14 * 14` features? Argue from what a conv filter
+# computes at each position. (c) The public check of question 7 compares per-channel means and
+# standard deviations: which bug does it catch when `x.reshape(-1, C)` is used without the transpose,
+# and why?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** (a) 16 means (one per channel), each over `50 * 14 * 14 = 9800` numbers. (b) A
+# channel is one filter slid over every position: the same feature detector everywhere, so its output
+# has the same statistics wherever it is (the layer is translation equivariant, and normalization
+# per channel keeps it so). Per-position statistics would treat the same feature differently at each
+# place, would need `16 * 14 * 14 = 3136` means, `gamma`s and `beta`s instead of 16, and would
+# estimate each from only 50 numbers (noisy, especially in small batches). (c) In NCHW memory order,
+# `reshape(-1, C)` groups `C` consecutive numbers of one channel's rows as a "row of features", so
+# each column mixes channels and positions: the statistics and `gamma`/`beta` apply to the wrong
+# numbers, and the per-channel means and standard deviations of the output are not `beta` and `gamma`.
+#
+# **Rubric (3 points).**
+# - 1 point: 16 means of 9800 numbers each.
+# - 1 point: per channel because one filter computes the same feature at every position (equivariance;
+#   fewer, better-estimated statistics and parameters).
+# - 1 point: the reshape without the transpose mixes channels and positions in a "feature"; the
+#   per-channel statistics of the output are then wrong.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: w2
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 2 (3 points) — Batch or group normalization for small batches
+# Batch normalization in train mode uses the other examples of the minibatch; your group normalization
+# does not. (a) With a batch of 2 examples whose feature maps are `(C, H, W) = (32, 8, 8)`, how many
+# numbers does each batch-norm mean average, and each group-norm mean with `G = 8`? (b) Why can a
+# network trained with batch normalization on very small batches do worse at test time, and why has
+# group normalization no train/test difference? (c) Name a situation where you would choose group
+# normalization.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** (a) Batch norm: `2 * 8 * 8 = 128` per channel; group norm: `32 / 8 * 8 * 8 = 256`
+# per group of one example, whatever the batch size. (b) In training, batch norm normalizes with the
+# statistics of the current batch, which are noisy for tiny batches (and make an example's output
+# depend on the other examples); at test time it uses the running averages instead, so the network
+# sees differently normalized inputs than it was trained on. Group norm computes the same statistics
+# from one example in both modes, so there is nothing to average and no mode. (c) Batches of 1-2
+# images: large inputs that fill the memory (detection, segmentation, video), or training spread over
+# many devices with a few examples each.
+#
+# **Rubric (3 points).**
+# - 1 point: 128 and 256 (group norm independent of the batch).
+# - 1 point: noisy batch statistics in training vs running averages at test; group norm per example.
+# - 1 point: a sensible small-batch situation.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
