@@ -201,6 +201,7 @@ def test_grader_check_fails_the_case_with_the_same_message():
     with pytest.raises(cnnkit.checks.CheckFailed, match="numpy only: your code called torch"):
         ns["test_case"](student["torch_autograd"])
     assert sys.getprofile() is None
+    cnnkit.checks.true("a later test's check", True, "no")  # not failed by the earlier test's guard
 
 
 def test_artefact_cases_are_left_alone():

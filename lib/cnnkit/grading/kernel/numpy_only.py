@@ -103,6 +103,11 @@ class Guard:
         except Exception:  # noqa: BLE001, S110 - the profiler must never break the code it watches
             pass
 
+    @property
+    def running(self):
+        """Started and not stopped yet."""
+        return self._on
+
     def start(self):
         """Install the profiler (this thread and threads started from now on)."""
         self._old = sys.getprofile()
