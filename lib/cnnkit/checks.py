@@ -27,7 +27,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CheckFailed", "NonNumericValue", "at_least", "close", "equal", "rng", "true"]
+__all__ = [
+    "CheckFailed",
+    "NonNumericValue",
+    "at_least",
+    "close",
+    "equal",
+    "numpy_only",
+    "rng",
+    "true",
+]
 
 MODES = ("check", "record", "reference")
 
@@ -47,6 +56,7 @@ _state: dict[str, Any] = {
     "records": [],
     "rng_calls": 0,
     "frame_key": None,
+    "guard": None,
 }
 
 
@@ -63,7 +73,10 @@ def _begin(test_name: str, mode: str = "check", seed: int | None = None) -> None
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if _state.get("guard") is not None:
+        _state["guard"].stop()
     _state.update(mode=mode, seed=seed, test=test_name, records=[], rng_calls=0, frame_key=None)
+    _state["guard"] = None
 
 
 def _records() -> list[dict]:
@@ -153,6 +166,38 @@ def _plain(value: Any) -> Any:
             raise NonNumericValue(f"returned a non-numeric value (array of {arr.dtype})")
         return np.array(arr, copy=True)  # a plain ndarray, never a subclass
     raise NonNumericValue(f"returned a non-numeric value ({type(value).__name__})")
+
+
+def numpy_only() -> None:
+    """Start the numpy-only rule for the calling test (stages 01-02: the build makes it each test's
+    first line).
+
+    Under `grader.check`, from here to the end of the calling test, a call that your code makes into
+    torch or scipy's signal/ndimage functions makes the test's next check fail with a message that
+    says so (`cnnkit grade` gives such a case 0 points). Under `cnnkit grade` it does nothing: the
+    grader's probe watches each case itself.
+
+    Returns:
+    - None.
+    """
+    if _state["mode"] != "check":
+        return
+    from cnnkit.grading.kernel.numpy_only import Guard
+
+    caller = inspect.currentframe().f_back
+    if _state.get("guard") is not None:
+        _state["guard"].stop()
+    test_files = {caller.f_code.co_filename} if caller is not None else set()
+    _state["guard"] = Guard(test_files, until=caller).start()
+
+
+def _numpy_only_check() -> None:
+    """Under `grader.check`: fail if the student's code called torch/scipy since `numpy_only()`."""
+    guard = _state.get("guard")  # only while its test runs: a later test is not failed by it
+    if guard is not None and guard.running and guard.found and _state["mode"] == "check":
+        from cnnkit.grading.kernel.numpy_only import message
+
+        raise CheckFailed(message(guard.found))
 
 
 def _record(
@@ -275,6 +320,7 @@ def close(
     if m == "record":
         _record(name, "close", got, rtol, atol, msg=msg)
         return
+    _numpy_only_check()
     _check_close(name, got, _expected(expected), rtol, atol, msg)
     if m == "reference":
         _record(name, "close", got, rtol, atol)
@@ -296,6 +342,7 @@ def equal(name: str, got: Any, expected: Any, msg: str | None = None) -> None:
     if m == "record":
         _record(name, "equal", got, msg=msg)
         return
+    _numpy_only_check()
     exp = _expected(expected)
     if isinstance(got, tuple) or isinstance(exp, tuple):
         # shapes: compare as tuples of ints so (2, 3) equals torch.Size([2, 3]) and np's int64 dims
@@ -328,6 +375,7 @@ def true(name: str, cond: Any, msg: str) -> None:
     if m == "record":
         _record(name, "true", value, msg=msg)
         return
+    _numpy_only_check()
     if value is not True:
         _fail(name, msg, None)
     if m == "reference":

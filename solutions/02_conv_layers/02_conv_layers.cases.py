@@ -315,3 +315,117 @@ def test_heldout_accuracy_at_least_80():
 
     acc = heldout.convnet_accuracy("convnet_params.npz", checks.rng())
     checks.at_least("held-out accuracy", acc, 0.8)
+
+@case("q7", points=2, hidden=True)
+def test_spatial_batchnorm_train_fresh(spatial_batchnorm_forward):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from cnnkit import checks
+
+    rng = checks.rng()
+    for i in range(2):
+        N, C, H, W = (int(v) for v in rng.integers([2, 2, 1, 2], [6, 6, 5, 6]))
+        scale, shift = rng.uniform(0.5, 4.0, C), 3 * rng.standard_normal(C)
+        x = rng.standard_normal((N, C, H, W)) * scale[:, None, None] + shift[:, None, None]
+        gamma, beta = rng.standard_normal(C), rng.standard_normal(C)
+        rm0, rv0 = rng.standard_normal(C), rng.random(C) + 0.5
+        momentum, eps = float(rng.uniform(0.5, 0.95)), float(rng.choice([1e-5, 1e-3]))
+        bn_param = {"mode": "train", "momentum": momentum, "eps": eps, "running_mean": rm0.copy(), "running_var": rv0.copy()}
+        out, _ = spatial_batchnorm_forward(x.copy(), gamma, beta, bn_param)
+
+        def oracle(k, x=x, gamma=gamma, beta=beta, rm0=rm0, rv0=rv0, momentum=momentum, eps=eps):
+            rm, rv = torch.tensor(rm0), torch.tensor(rv0)
+            y = F.batch_norm(
+                torch.tensor(x), rm, rv, torch.tensor(gamma), torch.tensor(beta), training=True,
+                momentum=1 - momentum, eps=eps,
+            )
+            return {"out": y.numpy(), "mean": rm.numpy(), "var": rv.numpy()}[k]
+
+        checks.close(f"case {i} out (train mode)", out, lambda: oracle("out"), rtol=1e-8, atol=1e-10, msg="wrong train-mode output")
+        checks.close(f"case {i} running_mean", bn_param.get("running_mean"), lambda: oracle("mean"), rtol=1e-9, atol=1e-12, msg="wrong running mean")
+        checks.close(f"case {i} running_var", bn_param.get("running_var"), lambda: oracle("var"), rtol=1e-9, atol=1e-12, msg="wrong running variance")
+
+
+@case("q7", points=1, hidden=True)
+def test_spatial_batchnorm_test_mode_fresh(spatial_batchnorm_forward):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from cnnkit import checks
+
+    rng = checks.rng()
+    N, C, H, W = (int(v) for v in rng.integers([1, 2, 2, 2], [5, 6, 6, 6]))
+    x = 2 * rng.standard_normal((N, C, H, W)) + 1
+    gamma, beta = rng.standard_normal(C), rng.standard_normal(C)
+    rm0, rv0 = rng.standard_normal(C), rng.random(C) + 0.5
+    bn_param = {"mode": "test", "momentum": 0.7, "eps": 1e-5, "running_mean": rm0.copy(), "running_var": rv0.copy()}
+    out, _ = spatial_batchnorm_forward(x.copy(), gamma, beta, bn_param)
+
+    def oracle():
+        return F.batch_norm(
+            torch.tensor(x), torch.tensor(rm0), torch.tensor(rv0), torch.tensor(gamma), torch.tensor(beta),
+            training=False, eps=1e-5,
+        ).numpy()
+
+    checks.close("out (test mode)", out, oracle, rtol=1e-9, atol=1e-10, msg="wrong test-mode output")
+    checks.close("running_mean after test mode", bn_param.get("running_mean"), rm0, rtol=0, msg="test mode changed the running mean")
+    checks.close("running_var after test mode", bn_param.get("running_var"), rv0, rtol=0, msg="test mode changed the running variance")
+
+
+@case("q7", points=2, hidden=True)
+def test_spatial_batchnorm_backward_fresh(spatial_batchnorm_forward, spatial_batchnorm_backward):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from cnnkit import checks
+
+    rng = checks.rng()
+    N, C, H, W = (int(v) for v in rng.integers([2, 2, 2, 2], [5, 6, 6, 6]))
+    x = 3 * rng.standard_normal((N, C, H, W)) + rng.standard_normal(C)[:, None, None]
+    gamma, beta, dout = rng.standard_normal(C), rng.standard_normal(C), rng.standard_normal((N, C, H, W))
+    _, cache = spatial_batchnorm_forward(x.copy(), gamma, beta, {"mode": "train", "eps": 1e-5})
+    dx, dgamma, dbeta = spatial_batchnorm_backward(dout.copy(), cache)
+
+    def oracle(k):
+        t = {"x": torch.tensor(x, requires_grad=True), "gamma": torch.tensor(gamma, requires_grad=True)}
+        t["beta"] = torch.tensor(beta, requires_grad=True)
+        y = F.batch_norm(t["x"], None, None, t["gamma"], t["beta"], training=True, eps=1e-5)
+        y.backward(torch.tensor(dout))
+        return t[k].grad.numpy()
+
+    checks.close("dx", dx, lambda: oracle("x"), rtol=1e-7, atol=1e-10, msg="wrong dx")
+    checks.close("dgamma", dgamma, lambda: oracle("gamma"), rtol=1e-8, atol=1e-10, msg="wrong dgamma")
+    checks.close("dbeta", dbeta, lambda: oracle("beta"), rtol=1e-8, atol=1e-10, msg="wrong dbeta")
+
+
+@case("q7", points=2, hidden=True)
+def test_spatial_groupnorm_fresh(spatial_groupnorm_forward, spatial_groupnorm_backward):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from cnnkit import checks
+
+    rng = checks.rng()
+    G = int(rng.integers(2, 4))
+    N, C, H, W = int(rng.integers(1, 4)), G * int(rng.integers(1, 4)), int(rng.integers(2, 5)), int(rng.integers(2, 5))
+    x = 2 * rng.standard_normal((N, C, H, W)) + rng.standard_normal(C)[:, None, None]
+    gamma, beta, dout = rng.standard_normal(C), rng.standard_normal(C), rng.standard_normal((N, C, H, W))
+    out, cache = spatial_groupnorm_forward(x.copy(), gamma, beta, G, {"eps": 1e-5})
+    dx, dgamma, dbeta = spatial_groupnorm_backward(dout.copy(), cache)
+
+    def oracle(k):
+        t = {"x": torch.tensor(x, requires_grad=True), "gamma": torch.tensor(gamma, requires_grad=True)}
+        t["beta"] = torch.tensor(beta, requires_grad=True)
+        y = F.group_norm(t["x"], G, t["gamma"], t["beta"], eps=1e-5)
+        y.backward(torch.tensor(dout))
+        return y.detach().numpy() if k == "out" else t[k].grad.numpy()
+
+    checks.close("out", out, lambda: oracle("out"), rtol=1e-8, atol=1e-10, msg="wrong output")
+    checks.close("dx", dx, lambda: oracle("x"), rtol=1e-7, atol=1e-10, msg="wrong dx")
+    checks.close("dgamma", dgamma, lambda: oracle("gamma"), rtol=1e-8, atol=1e-10, msg="wrong dgamma")
+    checks.close("dbeta", dbeta, lambda: oracle("beta"), rtol=1e-8, atol=1e-10, msg="wrong dbeta")

@@ -8,14 +8,15 @@
 #   equivariance, and convolution as a (sparse) matrix multiply;
 # - the forward and backward passes of conv and max-pool layers, first with plain loops, then
 #   vectorized (im2col and strided windows) to within a small factor of PyTorch's speed;
-# - a three-layer ConvNet built from your layers, checked step by step and trained on Fashion-MNIST.
+# - a three-layer ConvNet built from your layers, checked step by step and trained on Fashion-MNIST;
+# - batch normalization for conv layers (spatial batch norm) and group normalization.
 #
 # Conventions: arrays are **NCHW** (batch, channels, height, width) and a "conv" layer computes a
 # **cross-correlation** (the kernel is not flipped), exactly like `torch.nn.functional.conv2d`.
 # `conv_param = {'stride', 'pad'}` and `pool_param = {'pool_height', 'pool_width', 'stride'}`, as in
 # CS231n.
 #
-# **Time.** About 4–6 hours of work. Running the whole notebook takes about 5 minutes on a laptop CPU
+# **Time.** About 6–8 hours of work (the breakdown is below). Running the whole notebook takes about 5 minutes on a laptop CPU
 # (the training cell is the longest, about 3 minutes); everything here is numpy, so a GPU does not
 # help (on Colab the same ~5 minutes).
 #
@@ -27,6 +28,14 @@
 # worth most of the points**: they run your functions on fresh inputs (other shapes, strides, paddings)
 # and compare with PyTorch in float64, so "All tests passed" from a public check does not mean full
 # marks. Write general code, not code that fits the public examples.
+
+# %% [markdown]
+# **Where the time goes** (an estimate for a careful first reading; it is not measured): question 1,
+# conv arithmetic, 30–45 min; question 2, filters on photos, 45 min; question 3, the naive conv and
+# pool layers with their backward passes, 1–1.5 h; question 4, the vectorized layers (im2col and its
+# backward col2im: the hard part of this notebook), 1.5–2.5 h; question 5, the ConvNet and its sanity
+# ladder, 1 h; training and question 6, 15 min of your time while it runs; question 7, spatial batch
+# and group normalization, 45 min–1 h; the two written questions, 20–30 min.
 
 # %% [raw]
 # # ASSIGNMENT CONFIG
@@ -745,6 +754,219 @@ plt.show()
 # Graded from `convnet_params.npz` (written by the training cell above): a public check that the file
 # loads and fits the architecture, and hidden accuracy bands on held-out Fashion-MNIST test images
 # (at least 60%, 72% and 80%). Nothing is retrained.
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q7
+
+# %% [markdown]
+# ## Question 7 — Spatial batch normalization (and group normalization)
+#
+# Notebook 01's batch normalization gives each of `D` features its own mean and variance, computed
+# over the `N` examples of a minibatch. A conv layer's output `(N, C, H, W)` has `C` features, but each
+# is the *same filter* applied at every position, so its statistics should not depend on the position:
+# **spatial batch normalization** keeps one mean, one variance, one `gamma` and one `beta` per
+# **channel**, computed over the `N * H * W` values of that channel (axes 0, 2 and 3). Train and test
+# mode, `bn_param` and the running averages are exactly notebook 01's.
+#
+# 1. `spatial_batchnorm_forward(x, gamma, beta, bn_param)` and `spatial_batchnorm_backward(dout,
+#    cache)`: see the `(N, C, H, W)` array as `N * H * W` examples of `C` features (a transpose and a
+#    reshape, then back) and reuse the library's `batchnorm_forward` and `batchnorm_backward_alt`
+#    (notebook 01's, imported below).
+# 2. `spatial_groupnorm_forward(x, gamma, beta, G, gn_param)` and `spatial_groupnorm_backward(dout,
+#    cache)`: group normalization does not use the batch at all: each example's `C` channels are split
+#    into `G` groups of `C // G` channels and each group is normalized over its channels and all `H *
+#    W` positions (so train and test mode are the same); `gamma` and `beta` stay per channel. Its
+#    backward pass is batch normalization's closed form with the `C // G * H * W` values of a group in
+#    place of the batch.
+#
+# As everywhere in this notebook, numpy only: a graded function that calls torch or scipy earns
+# nothing, whatever it returns.
+
+# %%
+from cnnkit.numeric.deep_layers import batchnorm_backward_alt, batchnorm_forward
+
+# %%
+# EXERCISE cnnkit.numeric.deep_layers.spatial_batchnorm_forward, spatial_batchnorm_backward
+
+# %%
+# EXERCISE cnnkit.numeric.deep_layers.spatial_groupnorm_forward, spatial_groupnorm_backward
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: false
+""" # END TEST CONFIG
+def test_spatial_batchnorm_forward_statistics(spatial_batchnorm_forward):
+    import numpy as np
+
+    from cnnkit import checks
+
+    rng = checks.rng()
+    x = 4 + 3 * rng.standard_normal((6, 3, 5, 4))
+    gamma, beta = np.array([1.0, 2.0, 0.5]), np.array([0.0, -1.0, 3.0])
+    bn_param = {"mode": "train"}
+    out, _ = spatial_batchnorm_forward(x, gamma, beta, bn_param)
+    checks.equal("out shape", np.shape(out), x.shape)
+    # per channel, over the batch and every position: mean beta, standard deviation gamma
+    checks.close("per-channel means of out", np.mean(out, axis=(0, 2, 3)), beta, rtol=0, atol=1e-6)
+    checks.close("per-channel stds of out", np.std(out, axis=(0, 2, 3)), gamma, rtol=1e-4)
+    checks.equal("running_mean shape", np.shape(bn_param.get("running_mean")), (3,))
+    # test mode with running averages m, v and gamma = sqrt(v + eps), beta = m is the identity
+    m, v = rng.standard_normal(3), rng.random(3) + 0.5
+    test_param = {"mode": "test", "running_mean": m.copy(), "running_var": v.copy(), "eps": 1e-5}
+    out, _ = spatial_batchnorm_forward(x, np.sqrt(v + 1e-5), m, test_param)
+    checks.close("test mode with gamma = sqrt(running_var + eps), beta = running_mean", out, x, rtol=1e-9)
+    checks.close("running_mean after test mode (unchanged)", test_param["running_mean"], m, rtol=0)
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: false
+""" # END TEST CONFIG
+def test_spatial_batchnorm_backward_numeric(spatial_batchnorm_forward, spatial_batchnorm_backward):
+    import numpy as np
+
+    from cnnkit import checks
+    from cnnkit.numeric.gradcheck import eval_numerical_gradient_array, rel_error
+
+    rng = checks.rng()
+    x = 5 * rng.standard_normal((2, 3, 4, 5)) + 2
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    dout = rng.standard_normal(x.shape)
+
+    def fwd(x_, g_, b_):
+        return spatial_batchnorm_forward(x_, g_, b_, {"mode": "train"})[0]
+
+    _, cache = spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    dx, dgamma, dbeta = spatial_batchnorm_backward(dout, cache)
+    for name, got, num in [
+        ("dx", dx, eval_numerical_gradient_array(lambda v: fwd(v, gamma, beta), x.copy(), dout)),
+        ("dgamma", dgamma, eval_numerical_gradient_array(lambda v: fwd(x, v, beta), gamma.copy(), dout)),
+        ("dbeta", dbeta, eval_numerical_gradient_array(lambda v: fwd(x, gamma, v), beta.copy(), dout)),
+    ]:
+        err = rel_error(got, num) if np.shape(got) == np.shape(num) else np.inf
+        checks.true(f"{name} matches the numeric gradient", err < 1e-6, f"{name}: relative error {err:.1e} vs the numeric gradient")
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: false
+""" # END TEST CONFIG
+def test_spatial_groupnorm_public(spatial_groupnorm_forward, spatial_groupnorm_backward):
+    import numpy as np
+
+    from cnnkit import checks
+    from cnnkit.numeric.gradcheck import eval_numerical_gradient_array, rel_error
+
+    rng = checks.rng()
+    x = 2 + 3 * rng.standard_normal((3, 6, 4, 5))
+    out, _ = spatial_groupnorm_forward(x, np.ones(6), np.zeros(6), 2, {})
+    checks.equal("out shape", np.shape(out), x.shape)
+    groups = np.reshape(out, (3, 2, -1))  # each example's channels 0-2 and 3-5 over every position
+    checks.close("per-(example, group) means (gamma = 1, beta = 0)", groups.mean(axis=2), np.zeros((3, 2)), rtol=0, atol=1e-6)
+    checks.close("per-(example, group) stds", groups.std(axis=2), np.ones((3, 2)), rtol=1e-4)
+    x = x[:, :, :3, :3]
+    gamma, beta, dout = rng.standard_normal(6), rng.standard_normal(6), rng.standard_normal((3, 6, 3, 3))
+    _, cache = spatial_groupnorm_forward(x, gamma, beta, 3, {})
+    dx, dgamma, dbeta = spatial_groupnorm_backward(dout, cache)
+
+    def fwd(x_, g_, b_):
+        return spatial_groupnorm_forward(x_, g_, b_, 3, {})[0]
+
+    for name, got, num in [
+        ("dx", dx, eval_numerical_gradient_array(lambda v: fwd(v, gamma, beta), x.copy(), dout)),
+        ("dgamma", dgamma, eval_numerical_gradient_array(lambda v: fwd(x, v, beta), gamma.copy(), dout)),
+        ("dbeta", dbeta, eval_numerical_gradient_array(lambda v: fwd(x, gamma, v), beta.copy(), dout)),
+    ]:
+        err = rel_error(got, num) if np.shape(got) == np.shape(num) else np.inf
+        checks.true(f"{name} matches the numeric gradient", err < 1e-6, f"{name}: relative error {err:.1e} vs the numeric gradient")
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: w1
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 1 (3 points) — What spatial batch normalization averages over
+# Your `spatial_batchnorm_forward` keeps one mean and one variance per channel, over axes 0, 2 and 3.
+# (a) For a conv layer's output of shape `(50, 16, 14, 14)`, how many means does it compute, and how
+# many numbers does each one average? (b) Why one set of statistics (and one `gamma`, `beta`) per
+# channel rather than one per (channel, row, column), which notebook 01's `batchnorm_forward` would
+# give if you flattened each feature map into `16 * 14 * 14` features? Argue from what a conv filter
+# computes at each position. (c) The public check of question 7 compares per-channel means and
+# standard deviations: which bug does it catch when `x.reshape(-1, C)` is used without the transpose,
+# and why?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** (a) 16 means (one per channel), each over `50 * 14 * 14 = 9800` numbers. (b) A
+# channel is one filter slid over every position: the same feature detector everywhere, so its output
+# has the same statistics wherever it is (the layer is translation equivariant, and normalization
+# per channel keeps it so). Per-position statistics would treat the same feature differently at each
+# place, would need `16 * 14 * 14 = 3136` means, `gamma`s and `beta`s instead of 16, and would
+# estimate each from only 50 numbers (noisy, especially in small batches). (c) In NCHW memory order,
+# `reshape(-1, C)` groups `C` consecutive numbers of one channel's rows as a "row of features", so
+# each column mixes channels and positions: the statistics and `gamma`/`beta` apply to the wrong
+# numbers, and the per-channel means and standard deviations of the output are not `beta` and `gamma`.
+#
+# **Rubric (3 points).**
+# - 1 point: 16 means of 9800 numbers each.
+# - 1 point: per channel because one filter computes the same feature at every position (equivariance;
+#   fewer, better-estimated statistics and parameters).
+# - 1 point: the reshape without the transpose mixes channels and positions in a "feature"; the
+#   per-channel statistics of the output are then wrong.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: w2
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 2 (3 points) — Batch or group normalization for small batches
+# Batch normalization in train mode uses the other examples of the minibatch; your group normalization
+# does not. (a) With a batch of 2 examples whose feature maps are `(C, H, W) = (32, 8, 8)`, how many
+# numbers does each batch-norm mean average, and each group-norm mean with `G = 8`? (b) Why can a
+# network trained with batch normalization on very small batches do worse at test time, and why has
+# group normalization no train/test difference? (c) Name a situation where you would choose group
+# normalization.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** (a) Batch norm: `2 * 8 * 8 = 128` per channel; group norm: `32 / 8 * 8 * 8 = 256`
+# per group of one example, whatever the batch size. (b) In training, batch norm normalizes with the
+# statistics of the current batch, which are noisy for tiny batches (and make an example's output
+# depend on the other examples); at test time it uses the running averages instead, so the network
+# sees differently normalized inputs than it was trained on. Group norm computes the same statistics
+# from one example in both modes, so there is nothing to average and no mode. (c) Batches of 1-2
+# images: large inputs that fill the memory (detection, segmentation, video), or training spread over
+# many devices with a few examples each.
+#
+# **Rubric (3 points).**
+# - 1 point: 128 and 256 (group norm independent of the batch).
+# - 1 point: noisy batch statistics in training vs running averages at test; group norm per example.
+# - 1 point: a sensible small-batch situation.
+
+# %% [raw]
+# # END SOLUTION
 
 # %% [raw]
 # # END QUESTION

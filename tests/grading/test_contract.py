@@ -25,7 +25,7 @@ from cnnkit.grading.contract import (
     ProbeSpec,
     RunnerConfig,
 )
-from cnnkit.grading.kernel import CONTRACT, LOAD, RUNTIME, TAMPER, probe_cell
+from cnnkit.grading.kernel import CONTRACT, LOAD, NUMPY_ONLY, RUNTIME, TAMPER, probe_cell
 from cnnkit.grading.records import load_records
 from cnnkit.grading.slicing import _CHECKS_EXPECTED, record_source
 
@@ -154,6 +154,7 @@ def test_what_runs_beside_the_kernel_imports_no_library():
     stdlib = set(sys.stdlib_module_names) | {"__future__"}
     assert _imports(Path(contract.__file__)) <= stdlib
     assert _imports(LOAD) <= stdlib and _imports(TAMPER) <= stdlib
+    assert _imports(NUMPY_ONLY) <= stdlib
     # the runtime imports contract and tamper from the library only when imported as a module: in
     # a kernel the probe cell passes them in
     tree = ast.parse(RUNTIME.read_text(encoding="utf-8"))

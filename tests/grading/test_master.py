@@ -284,11 +284,6 @@ AWAITING_MASTER = {
     "batchnorm_backward_alt",
     "layernorm_forward",
     "layernorm_backward",
-    # lib/cnnkit/numeric/deep_layers.py, 02_conv_layers
-    "spatial_batchnorm_forward",
-    "spatial_batchnorm_backward",
-    "spatial_groupnorm_forward",
-    "spatial_groupnorm_backward",
     # lib/cnnkit/numeric/weight_init.py and fc_net.py, 01_backprop
     "init_gain",
     "init_weights",

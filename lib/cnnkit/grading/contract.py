@@ -160,6 +160,8 @@ class ProbeSpec:
       artifact checks' process (`Limits.memory_bytes`).
     - always: the watched names every case relies on (the recording path); pristine: their digests,
       and the `depends` ones', as the reference kernel saw them.
+    - numpy_only: the stage's graded functions may use numpy only (`Stage.numpy_only`): the probe
+      notes a case whose student code calls torch or scipy's convolutions (kernel/numpy_only.py).
     """
 
     mode: str
@@ -171,6 +173,7 @@ class ProbeSpec:
     memory_bytes: int | None = None
     always: list[str] = field(default_factory=list)
     pristine: dict[str, str] = field(default_factory=dict)
+    numpy_only: bool = False
 
     def to_dict(self) -> dict:
         """The plain dict that travels (JSON in the probe cell, `RunnerConfig.spec`)."""
@@ -235,6 +238,7 @@ PROBE_FIELDS = {
 PROBE_FIELDS.update(
     case_seconds=_int, memory_bytes=_int_or_none, always=_strs, pristine=_str_to_str
 )
+PROBE_FIELDS["numpy_only"] = lambda v: isinstance(v, bool)
 
 
 def _validate(obj, fields_ok: dict) -> None:

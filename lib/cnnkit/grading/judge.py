@@ -1,5 +1,7 @@
-"""Verdicts, decided in the grader: a case passes iff it raised nothing and every record it made
-matches the reference run's (`cnnkit.checks.match`); points per question follow.
+"""Verdicts, decided in the grader: a case passes iff it raised nothing, its student code called
+nothing of torch or scipy's convolutions in a numpy-only stage (the probe's "forbidden", see
+kernel/numpy_only.py) and every record it made matches the reference run's (`cnnkit.checks.match`);
+points per question follow.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ def judge(cases: list[Case], reference: dict, got: dict, artifacts: dict) -> dic
     - verdicts: {case: {question, points, earned, passed, hidden, message}}.
     """
     from cnnkit.checks import match
+    from cnnkit.grading.kernel.numpy_only import message as numpy_only_message
 
     verdicts = {}
     for c in cases:
@@ -27,6 +30,8 @@ def judge(cases: list[Case], reference: dict, got: dict, artifacts: dict) -> dic
         message = ""
         if entry is None:
             passed, message = False, "not run (the notebook did not reach the grader's probe)"
+        elif entry.get("forbidden"):
+            passed, message = False, numpy_only_message(entry["forbidden"])
         elif entry["error"]:
             passed, message = False, entry["error"].splitlines()[0][:300]
         elif c.artifact:

@@ -284,6 +284,12 @@ class Master:
             )
             for c in self.cells
         ]
+        from cnnkit.grading.stage import Stage
+
+        if Stage.named(self.stage).numpy_only:
+            for c, cell in zip(self.cells, nb.cells, strict=True):
+                if c.is_test:
+                    cell.source = with_numpy_only(cell.source)
         return nb
 
 
@@ -642,6 +648,31 @@ def _cases(cell: Cell, question: str, cfg: dict) -> list[Case]:
 
 # --------------------------------------------------------------------------------------------------
 # Cell-level helpers (shared by the build, the leak scan and the nbgrader export)
+
+
+NUMPY_ONLY_LINE = "from cnnkit import checks; checks.numpy_only()  # numpy only in this stage"
+
+
+def with_numpy_only(source: str) -> str:
+    """A test cell of a numpy-only stage with `checks.numpy_only()` as its test's first line, so
+    that `grader.check` fails a case whose student code calls torch or scipy (`cnnkit grade`'s probe
+    watches each case itself). An artefact case (no parameters) runs no student code: unchanged.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    fn = next(
+        (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")),
+        None,
+    )
+    if fn is None or not fn.args.args or fn.body[0].lineno == fn.lineno:
+        return source
+    lines = source.split("\n")
+    first = fn.body[0]
+    k = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", []))]) - 1
+    indent = lines[k][: len(lines[k]) - len(lines[k].lstrip())]
+    return "\n".join([*lines[:k], indent + NUMPY_ONLY_LINE, *lines[k:]])
 
 
 def test_config(source: str) -> dict:

@@ -106,6 +106,8 @@ def load_records(out: Path, max_bytes: int = 256 * 1024**2, max_total: int = 102
                     }
                 )
             results[str(case)] = {"error": None if error is None else str(error), "records": recs}
+            if entry.get("forbidden"):  # a numpy-only stage's case that called torch/scipy
+                results[str(case)]["forbidden"] = str(entry["forbidden"])[:200]
         except (KeyError, TypeError, ValueError, OSError, AttributeError) as err:
             results[str(case)] = {"error": f"unreadable records ({err})", "records": []}
     return results

@@ -26,6 +26,7 @@ from cnnkit.grading.kernel import probe_cell
 from cnnkit.grading.records import load_environment, load_records
 from cnnkit.grading.sandbox import execute, execute_checks
 from cnnkit.grading.slicing import record_source
+from cnnkit.grading.stage import Stage
 from cnnkit.grading.watch import depends_on, recording_path
 
 ARTIFACTS_CRASHED = "the artifact checks did not run"
@@ -104,6 +105,8 @@ def probe_spec(plan: Plan, mode: str, out: Path, cases: list[Case]) -> ProbeSpec
         memory_bytes=plan.limits.memory_bytes,
         always=always,
         pristine={k: plan.pristine[k] for t in tests for k in [*always, *t.depends]},
+        # the artifact cases ("check") run no student code
+        numpy_only=mode != "check" and Stage.named(plan.stage).numpy_only,
     )
 
 

@@ -20,6 +20,10 @@ COURSE = (
     ("03_pytorch_cnn", "CNNs in PyTorch"),
     ("04_transfer_learning", "Transfer learning"),
 )
+# Stages whose graded functions may use numpy and the standard library only: a case whose student
+# code calls torch or scipy's convolutions earns nothing (grading/kernel/numpy_only.py), and every
+# test of the stage starts with `checks.numpy_only()` so that `grader.check` says so too (build).
+NUMPY_ONLY = ("01_backprop", "02_conv_layers")
 
 
 class StageError(ValueError):
@@ -52,6 +56,11 @@ class Stage:
     name: str
     index: int = 0
     title: str = ""
+
+    @property
+    def numpy_only(self) -> bool:
+        """The graded functions may use numpy and the standard library only (`NUMPY_ONLY`)."""
+        return self.name in NUMPY_ONLY
 
     @classmethod
     def named(cls, name: str) -> Stage:

@@ -311,11 +311,13 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     - out: array of shape (N, C, H, W).
     - cache: for spatial_batchnorm_backward.
     """
+    # BEGIN SOLUTION
     N, C, H, W = x.shape
     flat = x.transpose(0, 2, 3, 1).reshape(-1, C)
     out, cache = batchnorm_forward(flat, gamma, beta, bn_param)
     out = out.reshape(N, H, W, C).transpose(0, 3, 1, 2)
     return out, cache
+    # END SOLUTION
 
 
 def spatial_batchnorm_backward(dout, cache):
@@ -330,11 +332,13 @@ def spatial_batchnorm_backward(dout, cache):
     - dgamma: array of shape (C,), dL/dgamma.
     - dbeta: array of shape (C,), dL/dbeta.
     """
+    # BEGIN SOLUTION
     N, C, H, W = dout.shape
     flat = dout.transpose(0, 2, 3, 1).reshape(-1, C)
     dx, dgamma, dbeta = batchnorm_backward_alt(flat, cache)
     dx = dx.reshape(N, H, W, C).transpose(0, 3, 1, 2)
     return dx, dgamma, dbeta
+    # END SOLUTION
 
 
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
@@ -352,6 +356,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     - out: array of shape (N, C, H, W).
     - cache: for spatial_groupnorm_backward.
     """
+    # BEGIN SOLUTION
     eps = gn_param.get("eps", 1e-5)
     N, C, H, W = x.shape
     if C % G:
@@ -364,6 +369,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     out = gamma[:, None, None] * x_hat + beta[:, None, None]
     cache = (G, inv_std, x_hat, gamma)
     return out, cache
+    # END SOLUTION
 
 
 def spatial_groupnorm_backward(dout, cache):
@@ -378,6 +384,7 @@ def spatial_groupnorm_backward(dout, cache):
     - dgamma: array of shape (C,), dL/dgamma.
     - dbeta: array of shape (C,), dL/dbeta.
     """
+    # BEGIN SOLUTION
     G, inv_std, x_hat, gamma = cache
     N, C, H, W = dout.shape
     dbeta = dout.sum(axis=(0, 2, 3))
@@ -391,6 +398,7 @@ def spatial_groupnorm_backward(dout, cache):
         - xh * (dx_hat * xh).sum(axis=2, keepdims=True)
     )
     return dx.reshape(N, C, H, W), dgamma, dbeta
+    # END SOLUTION
 
 
 # END EXERCISE

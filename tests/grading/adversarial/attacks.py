@@ -242,6 +242,42 @@ torch.equal = lambda *a, **k: True
 """
 REPLACED = "before grading; this case relies on it"
 
+# Numpy means numpy (stages 01-02): working code that calls torch earns nothing on the cases that
+# reach it, and says why (grading/kernel/numpy_only.py)
+NUMPY_ONLY = "numpy only: your code called torch"
+TORCH_AFFINE_BACKWARD = """
+def affine_backward(dout, cache):
+    import torch
+
+    x, w, b = cache
+    dt = np.result_type(x, w, b, dout)
+    xt, wt, bt = (torch.tensor(np.asarray(a, dtype=dt), requires_grad=True) for a in (x, w, b))
+    out = xt.reshape(xt.shape[0], -1) @ wt + bt
+    out.backward(torch.tensor(np.asarray(dout, dtype=dt)))
+    return xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+"""
+TORCH_CONV_FAST = """
+def conv_forward_fast(x, w, b, conv_param):
+    import torch
+    import torch.nn.functional as F
+
+    dt = np.result_type(x, w, b)
+    xt, wt, bt = (torch.from_numpy(np.asarray(a, dtype=dt)) for a in (x, w, b))
+    out = F.conv2d(xt, wt, bt, stride=conv_param["stride"], padding=conv_param["pad"])
+    return out.numpy(), (x, w, b, conv_param)
+"""
+TORCH_CONV_BACKWARD_FAST = """
+def conv_backward_fast(dout, cache):
+    import torch
+    import torch.nn.functional as F
+
+    x, w, b, conv_param = cache
+    dt = np.result_type(x, w, b, dout)
+    xt, wt, bt = (torch.tensor(np.asarray(a, dtype=dt), requires_grad=True) for a in (x, w, b))
+    out = F.conv2d(xt, wt, bt, stride=conv_param["stride"], padding=conv_param["pad"])
+    out.backward(torch.from_numpy(np.asarray(dout, dtype=dt)))
+    return xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+"""
 SYS_EXIT = "import sys\nsys.exit('student calls sys.exit mid-notebook')\n"
 OS_EXIT = "import os\nos._exit(3)\n"
 WHILE_TRUE = "while True:\n    pass\n"
@@ -439,6 +475,18 @@ def _stage_01(root: Path, sol, stu) -> dict[str, tuple]:
             {"q1": "less", "*": "full", "failed": ["test_q1_max_copy_circuit_hidden"]},
         ),
         "reordered-cells": (move_to_end(sol, "Value", "sigmoid_circuit", "sgd"), True, full),
+        # passes every case with torch's autograd today; numpy only: the cases reaching it earn 0
+        "torch-autograd": (
+            replace(sol, "affine_backward", TORCH_AFFINE_BACKWARD),
+            True,
+            {
+                "q3": "less",
+                "q4": None,
+                "*": "full",
+                "failed": ["test_q3_affine_hidden"],
+                "error": {"test_q3_affine_hidden": NUMPY_ONLY},
+            },
+        ),
     }
 
 
@@ -518,6 +566,25 @@ def _stage_02(root: Path, sol, stu) -> dict[str, tuple]:
             },
         ),
         "comparison-patch": (insert(stu, COMPARISON_PATCH), False, {"*": "zero"}),
+        # F.conv2d forward and autograd backward pass every case today; numpy only: 0 on them
+        "torch-conv": (
+            replace(
+                replace(sol, "conv_forward_fast", TORCH_CONV_FAST),
+                "conv_backward_fast",
+                TORCH_CONV_BACKWARD_FAST,
+            ),
+            True,
+            {
+                "q4": "less",
+                "q5": None,
+                "*": "full",
+                "failed": [
+                    "test_conv_fast_strides_pads_nonsquare",
+                    "test_conv_fast_vs_torch_public",
+                ],
+                "error": {"test_conv_fast_strides_pads_nonsquare": NUMPY_ONLY},
+            },
+        ),
     }
 
 

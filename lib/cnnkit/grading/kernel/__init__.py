@@ -3,6 +3,8 @@
 - `runtime.py`: the probe (runs the cases, writes the records);
 - `tamper.py`: the tamper check (what a case may not change while it runs, what a notebook may not
   have replaced before grading);
+- `numpy_only.py`: the guard of the numpy-only stages (a case whose student code calls torch or
+  scipy's convolutions);
 - `load.py`: the probe cell's first code, which makes modules of the others' file texts.
 
 All are real modules (tests import them) that the student's kernel never imports: the probe cell
@@ -18,6 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RUNTIME = HERE / "runtime.py"
 TAMPER = HERE / "tamper.py"
+NUMPY_ONLY = HERE / "numpy_only.py"
 LOAD = HERE / "load.py"
 CONTRACT = HERE.parent / "contract.py"
 
@@ -31,10 +34,10 @@ def probe_cell(spec) -> str:
     Returns:
     - source: Python code that loads load.py's text in a namespace of its own and calls its `probe`
       with the notebook's globals (live, as the cases see them), the texts of contract.py,
-      tamper.py and runtime.py, and the spec as JSON; it leaves no name behind.
+      tamper.py, numpy_only.py and runtime.py, and the spec as JSON; it leaves no name behind.
     """
     data = spec if isinstance(spec, dict) else spec.to_dict()
-    texts = {p.stem: p.read_text(encoding="utf-8") for p in (CONTRACT, TAMPER, RUNTIME)}
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in (CONTRACT, TAMPER, NUMPY_ONLY, RUNTIME)}
     return (
         "__cnnkit_probe = {'__name__': 'cnnkit_kernel_load'}\n"
         f"exec(compile({LOAD.read_text(encoding='utf-8')!r}, 'load.py', 'exec'), __cnnkit_probe)\n"

@@ -1,7 +1,7 @@
 """The probe cell's first code: the kernel-side modules loaded from their file texts, then the probe.
 
 Runs inside the student's kernel (the probe cell, `kernel.probe_cell`, carries this file's text and
-the texts of `contract.py`, `tamper.py` and `runtime.py`). Each module is executed in a module object
+the texts of `contract.py`, `tamper.py`, `numpy_only.py` and `runtime.py`). Each module is executed in a module object
 of its own, not imported: a notebook that put a `cnnkit` (or a `contract`) of its own into
 `sys.modules` or onto `sys.path` changes nothing here. Stdlib only.
 """
@@ -27,9 +27,12 @@ def load(name, text, **names):
 
 
 def probe(nb_globals, texts, spec_json):
-    """Load the contract, the tamper check and the runtime from `texts` (file name -> text) and run
+    """Load the contract, the tamper check, the numpy-only guard and the runtime from `texts` (file name -> text) and run
     the probe on the notebook's globals with the spec (`contract.ProbeSpec` as JSON, validated)."""
     contract = load("contract", texts["contract"])
     tamper = load("tamper", texts["tamper"])
-    runtime = load("runtime", texts["runtime"], contract=contract, tamper=tamper)
+    numpy_only = load("numpy_only", texts["numpy_only"])
+    runtime = load(
+        "runtime", texts["runtime"], contract=contract, tamper=tamper, numpy_only=numpy_only
+    )
     runtime.run_probe(nb_globals, contract.ProbeSpec.from_json(spec_json))

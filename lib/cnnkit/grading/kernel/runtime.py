@@ -17,6 +17,11 @@ Artifact cases (no parameters) run outside the kernel, in a sandbox of their own
 started by `sandbox.execute_checks`), with cwd = a folder holding only the stage's artifact files. No
 verdict is decided here and no expected value of a student's case is here: the grader judges the
 records (judge.py) against the reference run's.
+
+Numpy only. In a numpy-only stage (`spec.numpy_only`, from `Stage.numpy_only`) each case runs under a
+`numpy_only.Guard` (shipped by its text like this module): a case whose student code called torch or
+scipy's convolutions gets "forbidden": "<what it called>" in its entry, and the grader's judge gives
+it 0 points with the reason; nothing else changes.
 """
 
 import builtins
@@ -29,9 +34,9 @@ import types
 
 import numpy
 
-if "tamper" not in globals():  # imported as a module; in a kernel the probe cell passes both in
+if "tamper" not in globals():  # imported as a module; in a kernel the probe cell passes them in
     from cnnkit.grading import contract
-    from cnnkit.grading.kernel import tamper
+    from cnnkit.grading.kernel import numpy_only, tamper
 
 # Bound when this module runs (before any case): a case that rebinds a builtin cannot blind the probe.
 _type, _list, _dict, _isinstance, _open = type, list, dict, isinstance, open
@@ -86,11 +91,17 @@ def _run_case(test, nb_globals, spec, checks, replaced, baseline, seen):
     def on_alarm(signum, frame):
         raise TimeoutError(f"the case ran past {spec.case_seconds} s")
 
+    # a numpy-only stage: what the student's code calls of torch/scipy is noted (numpy_only.py)
+    guard = numpy_only.Guard() if spec.numpy_only else None
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(int(spec.case_seconds))
     try:
+        if guard is not None:
+            guard.start()
         fn(**args)
     finally:
+        if guard is not None:
+            seen["forbidden"] = guard.stop()
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
         # copy the records first, then compare: whatever runs in between is seen
@@ -110,7 +121,8 @@ def run_probe(nb_globals, spec):
       unknown field, a missing one or a value of the wrong type).
 
     Returns:
-    - None; writes out/records.json: {case: {"error": str | None, "records": [...]}} and, in
+    - None; writes out/records.json: {case: {"error": str | None, "records": [...]}, plus "forbidden"
+      for a case of a numpy-only stage whose student code called torch/scipy} and, in
       "reference" mode, out/environment.json (the digests of the watched names).
     """
     if not _isinstance(spec, contract.ProbeSpec):
@@ -131,7 +143,7 @@ def run_probe(nb_globals, spec):
     for i, test in enumerate(spec.tests):
         _fresh_checks(checks, spec.checks_source)
         entry = {"error": None, "records": []}
-        seen = {"recorded": [], "tampered": []}
+        seen = {"recorded": [], "tampered": [], "forbidden": None}
         try:
             _run_case(test, nb_globals, spec, checks, replaced, baseline, seen)
         except BaseException as err:  # noqa: BLE001 - a student's SystemExit is a failed case too
@@ -158,6 +170,8 @@ def run_probe(nb_globals, spec):
                 )
         except BaseException as err:  # noqa: BLE001
             entry["error"] = entry["error"] or f"{type(err).__name__}: {err}"[:MAX_ERROR_CHARS]
+        if seen["forbidden"]:  # judged outside: the case earns nothing (judge.py)
+            entry["forbidden"] = str(seen["forbidden"])[:200]
         if not tampered:
             checks._end()
         results[test.name] = entry

@@ -1,0 +1,133 @@
+"""Numpy means numpy: notes when a student's code calls torch or scipy's convolutions (stdlib only).
+
+In a numpy-only stage (`cnnkit.grading.stage.Stage.numpy_only`: stages 01 and 02) the graded
+functions may use numpy and the Python standard library only. A `Guard` watches one case with
+`sys.setprofile` (and `threading.setprofile` for threads the case starts): every Python function of a
+watched package (torch, torchvision, scipy.signal, scipy.ndimage) that starts and every C function of
+one that is called (`F.conv2d`, a tensor's methods, autograd's engine) is attributed to the nearest
+frame on the stack that is either the student's (the notebook's globals, `__name__ == "__main__"`)
+or the test's (the grader's test code: compiled as `<test NAME>`, or the file `grader.check` runs);
+library frames in between (numpy, cnnkit, the standard library) are looked through. The first call
+the student's code owns is kept in `Guard.found` ("torch.conv2d"); the test's own oracles are not
+counted. A case that switches the profiler off is caught too (`stop` reports it).
+
+Who uses it: the in-kernel probe (`runtime.py`, shipped by its text with this module's text before it,
+see `kernel.probe_cell`) wraps each student case of such a stage and writes what it found as data
+(the grader's judge gives the case 0 points and says why); `cnnkit.checks.numpy_only()` (the first
+line the build puts in each test of such a stage) does the same for `grader.check`, whose next check
+then fails with `message(found)`.
+
+This catches the known ways (direct calls, calls through a library helper, autograd, threads); code
+written against this module (a function whose globals claim another `__name__`) can hide from it.
+"""
+
+import sys
+import threading
+import types
+
+PACKAGES = ("torch", "torchvision", "functorch", "scipy.signal", "scipy.ndimage")
+_PREFIXES = tuple(p + "." for p in PACKAGES)
+_module_type = types.ModuleType
+
+
+def watched(module):
+    """True for a module name of a watched package ("torch.nn.functional", "scipy.signal")."""
+    return type(module) is str and (module in PACKAGES or module.startswith(_PREFIXES))
+
+
+def message(found):
+    """The failure message of a case whose code called `found`."""
+    return (
+        f"numpy only: your code called {found}; in this stage the graded functions may use numpy "
+        "and the Python standard library only (no torch, no scipy.signal/ndimage), so this case "
+        "earns nothing"
+    )
+
+
+def _c_name(fn):
+    """The watched module and name of a C function, or None."""
+    module = getattr(fn, "__module__", None)
+    if not watched(module):
+        owner = getattr(fn, "__self__", None)
+        module = owner.__name__ if type(owner) is _module_type else type(owner).__module__
+        if not watched(module):
+            return None
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "?")
+    return f"{module}.{name.replace('_VariableFunctionsClass.', '')}"
+
+
+class Guard:
+    """Watches the calls of one case; `found` is the first watched call the student's code owns.
+
+    Inputs:
+    - test_files: code file names of the test's own code besides `<test ...>` (grader.check's file).
+    - until: a frame; the guard stops itself when that frame returns (grader.check's test function).
+    """
+
+    def __init__(self, test_files=(), until=None):
+        self.test_files = frozenset(test_files)
+        self.until = until
+        self.found = None
+        self._old = None
+        self._on = False
+
+    def _owner(self, frame):
+        """ "student", "test" or None: whose code is nearest on the stack from `frame` up."""
+        tests = self.test_files
+        while frame is not None:
+            fname = frame.f_code.co_filename
+            if fname in tests or fname.startswith("<test "):
+                return "test"
+            if frame.f_globals.get("__name__") == "__main__":
+                return "student"
+            frame = frame.f_back
+        return None
+
+    def _hit(self, frame, what):
+        if self.found is None and self._owner(frame) == "student":
+            self.found = what
+
+    def _profile(self, frame, event, arg):
+        try:
+            if event == "call":
+                module = frame.f_globals.get("__name__")
+                if watched(module) and self.found is None:
+                    self._hit(frame.f_back, f"{module}.{frame.f_code.co_name}")
+            elif event == "c_call":
+                if self.found is None:
+                    what = _c_name(arg)
+                    if what is not None:
+                        self._hit(frame, what)
+            elif event == "return" and frame is self.until:
+                self.stop()
+        except Exception:  # noqa: BLE001, S110 - the profiler must never break the code it watches
+            pass
+
+    @property
+    def running(self):
+        """Started and not stopped yet."""
+        return self._on
+
+    def start(self):
+        """Install the profiler (this thread and threads started from now on)."""
+        self._old = sys.getprofile()
+        self._on = True
+        threading.setprofile(self._profile)
+        sys.setprofile(self._profile)
+        return self
+
+    def stop(self):
+        """Remove the profiler; a case that removed or replaced it counts as a watched call.
+
+        Returns:
+        - found: the first watched call the student's code owns ("torch.conv2d"), or None.
+        """
+        if not self._on:
+            return self.found
+        self._on = False
+        intact = sys.getprofile() == self._profile
+        sys.setprofile(self._old)
+        threading.setprofile(None)
+        if not intact and self.found is None:
+            self.found = "sys.setprofile (the grader's numpy-only check was switched off)"
+        return self.found

@@ -1,0 +1,209 @@
+"""Numpy means numpy (stages 01-02): a case whose student code calls torch or scipy's convolutions
+earns nothing, under `cnnkit grade` (the probe notes it, the judge decides) and under `grader.check`
+(the check fails with the same message). End to end on the real stages: the "torch-autograd" and
+"torch-conv" submissions of tests/grading/adversarial/attacks.py.
+"""
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+import cnnkit
+import cnnkit.checks
+from cnnkit.grading.judge import judge
+from cnnkit.grading.kernel import numpy_only, probe_cell
+from cnnkit.grading.kernel.runtime import run_probe
+from cnnkit.grading.master import NUMPY_ONLY_LINE, with_numpy_only
+from cnnkit.grading.records import load_records
+from cnnkit.grading.stage import Stage
+
+CHECKS_SOURCE = open(cnnkit.checks.__file__, encoding="utf-8").read()  # noqa: SIM115
+
+# what a notebook defines: functions whose globals are the kernel's `__main__`
+STUDENT = textwrap.dedent(
+    """
+    import numpy as np
+
+    def honest(x):
+        return np.convolve(x, [1.0, 2.0], mode="same") + np.fft.fft(x).real
+
+    def torch_conv(x):
+        import torch
+        import torch.nn.functional as F
+
+        t = torch.from_numpy(x)[None, None]
+        return F.conv1d(t, torch.ones(1, 1, 1, dtype=t.dtype))[0, 0].numpy()
+
+    def torch_autograd(x):
+        import torch
+
+        t = torch.tensor(x, requires_grad=True)
+        (t ** 2).sum().backward()
+        return t.grad.numpy()
+
+    def scipy_signal(x):
+        import scipy.signal
+
+        return scipy.signal.convolve(x, [1.0, 2.0], mode="same")
+
+    def via_a_helper(x):
+        return helper(x)  # library code in between: the call is still the student's
+
+    def switch_off(x):
+        import sys
+
+        sys.setprofile(None)
+        return 2 * x
+    """
+)
+
+
+def _student():
+    ns = {"__name__": "__main__"}
+    exec(compile(STUDENT, "<notebook cell>", "exec"), ns)
+    import cnnkit.runtime as seeding_module  # a library function that calls torch
+
+    ns["helper"] = lambda x: (seeding_module.seed_everything(0), 2 * x)[1]
+    return ns
+
+
+CASE = textwrap.dedent(
+    """
+    def test_case(f):
+        import torch
+
+        from cnnkit import checks
+
+        x = checks.rng().standard_normal(5)
+        got = f(x)
+        ref = torch.nn.functional.conv1d(torch.tensor(x)[None, None], torch.ones(1, 1, 1, dtype=torch.float64))
+        checks.close("value", got, None)
+        checks.true("the test's own torch", bool(ref.shape[-1] == 5), "no")
+    """
+)
+
+
+@pytest.fixture(autouse=True)
+def _own_checks(monkeypatch):
+    """run_probe installs its own cnnkit.checks: give the real one back after each test."""
+    monkeypatch.setitem(sys.modules, "cnnkit.checks", sys.modules["cnnkit.checks"])
+    monkeypatch.setattr(cnnkit, "checks", cnnkit.checks)
+    yield
+    cnnkit.checks._end()
+
+
+def _guarded(f, x):
+    """Call f(x) from test code under a Guard, as the probe does; what it found."""
+    test = {"__name__": "__cnnkit_tests__"}
+    exec(compile("def call(f, x):\n    return f(x)\n", "<test call>", "exec"), test)
+    guard = numpy_only.Guard().start()
+    try:
+        test["call"](f, x)
+    finally:
+        found = guard.stop()
+    return found
+
+
+@pytest.mark.parametrize(
+    "name, found",
+    [
+        ("honest", None),
+        ("torch_conv", "torch."),
+        ("torch_autograd", "torch."),
+        ("scipy_signal", "scipy.signal."),
+        ("via_a_helper", "torch."),
+        ("switch_off", "sys.setprofile"),
+    ],
+)
+def test_the_guard_notes_what_the_student_code_calls(name, found):
+    import numpy as np
+
+    got = _guarded(_student()[name], np.arange(4.0))
+    assert (got is None) if found is None else got.startswith(found), got
+    assert sys.getprofile() is None
+
+
+def test_the_stage_says_which_stages_are_numpy_only():
+    assert [
+        s.name
+        for s in map(Stage.named, ("01_backprop", "02_conv_layers", "03_pytorch_cnn"))
+        if s.numpy_only
+    ] == ["01_backprop", "02_conv_layers"]
+
+
+def _probe(tmp_path, f, numpy_only_stage=True):
+    spec = {
+        "mode": "record",
+        "seed": 7,
+        "out": str(tmp_path),
+        "tests": [{"name": "test_case", "source": CASE, "params": ["f"]}],
+        "checks_source": CHECKS_SOURCE,
+        "case_seconds": 30,
+        "numpy_only": numpy_only_stage,
+    }
+    run_probe({"f": f}, spec)
+    return load_records(tmp_path)
+
+
+def test_the_probe_records_the_call_and_the_judge_gives_nothing(tmp_path):
+    from cnnkit.grading.autograder import Case
+
+    student = _student()
+    honest = _probe(tmp_path / "h", student["honest"])["test_case"]
+    cheat = _probe(tmp_path / "c", student["torch_conv"])["test_case"]
+    assert "forbidden" not in honest and honest["error"] is None
+    assert cheat["forbidden"].startswith("torch.") and cheat["error"] is None
+    # in a stage that allows torch the same case is not watched
+    assert "forbidden" not in _probe(tmp_path / "o", student["torch_conv"], False)["test_case"]
+    case = Case("test_case", "q1", 1.0, False, ("f",), CASE)
+    ref = {"test_case": honest}
+    assert judge([case], ref, {"test_case": honest}, {})["test_case"]["passed"]
+    verdict = judge([case], ref, {"test_case": cheat}, {})["test_case"]
+    assert verdict["earned"] == 0 and verdict["message"].startswith(
+        "numpy only: your code called torch."
+    )
+
+
+def test_the_probe_cell_ships_the_guard_by_its_text(tmp_path):
+    student = _student()
+    spec = {
+        "mode": "record",
+        "seed": 7,
+        "out": str(tmp_path),
+        "tests": [{"name": "test_case", "source": CASE, "params": ["f"]}],
+        "checks_source": CHECKS_SOURCE,
+        "case_seconds": 30,
+        "numpy_only": True,
+    }
+    src = probe_cell(spec)
+    assert "class Guard" in src
+    exec(compile(src, "<probe>", "exec"), {**student, "f": student["torch_autograd"]})
+    assert json.loads((tmp_path / "records.json").read_text())["test_case"]["forbidden"]
+
+
+def test_grader_check_fails_the_case_with_the_same_message():
+    """A built test of a numpy-only stage starts with `checks.numpy_only()`; in check mode the next
+    check fails when the student's code called torch, and the test's own torch is fine."""
+    case = CASE.replace('checks.close("value", got, None)', 'checks.close("value", got, 2 * x)')
+    source = with_numpy_only('""" # BEGIN TEST CONFIG\npoints: 1\n""" # END TEST CONFIG\n' + case)
+    assert NUMPY_ONLY_LINE in source
+    ns = {"__name__": "tests_q1"}
+    exec(compile(source, "tests/q1.py", "exec"), ns)
+    student = {"__name__": "__main__"}
+    exec("def twice(x):\n    return 2 * x\n", student)
+    student.update(_student())
+    cnnkit.checks._end()
+    ns["test_case"](student["twice"])
+    ns["test_case"](lambda x: 2 * x)  # nothing raised: the test's own torch is allowed
+    assert sys.getprofile() is None  # the guard ended with the test
+    with pytest.raises(cnnkit.checks.CheckFailed, match="numpy only: your code called torch"):
+        ns["test_case"](student["torch_autograd"])
+    assert sys.getprofile() is None
+    cnnkit.checks.true("a later test's check", True, "no")  # not failed by the earlier test's guard
+
+
+def test_artefact_cases_are_left_alone():
+    src = '""" # BEGIN TEST CONFIG\npoints: 1\n""" # END TEST CONFIG\ndef test_file():\n    pass\n'
+    assert with_numpy_only(src) == src
