@@ -72,23 +72,98 @@ def test_extract_features_matches_a_manual_forward():
         torch.testing.assert_close(got, r(X))
 
 
-def test_top_of_network_equals_the_whole_frozen_network():
+def test_extract_features_uses_eval_mode_no_grad_and_restores_the_mode():
+    torch.manual_seed(0)
+    m = mobilenet_v2(weights=None).train()
+    X = torch.rand(4, 3, 32, 32)
+    one = features.extract_features(m, X, _identity, batch_size=1)
+    four = features.extract_features(m, X, _identity, batch_size=4)
+    torch.testing.assert_close(one, four, rtol=1e-4, atol=1e-5)
+    assert m.training and not four.requires_grad
+
+
+def test_cached_features_reuses_only_an_identical_call(tmp_path):
+    torch.manual_seed(0)
+    m = mobilenet_v2(weights=None).eval()
+    calls = []
+    m.features.register_forward_hook(lambda *a: calls.append(1))
+    X = np.random.default_rng(0).random((2, 3, 32, 32), dtype=np.float32)
+
+    def ran(*args):
+        before = len(calls)
+        out = features.cached_features(*args)
+        return len(calls) > before, out
+
+    first = ran(m, "a", X, _identity, tmp_path)
+    again = ran(m, "a", X, _identity, tmp_path)
+    assert first[0] and not again[0]
+    torch.testing.assert_close(first[1], again[1], rtol=0, atol=0)
+    assert ran(m, "b", X, _identity, tmp_path)[0]
+    assert ran(m, "a", X, lambda x: x * 2, tmp_path)[0]  # another repr: another key
+    assert ran(m, "a", X + 0.5, _identity, tmp_path)[0]
+
+
+def test_augmentations_random_for_training_deterministic_for_test():
+    train_tf, test_tf = features.augmentations(16)
+    img = torch.rand(3, 30, 24)
+    views = [train_tf(img) for _ in range(6)]
+    assert all(v.shape == (3, 16, 16) for v in views)
+    assert any(not torch.equal(views[0], v) for v in views[1:])
+    torch.testing.assert_close(test_tf(img), test_tf(img), rtol=0, atol=0)
+    small = torch.rand(3, 16, 16)
+    torch.testing.assert_close(test_tf(small), small)
+
+
+def test_train_steps_trains_with_augment_and_ends_in_eval():
+    torch.manual_seed(0)
+    X = torch.randn(40, 5)
+    y = (X[:, 0] > 0).long()
+    model = nn.Sequential(nn.Linear(5, 2))
+    calls = []
+    losses = features.train_steps(
+        model,
+        X,
+        y,
+        torch.optim.SGD(model.parameters(), lr=0.5),
+        30,
+        batch_size=8,
+        augment=lambda x: calls.append(x.shape) or x,
+    )
+    assert len(losses) == 30 and len(calls) == 30 * 8 and not model.training
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+
+
+def test_fine_tuning_moves_only_the_unfrozen_blocks_and_keeps_frozen_bn_stats():
     torch.manual_seed(0)
     m = mobilenet_v2(weights=None)
-    transfer.freeze_backbone(m)
     transfer.replace_head(m, 3)
-    m.eval()
-    X = torch.rand(4, 3, 32, 32)
-    top = features.TopOfNetwork(m, 3)
-    h = top.lower_features(X, _identity)
+    opt = transfer.finetune_optimizer(m, 0.1, 2)
+    before = {k: v.clone() for k, v in m.features.state_dict().items()}
+    features.train_steps(m, torch.rand(6, 3, 32, 32), torch.tensor([0, 1, 2] * 2), opt, 2, 6)
+    after = m.features.state_dict()
+    changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"17", "18"}
+
+
+def test_fgsm_and_targeted_attack_stay_in_range_and_box():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 3)).double()
+    x = torch.rand(2, 3, 4, 4, dtype=torch.float64)
+    adv = features.fgsm(model, x, torch.tensor([0, 1]), 0.3)
+    assert adv.min() >= 0 and adv.max() <= 1 and not adv.requires_grad
+    t = torch.tensor([2, 2])
+    adv = features.targeted_attack(model, x, t, eps=0.05, step=0.02, steps=10)
+    assert float((adv - x).abs().max()) <= 0.05 + 1e-12
+    loss = nn.functional.cross_entropy
     with torch.no_grad():
-        torch.testing.assert_close(top(h), m(X))
-    transfer.unfreeze_top(m, 3)
-    opt = torch.optim.SGD(transfer.param_groups(m, 0.1), lr=0.1)
-    losses = features.train_steps(
-        top, h, torch.tensor([0, 1, 2, 0]), opt, 3, batch_size=4, flip=False
-    )
-    assert len(losses) == 3 and not m.training
+        assert loss(model(adv), t) < loss(model(x), t)
+
+
+def test_class_visualization_raises_the_target_score():
+    model = _tiny_cnn(2)
+    img = features.class_visualization(model, 3, (3, 8, 8), steps=20, lr=0.1, l2=1e-3)
+    with torch.no_grad():
+        assert model(img[None])[0, 3] > model(torch.zeros(1, 3, 8, 8, dtype=torch.float64))[0, 3]
 
 
 def test_train_linear_and_accuracy_on_separable_data():

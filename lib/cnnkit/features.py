@@ -1,5 +1,7 @@
 """Transfer-learning helpers for notebook 04: the offline target task, feature extraction with a frozen
-backbone, linear probes, and the "looking inside" tools (PCA, saliency, occlusion).
+backbone, linear probes, fine-tuning, and the "looking inside" tools (PCA, saliency, occlusion,
+adversarial examples, class visualization). The pipeline and the tools in `# BEGIN EXERCISE` regions
+are what students write in the notebook.
 
 The target task ("which photo does this crop come from?") is built from real photos that ship with
 scikit-image and scikit-learn, so it works offline. Each photo is cut into vertical bands; the train,
@@ -174,67 +176,6 @@ class Backbone:
         return m.avgpool(x).flatten(1)
 
 
-def extract_features(model, X, preprocess, batch_size: int = 64, device=None):
-    """Run images through a frozen backbone (eval mode, no gradients) and stack the pooled features.
-
-    Inputs:
-    - model: a torchvision network (its head is ignored).
-    - X: float array or tensor (N, 3, H, W) in [0, 1].
-    - preprocess: the weights' transform (e.g. `weights.transforms()`), applied per batch.
-    - batch_size: images per forward pass.
-    - device: torch device; default the model's.
-
-    Returns:
-    - feats: float32 tensor (N, D) on the CPU.
-    """
-    import torch
-
-    device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    body = Backbone(model)
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(X), batch_size):
-            x = torch.as_tensor(X[i : i + batch_size]).float()
-            out.append(body(preprocess(x).to(device)).float().cpu())
-    model.train(was_training)
-    return torch.cat(out)
-
-
-def train_linear(
-    feats, y, num_classes: int, epochs: int = 300, lr: float = 1e-2, weight_decay=1e-3
-):
-    """A linear probe: softmax regression on fixed features, full batch, Adam.
-
-    Inputs:
-    - feats: float tensor (N, D).
-    - y: int array or tensor (N,).
-    - num_classes: C.
-    - epochs: full-batch steps.
-    - lr, weight_decay: Adam settings.
-
-    Returns:
-    - linear: trained nn.Linear(D, C).
-    """
-    import torch
-    import torch.nn.functional as F
-
-    gen = torch.Generator().manual_seed(0)
-    linear = torch.nn.Linear(feats.shape[1], num_classes)
-    with torch.no_grad():
-        bound = 1.0 / feats.shape[1] ** 0.5
-        linear.weight.uniform_(-bound, bound, generator=gen)
-        linear.bias.zero_()
-    opt = torch.optim.Adam(linear.parameters(), lr=lr, weight_decay=weight_decay)
-    y = torch.as_tensor(y).long()
-    for _ in range(epochs):
-        opt.zero_grad()
-        F.cross_entropy(linear(feats), y).backward()
-        opt.step()
-    return linear
-
-
 def accuracy(logits, y) -> float:
     """Fraction of rows whose argmax equals the label.
 
@@ -269,6 +210,180 @@ def pca(train_feats, dim: int, *others):
     _, _, vh = torch.linalg.svd(train_feats - mean, full_matrices=False)
     basis = vh[:dim].T
     return tuple((f - mean) @ basis for f in (train_feats, *others))
+
+
+# ----------------------------------------------------------------------------------------------------
+# The transfer pipeline students write (question 3: features and a probe; question 4: fine-tuning)
+
+
+# BEGIN EXERCISE 04_transfer_learning
+def extract_features(model, X, preprocess, batch_size: int = 64):
+    """Pooled backbone features of a batch of images: eval mode, no gradients, in batches.
+
+    The model is put in eval mode (BatchNorm uses its running statistics, dropout is off) and put back
+    in the mode it had; no autograd graph is built; the images go through `preprocess` and
+    `Backbone(model)` `batch_size` at a time.
+
+    Inputs:
+    - model: a torchvision network (its head is ignored).
+    - X: float array or tensor (N, 3, H, W) in [0, 1].
+    - preprocess: the weights' transform (e.g. `weights.transforms()`), applied per batch.
+    - batch_size: images per forward pass.
+
+    Returns:
+    - feats: float32 tensor (N, D) on the CPU, with requires_grad False.
+    """
+    # BEGIN SOLUTION
+    import torch
+
+    was_training = model.training
+    model.eval()
+    body = Backbone(model)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(X), batch_size):
+            x = torch.as_tensor(X[i : i + batch_size]).float()
+            out.append(body(preprocess(x)).float().cpu())
+    model.train(was_training)
+    return torch.cat(out)
+    # END SOLUTION
+
+
+def cached_features(model, model_name: str, X, preprocess, cache_dir, batch_size: int = 64):
+    """`extract_features` with an on-disk cache keyed by the model, the preprocessing and the images.
+
+    The cache file's name holds `model_name`, a hash of `repr(preprocess)` (a torchvision transform's
+    repr lists its sizes, mean and std) and a hash of the image bytes: the same call a second time
+    loads the file instead of running the network; another model, another preprocessing or other
+    images never reuse it.
+
+    Inputs:
+    - model, X, preprocess, batch_size: as for extract_features.
+    - model_name: a name of the model and its weights (e.g. 'mobilenet_v2.IMAGENET1K_V1').
+    - cache_dir: folder of the cache files (created if missing).
+
+    Returns:
+    - feats: float32 tensor (N, D), as extract_features returns.
+    """
+    # BEGIN SOLUTION
+    import hashlib
+    from pathlib import Path
+
+    import torch
+
+    images = np.ascontiguousarray(torch.as_tensor(X).float().numpy())
+    digest = hashlib.sha256(repr(preprocess).encode() + images.tobytes()).hexdigest()[:20]
+    path = Path(cache_dir) / f"{model_name}-{digest}.pt"
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    feats = extract_features(model, X, preprocess, batch_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(feats, path)
+    return feats
+    # END SOLUTION
+
+
+def train_linear(
+    feats, y, num_classes: int, epochs: int = 300, lr: float = 1e-2, weight_decay=1e-3
+):
+    """A linear probe: softmax regression on fixed features, trained full batch with Adam.
+
+    Inputs:
+    - feats: float tensor (N, D) of features (no gradient flows into them).
+    - y: int array or tensor (N,).
+    - num_classes: C.
+    - epochs: full-batch steps.
+    - lr, weight_decay: Adam's settings (weight_decay: the L2 penalty Adam adds to the gradient).
+
+    Returns:
+    - linear: the trained nn.Linear(D, C).
+    """
+    # BEGIN SOLUTION
+    import torch
+    import torch.nn.functional as F
+
+    linear = torch.nn.Linear(feats.shape[1], num_classes)
+    opt = torch.optim.Adam(linear.parameters(), lr=lr, weight_decay=weight_decay)
+    y = torch.as_tensor(y).long()
+    for _ in range(epochs):
+        opt.zero_grad()
+        F.cross_entropy(linear(feats), y).backward()
+        opt.step()
+    return linear
+    # END SOLUTION
+
+
+def augmentations(size: int, scale=(0.5, 1.0)):
+    """The fine-tuning transforms: random for training, deterministic for evaluation.
+
+    Both work on one image tensor (3, H, W) through `torchvision.transforms.v2`.
+
+    Inputs:
+    - size: side of the output images.
+    - scale: area range of RandomResizedCrop.
+
+    Returns:
+    - train_tf: RandomResizedCrop(size, scale) then RandomHorizontalFlip: a new view every call.
+    - test_tf: Resize((size, size)) only: the same image every call (an image already size x size
+      comes back unchanged).
+    """
+    # BEGIN SOLUTION
+    from torchvision.transforms import v2
+
+    train_tf = v2.Compose(
+        [v2.RandomResizedCrop(size, scale=scale, antialias=True), v2.RandomHorizontalFlip()]
+    )
+    test_tf = v2.Resize((size, size), antialias=True)
+    return train_tf, test_tf
+    # END SOLUTION
+
+
+def train_steps(
+    model, X, y, optimizer, steps: int, batch_size: int = 32, augment=None, seed: int = 0
+):
+    """Minibatch training for a fixed number of steps: your own loop.
+
+    The model is in train mode while it trains (a frozen BatchNorm keeps itself in eval mode) and in
+    eval mode when this returns. Each step draws a random minibatch, passes every image of it through
+    `augment` (training only: evaluation never sees it), and takes one optimizer step on the mean
+    cross-entropy.
+
+    Inputs:
+    - model: nn.Module mapping (B, ...) inputs to (B, C) scores.
+    - X: float tensor (N, ...); y: int tensor or array (N,).
+    - optimizer: a torch optimizer over the parameters to train.
+    - steps: number of updates.
+    - batch_size: examples per step (at most N).
+    - augment: None, or a function of one example (e.g. train_tf of `augmentations`).
+    - seed: seed of the minibatch draws.
+
+    Returns:
+    - losses: list of `steps` floats, the loss of every step.
+    """
+    # BEGIN SOLUTION
+    import torch
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.as_tensor(y).long()
+    model.train()
+    losses = []
+    for _ in range(steps):
+        idx = torch.randint(len(X), (min(batch_size, len(X)),), generator=gen)
+        xb = X[idx]
+        if augment is not None:
+            xb = torch.stack([augment(x) for x in xb])
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(xb), y[idx])
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+    # END SOLUTION
+
+
+# END EXERCISE
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -328,6 +443,100 @@ def occlusion(model, x, target: int, patch: int = 16, stride: int = 8, fill: flo
     # END SOLUTION
 
 
+def fgsm(model, x, label, eps: float):
+    """Fast gradient sign method (Goodfellow et al., 2015): one step that increases the loss.
+
+    x_adv = clip(x + eps * sign(d loss / d x), 0, 1), the loss being the cross-entropy of the true
+    labels, the model in eval mode. Pixels live in [0, 1] (put the normalisation inside the model).
+
+    Inputs:
+    - model: a network taking (N, 3, H, W) images in [0, 1].
+    - x: float tensor (N, 3, H, W) in [0, 1].
+    - label: int tensor (N,) of the true classes.
+    - eps: the step, the largest change of any pixel.
+
+    Returns:
+    - x_adv: float tensor like x, in [0, 1], without gradient history.
+    """
+    # BEGIN SOLUTION
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    x = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(F.cross_entropy(model(x), label), x)
+    return (x + eps * grad.sign()).clamp(0, 1).detach()
+    # END SOLUTION
+
+
+def targeted_attack(model, x, target, eps: float, step: float, steps: int):
+    """An iterative targeted attack: small signed-gradient steps that make the model say `target`.
+
+    Each of `steps` steps moves x_adv by `step * sign(gradient)` so as to *decrease* the cross-entropy
+    of the target class, then projects it back into the box |x_adv - x| <= eps (every pixel) and into
+    [0, 1]. Model in eval mode; no early stop.
+
+    Inputs:
+    - model: a network taking (N, 3, H, W) images in [0, 1].
+    - x: float tensor (N, 3, H, W) in [0, 1].
+    - target: int tensor (N,) of the classes wanted.
+    - eps: the largest change of any pixel; step: the change of one step; steps: number of steps.
+
+    Returns:
+    - x_adv: float tensor like x, in [0, 1] and within eps of x, without gradient history.
+    """
+    # BEGIN SOLUTION
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    x = x.detach()
+    x_adv = x.clone()
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        with torch.enable_grad():
+            (grad,) = torch.autograd.grad(F.cross_entropy(model(x_adv), target), x_adv)
+        x_adv = x_adv.detach() - step * grad.sign()
+        x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
+    return x_adv
+    # END SOLUTION
+
+
+def class_visualization(
+    model, target: int, shape, steps: int = 100, lr: float = 1.0, l2: float = 1e-3
+):
+    """An image the model finds very `target`-like: gradient ascent on the input (Simonyan et al.).
+
+    Start from zeros; each step adds lr * the gradient of score_target(img) - l2 * sum(img ** 2)
+    (plain gradient ascent; the L2 penalty keeps the image from growing without bound). The model is
+    in eval mode (BatchNorm with its running statistics, no dropout).
+
+    Inputs:
+    - model: a network taking (1, *shape) inputs.
+    - target: the class whose raw score is maximised.
+    - shape: shape of one image, e.g. (3, 112, 112).
+    - steps, lr, l2: number of steps, step size, weight of the L2 penalty.
+
+    Returns:
+    - img: float tensor of `shape` (the dtype of the model's parameters), without gradient history.
+    """
+    # BEGIN SOLUTION
+    import torch
+
+    model.eval()
+    dtype = next(model.parameters()).dtype
+    img = torch.zeros(shape, dtype=dtype)
+    for _ in range(steps):
+        img.requires_grad_(True)
+        with torch.enable_grad():
+            objective = model(img[None])[0, target] - l2 * (img**2).sum()
+            (grad,) = torch.autograd.grad(objective, img)
+        img = (img + lr * grad).detach()
+    return img
+    # END SOLUTION
+
+
 # END EXERCISE
 
 
@@ -369,48 +578,6 @@ def scratch_cnn(num_classes: int):
     )
 
 
-def train_steps(
-    model, X, y, optimizer, steps: int, batch_size: int = 32, flip: bool = True, seed=0
-):
-    """Minibatch training for a fixed number of steps with a OneCycle schedule and random flips.
-
-    Inputs:
-    - model: nn.Module mapping X batches to scores (put in train mode here).
-    - X: float tensor (N, ...) of inputs; y: int tensor (N,).
-    - optimizer: a torch optimizer over the parameters to train (its group LRs are the peaks).
-    - steps: number of updates.
-    - batch_size: examples per step.
-    - flip: flip inputs left-right at random (only for image-shaped inputs).
-    - seed: seed of the batch sampling.
-
-    Returns:
-    - losses: list of floats, one per step.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    gen = torch.Generator().manual_seed(seed)
-    max_lr = [g["lr"] for g in optimizer.param_groups]
-    sched = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=steps)
-    y = torch.as_tensor(y).long()
-    model.train()
-    losses = []
-    for _ in range(steps):
-        idx = torch.randint(len(X), (min(batch_size, len(X)),), generator=gen)
-        xb = X[idx]
-        if flip:
-            mask = torch.rand(len(idx), generator=gen) < 0.5
-            xb = torch.where(mask.view(-1, *[1] * (xb.dim() - 1)), xb.flip(-1), xb)
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(xb), y[idx])
-        loss.backward()
-        optimizer.step()
-        sched.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
-
-
 def predict(model, X, batch_size: int = 128):
     """Scores of a model in eval mode, batched, without gradients.
 
@@ -425,45 +592,6 @@ def predict(model, X, batch_size: int = 128):
     model.eval()
     with torch.no_grad():
         return torch.cat([model(X[i : i + batch_size]) for i in range(0, len(X), batch_size)])
-
-
-class TopOfNetwork:
-    """The top `k` backbone blocks plus the head of a MobileNetV2-like network, fed with cached inputs.
-
-    With the lower blocks frozen (and their BatchNorm in eval mode) their output never changes, so it
-    can be computed once (`lower_features`) and fine-tuning only runs the top: the same result as
-    running the whole network, many times cheaper.
-    """
-
-    def __init__(self, model, k: int):
-        self.model, self.k = model, k
-
-    def lower_features(self, X, preprocess, batch_size: int = 64):
-        """Outputs of the frozen lower blocks: float tensor (N, C_k, H_k, W_k)."""
-        import torch
-
-        lower = self.model.features[: len(self.model.features) - self.k]
-        lower.eval()
-        with torch.no_grad():
-            return torch.cat(
-                [
-                    lower(preprocess(torch.as_tensor(X[i : i + batch_size]).float()))
-                    for i in range(0, len(X), batch_size)
-                ]
-            )
-
-    def __call__(self, h):
-        import torch.nn.functional as F
-
-        top = self.model.features[len(self.model.features) - self.k :]
-        return self.model.classifier(F.adaptive_avg_pool2d(top(h), 1).flatten(1))
-
-    def train(self, mode: bool = True):
-        self.model.train(mode)
-        return self
-
-    def eval(self):
-        return self.train(False)
 
 
 def head_accuracy(path, n_per_class: int = 20, seed: int = 0, batch_size: int = 64) -> float:
@@ -497,6 +625,10 @@ def head_accuracy(path, n_per_class: int = 20, seed: int = 0, batch_size: int = 
     size = int(cfg["image_size"])
     X, y, _ = photo_task(n_per_class, "test", seed=seed, size=size)
     preprocess = weights.transforms(crop_size=size, resize_size=size)
-    feats = extract_features(model, X, preprocess, batch_size=batch_size)
-    with torch.no_grad():
-        return accuracy(head(feats), y)
+    # the grader's own forward pass (students write extract_features; the gated library stubs it)
+    with torch.inference_mode():
+        scores = [
+            head(Backbone(model)(preprocess(torch.from_numpy(X[i : i + batch_size]))))
+            for i in range(0, len(X), batch_size)
+        ]
+    return accuracy(torch.cat(scores), y)

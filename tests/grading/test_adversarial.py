@@ -166,8 +166,12 @@ ORACLE_FREE = {
     "04_transfer_learning": [
         "test_q1_preprocess_float_batch_hidden",
         "test_q1_top5_eval_mode_hidden",
-        "test_q5_saliency_under_no_grad_hidden",
-        "test_q5_occlusion_stride_fill_hidden",
+        "test_q3_features_eval_mode_no_grad_hidden",
+        "test_q6_saliency_under_no_grad_hidden",
+        "test_q6_occlusion_stride_fill_hidden",
+        "test_q6_fgsm_sign_clip_eval_hidden",
+        "test_q6_targeted_attack_hidden",
+        "test_q6_class_visualization_eval_mode_hidden",
     ],
 }
 # what an oracle looks like in those sources (`ref(x)`: the reference model's forward pass)

@@ -6,31 +6,52 @@ name = "q3"
 points = None
 
 @test_case(points=1, hidden=False)
-def test_q3_param_groups_mobilenet(param_groups):
+def test_q3_features_do_not_depend_on_the_batch(extract_features):
     import torch
     from torchvision.models import mobilenet_v2
     from cnnkit import checks
     rng = checks.rng()
-    base_lr = float(rng.uniform(0.01, 1.0))
-    model = mobilenet_v2(weights=None)
-    groups = param_groups(model, base_lr)
-    checks.equal('group names', [g['name'] for g in groups], ['head', 'top', 'rest'])
-    checks.close('learning rates', [g['lr'] for g in groups], [base_lr, base_lr / 10, base_lr / 100], rtol=1e-12)
-    checks.equal('parameters per group', [sum((p.numel() for p in g['params'])) for g in groups], [1281000, 886080, 1337792])
+    torch.manual_seed(int(rng.integers(2 ** 31)))
+    model = mobilenet_v2(weights=None).train()
+    X = torch.from_numpy(rng.random((5, 3, 32, 32), dtype='float32'))
+    one_by_one = extract_features(model, X, lambda x: x, batch_size=1)
+    all_at_once = extract_features(model, X, lambda x: x, batch_size=5)
+    checks.equal('features shape', tuple(all_at_once.shape), (5, 1280))
+    checks.close('features with batch_size=1 vs batch_size=5 (eval mode: no batch statistics)', one_by_one, all_at_once.detach(), rtol=0.0001, atol=1e-05)
+    checks.true('no gradient history', not all_at_once.requires_grad, 'features are computed under torch.no_grad(): they carry no autograd graph')
+    checks.true('the model is back in train mode', model.training, 'put the model back in the mode it had')
 
 @test_case(points=1, hidden=False)
-def test_q3_unfreeze_top_mobilenet(freeze_backbone, unfreeze_top, count_trainable):
+def test_q3_cache_runs_the_network_once(cached_features):
+    import tempfile
     import torch
     from torchvision.models import mobilenet_v2
     from cnnkit import checks
     rng = checks.rng()
-    k = int(rng.integers(1, 5))
+    torch.manual_seed(int(rng.integers(2 ** 31)))
     model = mobilenet_v2(weights=None)
-    freeze_backbone(model)
-    unfreeze_top(model, k)
-    expected = {1: 1693160, 2: 2167080, 3: 2487080, 4: 2807080}[k]
-    checks.equal(f'count_trainable after unfreeze_top(model, {k})', count_trainable(model), expected)
-    model.train()
-    bns = [m for m in model.features[-k:].modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    checks.true('unfrozen BatchNorm layers train again', all((m.training for m in bns)), "after unfreeze_top and model.train(), the top blocks' BatchNorm layers are in train mode")
+    calls = []
+    model.features.register_forward_hook(lambda *a: calls.append(1))
+    X = torch.from_numpy(rng.random((3, 3, 32, 32), dtype='float32'))
+    with tempfile.TemporaryDirectory() as tmp:
+        first = cached_features(model, 'tiny', X, lambda x: x, tmp)
+        ran = len(calls)
+        second = cached_features(model, 'tiny', X, lambda x: x, tmp)
+    checks.true('the first call runs the network', ran > 0, 'nothing ran the model on a cold cache')
+    checks.equal('forward passes of the second, identical call', len(calls) - ran, 0)
+    checks.close('cached features', second, first, rtol=0, atol=0)
+
+@test_case(points=1, hidden=False)
+def test_q3_probe_separates_clusters(train_linear):
+    import torch
+    from cnnkit import checks
+    rng = checks.rng()
+    centers = rng.normal(size=(4, 10)) * 4
+    y = rng.integers(4, size=80)
+    feats = torch.from_numpy((centers[y] + rng.normal(size=(80, 10)) * 0.3).astype('float32'))
+    linear = train_linear(feats, torch.from_numpy(y), 4, epochs=200, lr=0.01, weight_decay=0.0001)
+    checks.equal('weight shape', tuple(linear.weight.shape), (4, 10))
+    with torch.no_grad():
+        acc = float((linear(feats).argmax(1).numpy() == y).mean())
+    checks.at_least('training accuracy on 4 well separated clusters', acc, 1.0)
 

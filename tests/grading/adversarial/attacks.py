@@ -596,17 +596,17 @@ def _stage_04(root: Path, sol, stu) -> dict[str, tuple]:
         "test_q2_bn_running_stats_unchanged_hidden",
         "test_q2_resnet_head_hidden",
     ]
-    q5 = _stub("saliency") + "\n\n" + _stub("occlusion")
+    q6 = _stub("saliency") + "\n\n" + _stub("occlusion")
     imports_ref = "from cnnkit.transfer import count_trainable, freeze_backbone, replace_head\n"
     return {
         "solution": (sol, True, full),
         "otter-runner-patch": (insert(stu, OTTER_RUNNER_PATCH), False, {"*": "zero"}),
         "comparison-patch-keeps-honest": (
-            insert(replace(sol, "saliency", q5), COMPARISON_PATCH + OTTER_RUNNER_PATCH),
+            insert(replace(sol, "saliency", q6), COMPARISON_PATCH + OTTER_RUNNER_PATCH),
             True,
             # torch.equal replaced before grading voids the case that computes "the head learned"
             {
-                "q5": "zero",
+                "q6": "zero",
                 "q2": "less",
                 "*": "full",
                 "failed": ["test_q2_backbone_bit_identical_hidden"],
@@ -619,9 +619,9 @@ def _stage_04(root: Path, sol, stu) -> dict[str, tuple]:
             True,
             {
                 "q2": "zero",
-                "q3": "less",
+                "q4": "less",
                 "*": "full",
-                "failed": ["test_q3_param_groups_resnet_hidden"],
+                "failed": ["test_q4_param_groups_resnet_hidden"],
                 "error": {"test_q2_resnet_head_hidden": "NotImplementedError"},
             },
         ),
