@@ -118,3 +118,28 @@ def test_grad_error_is_relative_and_shape_aware():
     assert oracles.grad_error(a, a) == 0.0
     assert oracles.grad_error(a, 2 * a) == pytest.approx(1 / 3)
     assert oracles.grad_error(a, a[:2]) == float("inf")
+
+
+def test_circuit_against_torch_checks_value_and_gradients_and_records_only_the_students(mode):
+    def circuit(x, y):  # f = x y + y
+        return x * y + y, {"x": y, "y": x + 1.0}
+
+    def expression(x, y):
+        return x * y + y
+
+    mode("check")
+    oracles.circuit_against_torch(lambda v: circuit(**v), expression, {"x": 1.5, "y": -2.0}, "f")
+    with pytest.raises(checks.CheckFailed, match="dy 3: relative error"):
+        oracles.circuit_against_torch(
+            lambda v: (circuit(**v)[0], {"x": v["y"], "y": v["x"]}), expression,
+            {"x": 1.5, "y": -2.0}, "f", suffix=" 3",
+        )  # fmt: skip
+    calls = []
+    mode("record")
+    oracles.circuit_against_torch(
+        lambda v: circuit(**v),
+        lambda **t: calls.append(t) or expression(**t),
+        {"x": 1.5, "y": -2.0},
+    )
+    assert calls == []
+    assert [r["name"] for r in checks._records()] == ["L", "dx", "dy"]

@@ -4,6 +4,8 @@ errors.
 - `against_torch` (hidden cases): call a student's forward and backward pass and the same layer in
   torch (float64, autograd) on the same fresh inputs and compare output and gradients with
   `cnnkit.checks.close`: a relative error, a clear message, one record per quantity.
+- `circuit_against_torch` (hidden cases): a scalar circuit's value and gradient dict against the
+  same expression in torch autograd (float64).
 - `conv_against_torch` (hidden cases): a conv layer's forward and backward against `F.conv2d` on
   fresh inputs of several shapes, strides and pads.
 - `against_central_differences` (public cases): a student's backward pass against central
@@ -25,7 +27,13 @@ import numpy as np
 
 from cnnkit import checks
 
-__all__ = ["against_central_differences", "against_torch", "conv_against_torch", "grad_error"]
+__all__ = [
+    "against_central_differences",
+    "against_torch",
+    "circuit_against_torch",
+    "conv_against_torch",
+    "grad_error",
+]
 
 
 def grad_error(a: Any, b: Any) -> float:
@@ -98,6 +106,59 @@ def against_torch(
     for k, (name, value) in enumerate(zip(grads, got, strict=True), start=1):
         checks.close(
             f"{prefix}{name}", value, lambda k=k: expected(k), rtol=rtol, atol=atol, msg=msg
+        )
+
+
+def circuit_against_torch(
+    call: Callable[[dict[str, float]], tuple[Any, dict]],
+    expression: Callable[..., Any],
+    values: dict[str, float],
+    out: str = "L",
+    suffix: str = "",
+    rtol: float = 1e-7,
+    atol: float = 1e-10,
+    msg: str | None = None,
+) -> None:
+    """Check a scalar circuit's output and gradients against the same expression in torch (float64).
+
+    Records `<out><suffix>`, then `d<name><suffix>` for each name of `values`, in order.
+
+    Inputs:
+    - call: runs the student's circuit on the values, e.g. `lambda v: sigmoid_circuit(**v)`, and
+      returns (output, {name: d output / d name}).
+    - expression: the circuit in torch, expression(**tensors) -> a scalar tensor.
+    - values: the inputs by name (floats).
+    - out, suffix: the output's name and a suffix for every name (e.g. " 2" for the third trial).
+    - rtol, atol, msg: as in `cnnkit.checks.close`.
+
+    Returns:
+    - None; raises CheckFailed (when checking) at the first quantity that differs.
+    """
+    import torch
+
+    got, grads = call(dict(values))
+    oracle: list = []
+
+    def expected(name: str | None) -> float:
+        if not oracle:  # evaluated only when checking: never in a kernel that records
+            t = {
+                k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+                for k, v in values.items()
+            }
+            value = expression(**t)
+            value.backward()
+            oracle.append({None: value.item(), **{k: tk.grad.item() for k, tk in t.items()}})
+        return oracle[0][name]
+
+    checks.close(f"{out}{suffix}", got, lambda: expected(None), rtol=rtol, atol=atol, msg=msg)
+    for name in values:
+        checks.close(
+            f"d{name}{suffix}",
+            grads[name],
+            lambda n=name: expected(n),
+            rtol=rtol,
+            atol=atol,
+            msg=msg,
         )
 
 
