@@ -85,6 +85,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 # `cnnkit grade`'s exit status when it graded the batch but some rows failed (0 points and a reason)
 EXIT_ROWS_FAILED = 3
+# ... when every row graded but written questions lack a (current) manual score, or the TA's scores
+# file has bad rows: the totals are not final yet
+EXIT_MANUAL_MISSING = 4
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -110,9 +113,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
         force=True if "*" in force else force,
         append=args.append,
         shard=args.shard,
+        manual=Path(args.manual) if args.manual else None,
+        pdf=args.pdf,
     )
     print(result.summary())
-    return EXIT_ROWS_FAILED if result.failed else 0
+    if result.failed:
+        return EXIT_ROWS_FAILED
+    manual = result.manual
+    return EXIT_MANUAL_MISSING if manual and manual.active and not manual.complete else 0
 
 
 def _positive_int(text: str) -> int:
@@ -263,6 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--shard", metavar="K/N", help="grade only the K-th of N slices of the class (cnnkit merge)"
+    )
+    s.add_argument(
+        "--manual",
+        metavar="SCORES.csv",
+        help="merge the TA's scores of the written questions (OUT/written/scores.csv filled in)",
+    )
+    s.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print each submission's written answers to OUT/written/pdf/ (Chromium)",
     )
     s.set_defaults(func=cmd_grade)
 

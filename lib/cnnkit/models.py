@@ -84,15 +84,8 @@ def build_cnn(
     if global_pool:
         layers.append(nn.AdaptiveAvgPool2d(1))
         size = 1
-    layers.append(nn.Flatten())
-    d = c * size * size
-    for h in list(fc) + [num_classes]:
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(d, h))
-        layers.append(nn.ReLU(inplace=True))
-        d = h
-    layers.pop()  # no ReLU after the class scores
+    # The head is the MLP baseline on the c x size x size feature maps: Flatten, (FC-RELU)*K-FC.
+    layers += build_mlp(c, num_classes, fc, dropout, size)
     return nn.Sequential(*layers)
     # END SOLUTION
 

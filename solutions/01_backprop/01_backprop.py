@@ -39,7 +39,9 @@
 # exist and are worth most of the points**: they call your functions on fresh inputs and check the same
 # properties more thoroughly (other shapes, large values, several steps, regularization, ...). Passing the
 # public tests does not mean full marks — test your code yourself, for example with the numeric gradient
-# checks below. Your saved parameters are graded by their accuracy on held-out test images.
+# checks below. Your saved parameters are graded by their accuracy on held-out test images. The
+# *written questions* are answered in a few sentences in the answer cell below each one (double-click it
+# to edit); a TA grades them by hand, so refer to your own numbers and plots.
 
 # %%
 from cnnkit.colab import bootstrap
@@ -692,6 +694,48 @@ for fn in (softmax_loss, svm_loss):
     num = eval_numerical_gradient(lambda s: fn(s, labels)[0], scores)
     print(f"{fn.__name__}: loss {loss:.4f}, dscores rel error {rel_error(dscores, num):.2e}")
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: w1
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 1 (3 points) — reading a gradient check
+# The cell above prints one relative error per gradient of your layers. In two to four sentences: what
+# does such a number tell you about your backward pass, why does the check run in float64 rather than
+# float32, and roughly what value would tell you that your backward pass has a bug? Refer to the
+# numbers you got.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** `rel_error` is the largest entry of $|a - n| / (|a| + |n|)$ between the analytic
+# gradient $a$ and the centered-difference estimate $n$: it says to how many digits they agree,
+# independent of the gradient's scale. The centered difference with $h = 10^{-5}$ has a truncation
+# error of order $h^2 pprox 10^{-10}$ and a rounding error of order $arepsilon / h$; in float64
+# ($arepsilon pprox 10^{-16}$) that is about $10^{-11}$, so a correct backward pass shows errors of
+# about $10^{-8}$ or smaller. In float32 ($arepsilon pprox 10^{-7}$) the rounding error alone is
+# about $10^{-2}$, as large as the error of a real bug, so the check could not tell them apart. A
+# bug (a missing transpose, a forgotten term, a wrong factor) gives errors of about $10^{-3}$ up to 1;
+# anything above about $10^{-6}$ on these smooth test inputs deserves a look (a kink of ReLU or of the
+# SVM hinge hit by a probe can give an isolated larger value).
+#
+# **Rubric (3 points).**
+# - 1 point: the relative error measures agreement of analytic and numeric gradient in digits,
+#   independent of scale (and the student's numbers, around 1e-8 or below, mean the gradient is right).
+# - 1 point: float64 because the finite difference's rounding error (about eps / h) must stay far below
+#   the error a bug causes; in float32 it would be about 1e-2.
+# - 1 point: a bug shows as errors of about 1e-3 to 1 (accept any threshold between 1e-6 and 1e-3 with
+#   a reason; kinks as a possible cause of isolated larger values are a bonus, not required).
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
 # %% [markdown]
 # ## Q4. A two-layer network
 #
@@ -900,6 +944,63 @@ def test_q5_momentum_three_steps(sgd_momentum):
         w, config = sgd_momentum(w, c * g, config)
         checks.close(f"w after step {step + 1}", w, w0 + moved * g, rtol=1e-7, atol=1e-10)
 
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# ### Adam's first step
+# Your `adam` on one gradient from a fresh state, next to the same step computed by hand without the
+# bias correction (the moments `m = (1 - beta1) dw` and `v = (1 - beta2) dw**2` used as they are).
+
+# %%
+dw_demo = np.array([0.5, -2.0, 1e-3])
+w_demo = np.zeros(3)
+next_w_demo, _ = adam(w_demo.copy(), dw_demo.copy(), {"learning_rate": 1e-3})
+m_raw, v_raw = (1 - 0.9) * dw_demo, (1 - 0.999) * dw_demo**2
+step_raw = 1e-3 * m_raw / (np.sqrt(v_raw) + 1e-8)
+print("gradient:                        ", dw_demo)
+print("first step, your adam:           ", next_w_demo - w_demo)
+print("first step, no bias correction:  ", -step_raw)
+print("ratio (no correction / corrected):", np.abs(step_raw) / np.maximum(np.abs(next_w_demo - w_demo), 1e-30))
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: w2
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 2 (3 points) — why Adam corrects its bias
+# Using the numbers the cell above printed: how large is Adam's first step with and without the bias
+# correction, and why? What would go wrong in the first steps of training without the correction, and
+# why does the correction stop mattering after a few thousand steps?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** Both moments start at 0, so after step 1 they are $m = (1-\beta_1)\,dw = 0.1\,dw$
+# and $v = (1-\beta_2)\,dw^2 = 0.001\,dw^2$: estimates biased towards 0, $v$ much more than $m$.
+# Corrected, $\hat m = dw$ and $\hat v = dw^2$, so the first step is $\eta\,dw/|dw| \approx \eta$ in
+# every coordinate (1e-3 here, whatever the gradient's size). Uncorrected, it is
+# $\eta \cdot 0.1 / \sqrt{0.001} \approx 3.16\,\eta$: about three times too large, in every coordinate,
+# because the tiny $v$ in the denominator shrinks more than $m$ does. Without the correction the first
+# steps are too large (up to about $3\eta$, the more so the larger $\beta_2$), which can throw a freshly
+# initialised network off before the moment estimates have averaged anything. The bias factors
+# $1-\beta_1^t$ and $1-\beta_2^t$ tend to 1 ($0.999^t$ is about $e^{-t/1000}$), so after a few thousand
+# steps corrected and uncorrected updates agree.
+#
+# **Rubric (3 points).**
+# - 1 point: the numbers: corrected step about the learning rate (1e-3) in each coordinate,
+#   uncorrected about 3.16 times that (from the student's printout).
+# - 1 point: why: the moments start at zero and are biased towards 0 at small t, v (beta2 = 0.999)
+#   far more than m (beta1 = 0.9), so dividing by the root of the uncorrected v makes the step too large.
+# - 1 point: consequence and fading: too large (or erratic) first steps; the factors 1 - beta^t go to 1,
+#   so the correction no longer matters after roughly 1 / (1 - beta2) = 1000 steps or a few thousand.
+
+# %% [raw]
+# # END SOLUTION
 
 # %% [raw]
 # # END QUESTION

@@ -10,6 +10,7 @@ image. Screenshots of those moments go to tests/browser/screenshots/.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import time
 from pathlib import Path
@@ -244,6 +245,41 @@ def _student_path(page, lab, chromium, screenshots):
     assert "0.7310" not in failed, "a public message shows the expected value"
     snap(page, out, screenshots / "q1-failing.png")
     step("failing check seen")
+
+    # A written question: the student types an answer into its markdown answer cell and saves; the
+    # grader's packet for the question shows that answer (read from the saved notebook's JSON)
+    answer_text = "The relative errors are about 1e-10, far below 1e-6: my backward pass is right."
+    stub = page.locator(".jp-Notebook .jp-MarkdownCell").filter(has_text="Type your answer here")
+    stub.first.wait_for(state="attached", timeout=WAIT)
+    # pinned by its position: the filter would move on to w2's stub once this one is answered
+    where = stub.first.get_attribute("data-windowed-list-index")
+    md = page.locator(f".jp-Notebook .jp-Cell[data-windowed-list-index='{where}']")
+    md.evaluate("(el) => el.scrollIntoView({block: 'center'})")
+    md.dblclick()
+    editor = md.locator(".jp-InputArea-editor .cm-content")
+    expect(editor).to_be_visible(timeout=WAIT)
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(answer_text)
+    page.keyboard.press("Shift+Enter")  # render it, as a student finishes an answer
+    expect(md).to_contain_text(answer_text, timeout=WAIT)
+    page.keyboard.press("Control+S")
+    saved = lab.root / NOTEBOOK
+    deadline = time.monotonic() + 60
+    while answer_text not in saved.read_text(encoding="utf-8") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    snap(page, md, screenshots / "written-answer.png")
+    step("written answer typed and saved")
+    from cnnkit.grading import written
+
+    questions = written.load_questions(REPO, "01_backprop")
+    starter = json.loads((REPO / NOTEBOOK).read_text(encoding="utf-8"))
+    found = written.find_answers(json.loads(saved.read_text(encoding="utf-8")), questions, starter)
+    assert found["w1"].text == answer_text, found["w1"]
+    packet = written.packet_html("01_backprop", questions[0], [written.Entry("me", "x", found)])
+    assert answer_text in packet and found["w1"].hash in packet
+    step("the grader's packet shows the written answer")
 
     assert not errors, f"JavaScript errors in the page: {errors}"
 

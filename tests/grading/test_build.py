@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from toystage import CASES, MASTER, STAGE, make_root  # noqa: E402
 
 from cnnkit.grading import build as B
-from cnnkit.grading import leaks
+from cnnkit.grading import leaks, packaging
 from cnnkit.grading.paths import repo_root, stage_dirs
 from cnnkit.grading.stage import NAMES as STAGES
 
@@ -224,12 +224,14 @@ def test_leak_refuses_build_and_writes_nothing(tmp_path):
 
 
 def test_wheel_is_deterministic_and_complete(tmp_path):
-    a = B.build_wheel(repo_root(), tmp_path / "a")
-    b = B.build_wheel(repo_root(), tmp_path / "b")
-    assert a.name == b.name == f"cnnkit-{B.library_version(repo_root())}-py3-none-any.whl"
+    a = packaging.build_wheel(repo_root(), tmp_path / "a")
+    b = packaging.build_wheel(repo_root(), tmp_path / "b")
+    assert a.name == b.name == f"cnnkit-{packaging.library_version(repo_root())}-py3-none-any.whl"
     assert a.read_bytes() == b.read_bytes()
     with zipfile.ZipFile(a) as zf:
-        meta = zf.read(f"cnnkit-{B.library_version(repo_root())}.dist-info/METADATA").decode()
+        meta = zf.read(
+            f"cnnkit-{packaging.library_version(repo_root())}.dist-info/METADATA"
+        ).decode()
     assert "Requires-Dist: numpy" in meta and 'extra == "extras"' in meta
 
 

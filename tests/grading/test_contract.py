@@ -25,7 +25,7 @@ from cnnkit.grading.contract import (
     ProbeSpec,
     RunnerConfig,
 )
-from cnnkit.grading.kernel import RUNTIME, probe_cell
+from cnnkit.grading.kernel import CONTRACT, LOAD, RUNTIME, TAMPER, probe_cell
 from cnnkit.grading.records import load_records
 from cnnkit.grading.slicing import _CHECKS_EXPECTED, record_source
 
@@ -107,10 +107,16 @@ def test_the_probe_cell_ships_the_runtime_and_leaves_the_notebook_alone(tmp_path
     # the probe installs its own cnnkit.checks: the real one comes back after the test
     monkeypatch.setitem(sys.modules, "cnnkit.checks", sys.modules["cnnkit.checks"])
     monkeypatch.setattr(cnnkit, "checks", cnnkit.checks)
-    assert repr(RUNTIME.read_text(encoding="utf-8")) in cell
+    for path in (LOAD, CONTRACT, TAMPER, RUNTIME):
+        assert repr(path.read_text(encoding="utf-8")) in cell
+    # nothing of the library is imported in the kernel: a notebook's stand-ins would not be used
+    for name in ("cnnkit.grading", "cnnkit.grading.contract", "cnnkit.grading.kernel.tamper"):
+        monkeypatch.setitem(sys.modules, name, None)
+    before = set(sys.modules)
     nb = {"f": lambda x: 2 * x, "__builtins__": __builtins__}
     exec(cell, nb)
     assert set(nb) == {"f", "__builtins__"}  # no runtime name left behind
+    assert not any(m.startswith("cnnkit_kernel") for m in set(sys.modules) - before)
     got = load_records(tmp_path)["test_double"]
     assert got["error"] is None
     assert [r["name"] for r in got["records"]] == ["double"]
@@ -129,7 +135,10 @@ def test_the_slicer_strips_expected_where_the_checks_signatures_put_it():
 
 
 def _imports(path):
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return _imports_of(ast.parse(path.read_text(encoding="utf-8")))
+
+
+def _imports_of(tree):
     out = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -144,9 +153,39 @@ def test_what_runs_beside_the_kernel_imports_no_library():
     library only after it put the (gated) library's path first."""
     stdlib = set(sys.stdlib_module_names) | {"__future__"}
     assert _imports(Path(contract.__file__)) <= stdlib
-    assert _imports(RUNTIME) <= stdlib | {"numpy"}
+    assert _imports(LOAD) <= stdlib and _imports(TAMPER) <= stdlib
+    # the runtime imports contract and tamper from the library only when imported as a module: in
+    # a kernel the probe cell passes them in
+    tree = ast.parse(RUNTIME.read_text(encoding="utf-8"))
+    fallback = [n for n in tree.body if isinstance(n, ast.If) and "tamper" in ast.unparse(n.test)]
+    assert len(fallback) == 1
+    tree.body.remove(fallback[0])
+    assert _imports_of(tree) <= stdlib | {"numpy"}
+    assert _imports_of(fallback[0]) == {"cnnkit"}
     from cnnkit.grading.sandbox import boot, runner
 
     assert _imports(Path(boot.__file__)) - stdlib == {"contract", "cnnkit", "ipykernel"}
     third = _imports(Path(runner.__file__)) - stdlib
     assert third == {"contract", "cnnkit", "nbformat", "jupyter_client", "jupyter_core", "nbclient"}
+
+
+def test_the_probe_refuses_a_spec_it_does_not_understand(tmp_path):
+    """The kernel loads what it is told as a ProbeSpec: a misspelt, missing or mistyped field is an
+    error before any case runs, not a silently different run."""
+    good = ProbeSpec("record", 1, str(tmp_path), [CaseSpec("t", "def t(f): pass", ["f"])], "", 5)
+    data = good.to_dict()
+    assert ProbeSpec.from_json(good.to_json()) == good
+    bad = [
+        {**data, "case_timeout": 5},  # unknown
+        {k: v for k, v in data.items() if k != "mode"},  # missing
+        {**data, "mode": "grade"},
+        {**data, "case_seconds": "5"},
+        {**data, "seed": True},
+        {**data, "pristine": {"builtins:len": 3}},
+        {**data, "tests": [{**data["tests"][0], "params": "f"}]},
+        {**data, "tests": [{**data["tests"][0], "depend": []}]},
+        {**data, "tests": ["t"]},
+    ]
+    for d in bad:
+        with pytest.raises(ValueError, match="ProbeSpec|CaseSpec"):
+            ProbeSpec.from_dict(d)

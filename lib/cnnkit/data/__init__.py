@@ -257,38 +257,11 @@ def photos(names=None) -> dict:
     return samples.photos(names)
 
 
-def loaders(
-    name: str,
-    batch_size: int = 128,
-    augment: bool = True,
-    n_train: int | None = None,
-    n_val: int | None = None,
-    n_test: int | None = None,
-    device=None,
-    num_workers: int | None = None,
-    on_device: bool | None = None,
-    seed: int = 0,
-) -> dict:
-    """Torch loaders {'train', 'val', 'test'} for a dataset (imports torch).
+def __getattr__(name: str):
+    # `loaders` is cnnkit.data.torch.loaders itself (one signature, one docstring), imported on first
+    # use so that `import cnnkit.data` does not import torch.
+    if name == "loaders":
+        from cnnkit.data.torch import loaders
 
-    Train gets torchvision's standard augmentation (RandomCrop with padding + RandomHorizontalFlip),
-    val/test none; on CUDA the data stays on the GPU and is augmented there by default.
-    See cnnkit.data.torch.loaders for every input.
-
-    Returns:
-    - dict split -> DataLoader (or DeviceLoader) yielding (x float32 (B, C, H, W), y int64 (B,)).
-    """
-    from cnnkit.data.torch import loaders as _loaders
-
-    return _loaders(
-        name,
-        batch_size=batch_size,
-        augment=augment,
-        n_train=n_train,
-        n_val=n_val,
-        n_test=n_test,
-        device=device,
-        num_workers=num_workers,
-        on_device=on_device,
-        seed=seed,
-    )
+        return loaders
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

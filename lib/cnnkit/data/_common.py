@@ -1,12 +1,18 @@
-"""What every dataset of the registry shares: the cache dir, the switches, the error, the split logic."""
+"""What every dataset of the registry shares: the cache dir, the switches, the error, the split logic,
+and the one way an archive reaches the cache (verified when found, downloaded when not)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from cnnkit.data._download import DownloadError, download, file_digest
 
 # Fixed forever: changing it would move images between train and val for everyone.
 VAL_SEED = 20240531
@@ -51,6 +57,58 @@ def system_files_enabled() -> bool:
 def downloads_enabled() -> bool:
     """False when env CNNKIT_OFFLINE is set: nothing is fetched from the network."""
     return not _flag("CNNKIT_OFFLINE")
+
+
+def env_urls(variable: str) -> list[str]:
+    """The URLs listed in environment variable `variable`, space- or comma-separated (mirrors)."""
+    return [u for u in re.split(r"[\s,]+", os.environ.get(variable, "")) if u]
+
+
+def require_downloads(dataset: str, how_to_get: str) -> None:
+    """Raise DatasetUnavailable (saying how to get `dataset`) when downloads are off (CNNKIT_OFFLINE)."""
+    if not downloads_enabled():
+        raise DatasetUnavailable(
+            f"{dataset} is not available offline and downloads are off (CNNKIT_OFFLINE). "
+            f"Get it with: {how_to_get}"
+        )
+
+
+def cached_archive(
+    dataset: str, archive: Path, md5: str, urls: list[str], how_to_get: str, progress: bool = True
+) -> Path:
+    """`archive` in the cache with the expected MD5: a file already there is checked, else downloaded.
+
+    Inputs:
+    - dataset: its name, for the messages.
+    - archive: the path in the cache.
+    - md5: the archive's expected MD5.
+    - urls: where to download it from, in order (only used when the file is not there).
+    - how_to_get: what the messages tell the user to do.
+    - progress: show a download progress bar.
+
+    Returns:
+    - archive, verified.
+
+    Raises DatasetUnavailable for a file of the wrong MD5 (one placed by hand: said rather than silently
+    replaced), when downloads are off, or when every URL fails (a failed first download leaves no folder).
+    """
+    if archive.is_file():
+        if file_digest(archive, "md5") != md5:
+            raise DatasetUnavailable(
+                f"{dataset}: {archive} has the wrong MD5 (expected {md5}); delete it. "
+                f"Get it with: {how_to_get}"
+            )
+        return archive
+    require_downloads(dataset, how_to_get)
+    try:
+        download(urls, archive, md5, "md5", progress=progress)
+    except DownloadError as exc:
+        with contextlib.suppress(OSError):
+            archive.parent.rmdir()  # only if empty: a failed first download leaves no trace
+        raise DatasetUnavailable(
+            f"{dataset}: download failed ({exc}). Get it with: {how_to_get}"
+        ) from exc
+    return archive
 
 
 def stratified_order(y: np.ndarray, seed: int) -> np.ndarray:
@@ -119,6 +177,35 @@ def carve(y: np.ndarray, split: str, n_val: int) -> np.ndarray:
     order = stratified_order(y, VAL_SEED)
     idx = order[:n_val] if split == "val" else order[n_val:]
     return np.sort(idx)
+
+
+def read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The arrays, marked read-only: what a loader caches (lru_cache) must not be changed by a caller."""
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
+
+
+def official_split(
+    split: str, read: Callable[[str], tuple[np.ndarray, np.ndarray]], n_val: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of a split of a dataset published as a training and a test set.
+
+    Inputs:
+    - split: 'train', 'val' or 'test'.
+    - read: part -> (X, y) of the official 'train' or 'test' set.
+    - n_val: size of val, a fixed stratified slice of the training set (`carve`); at most a tenth of
+      it (tests serve tiny archives). train is the rest.
+
+    Returns:
+    - (X, y) of the split.
+    """
+    check_split(split)
+    if split == "test":
+        return read("test")
+    X, y = read("train")
+    idx = carve(y, split, min(n_val, len(y) // 10))
+    return X[idx], y[idx]
 
 
 def finish(X: np.ndarray, y: np.ndarray, class_names, n: int | None, seed: int) -> Split:

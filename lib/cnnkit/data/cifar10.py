@@ -8,10 +8,8 @@ first, since a course that sets one wants its own server used, then the official
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
-import re
 import shutil
 import tarfile
 import tempfile
@@ -21,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from cnnkit.data import _common
-from cnnkit.data._download import DownloadError, download, file_digest
 
 NAME = "cifar10"
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -62,8 +59,7 @@ def how_to_get() -> str:
 
 
 def mirrors_from_env() -> list[str]:
-    raw = os.environ.get("CNNKIT_CIFAR10_MIRRORS", "")
-    return [u for u in re.split(r"[\s,]+", raw) if u]
+    return _common.env_urls("CNNKIT_CIFAR10_MIRRORS")
 
 
 def _full_url(url: str) -> str:
@@ -118,30 +114,10 @@ def fetch(
     if found is not None:
         return found[0]
     root = cache_path()
-    archive = root / ARCHIVE
-    if archive.is_file() and file_digest(archive, "md5") != md5:
-        # A file placed by hand that is not the archive: say so rather than silently replacing it.
-        raise _common.DatasetUnavailable(
-            f"cifar10: {archive} has the wrong MD5 (expected {md5}); delete it. "
-            f"Get it with: {how_to_get()}"
-        )
-    if not archive.is_file():
-        if not _common.downloads_enabled():
-            raise _common.DatasetUnavailable(
-                "cifar10 is not available offline and downloads are off (CNNKIT_OFFLINE). "
-                f"Get it with: {how_to_get()}"
-            )
-        urls = [_full_url(u) for u in (mirrors_from_env() if mirrors is None else mirrors)]
-        if official:
-            urls.append(OFFICIAL_URL)
-        try:
-            download(urls, archive, md5, "md5", progress=progress)
-        except DownloadError as exc:
-            with contextlib.suppress(OSError):
-                root.rmdir()  # only if empty: a failed first download leaves no trace
-            raise _common.DatasetUnavailable(
-                f"cifar10: download failed ({exc}). Get it with: {how_to_get()}"
-            ) from exc
+    urls = [_full_url(u) for u in (mirrors_from_env() if mirrors is None else mirrors)]
+    if official:
+        urls.append(OFFICIAL_URL)
+    archive = _common.cached_archive(NAME, root / ARCHIVE, md5, urls, how_to_get(), progress)
     root.mkdir(parents=True, exist_ok=True)
     try:
         folder = _extract(archive, root)
@@ -166,9 +142,7 @@ def _read(folder: str, part: str) -> tuple[np.ndarray, np.ndarray]:
         xs.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, *SHAPE))
         ys.append(np.asarray(d["labels"], dtype=np.int64))
     X, y = np.concatenate(xs), np.concatenate(ys)
-    X.flags.writeable = False
-    y.flags.writeable = False
-    return X, y
+    return _common.read_only(X, y)
 
 
 def class_names(folder: Path) -> list[str]:
@@ -176,24 +150,12 @@ def class_names(folder: Path) -> list[str]:
 
 
 def load(split: str = "train", n: int | None = None, seed: int = 0) -> _common.Split:
-    """CIFAR-10 split as float32 (N, 3, 32, 32) in [0, 1]; val is a fixed 5k slice of train.
+    """CIFAR-10 split as float32 (N, 3, 32, 32) in [0, 1]: 'train' 45k, 'val' 5k, 'test' 10k images.
 
-    Inputs:
-    - split: 'train' (45k), 'val' (5k) or 'test' (10k).
-    - n: optional deterministic class-balanced subset size.
-    - seed: seed of the subset.
-
-    Returns:
-    - Split(X, y, class_names).
+    val is a fixed slice of the official training set (`_common.official_split`); `n` and `seed` pick
+    a deterministic class-balanced subset, as in `cnnkit.data.load`. Returns Split(X, y, class_names).
     """
     _common.check_split(split)
     folder = fetch()
-    if split == "test":
-        X, y = _read(str(folder), "test")
-    else:
-        X, y = _read(str(folder), "train")
-        # Tests serve tiny archives: keep val a tenth of train there.
-        n_val = min(N_VAL, len(y) // 10)
-        idx = _common.carve(y, split, n_val)
-        X, y = X[idx], y[idx]
+    X, y = _common.official_split(split, lambda part: _read(str(folder), part), N_VAL)
     return _common.finish(X, y, class_names(folder), n, seed)

@@ -113,11 +113,7 @@ def fetch(
     found = locate(part)
     if found is not None:
         return found[0]
-    if not _common.downloads_enabled():
-        raise _common.DatasetUnavailable(
-            f"fashion_mnist is not available offline and downloads are off (CNNKIT_OFFLINE). "
-            f"Get it with: {how_to_get()}"
-        )
+    _common.require_downloads(NAME, how_to_get())
     if mirrors is None or md5s is None:
         tv_mirrors, tv_md5s = _mirrors_and_md5s()
         mirrors = tv_mirrors if mirrors is None else mirrors
@@ -163,28 +159,16 @@ def _read(directory: str, part: str) -> tuple[np.ndarray, np.ndarray]:
     img_file, lbl_file = FILES[part]
     X = read_idx(file_in(Path(directory), img_file))[:, None, :, :]
     y = read_idx(file_in(Path(directory), lbl_file)).astype(np.int64)
-    X.flags.writeable = False
-    y.flags.writeable = False
-    return X, y
+    return _common.read_only(X, y)
 
 
 def load(split: str = "train", n: int | None = None, seed: int = 0) -> _common.Split:
-    """Fashion-MNIST split as float32 (N, 1, 28, 28) in [0, 1]; val is a fixed 5k slice of train.
+    """Fashion-MNIST split as float32 (N, 1, 28, 28) in [0, 1]: 'train' 55k, 'val' 5k, 'test' 10k images.
 
-    Inputs:
-    - split: 'train' (55k), 'val' (5k) or 'test' (10k).
-    - n: optional deterministic class-balanced subset size.
-    - seed: seed of the subset.
-
-    Returns:
-    - Split(X, y, class_names).
+    val is a fixed slice of the official training set (`_common.official_split`); `n` and `seed` pick
+    a deterministic class-balanced subset, as in `cnnkit.data.load`. Returns Split(X, y, class_names).
     """
     _common.check_split(split)
     directory = str(fetch(part="test" if split == "test" else "train"))
-    if split == "test":
-        X, y = _read(directory, "test")
-    else:
-        X, y = _read(directory, "train")
-        idx = _common.carve(y, split, N_VAL)
-        X, y = X[idx], y[idx]
+    X, y = _common.official_split(split, lambda part: _read(directory, part), N_VAL)
     return _common.finish(X, y, CLASS_NAMES, n, seed)

@@ -14,9 +14,7 @@ Loading decodes only the photos asked for (JPEG decoding dominates): `load(..., 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import shutil
 import tarfile
 import tempfile
@@ -26,7 +24,6 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from cnnkit.data import _common
-from cnnkit.data._download import DownloadError, download, file_digest
 
 NAME = "pets"
 FOLDER = "oxford-iiit-pet"  # torchvision's folder name under its root
@@ -86,8 +83,7 @@ def resources() -> dict[str, tuple[str, str]]:
 
 
 def mirrors_from_env() -> list[str]:
-    raw = os.environ.get("CNNKIT_PETS_MIRRORS", "")
-    return [u for u in re.split(r"[\s,]+", raw) if u]
+    return _common.env_urls("CNNKIT_PETS_MIRRORS")
 
 
 def _safe_member(name: str, top: str) -> PurePosixPath | None:
@@ -165,31 +161,10 @@ def fetch(
     bases = mirrors_from_env() if mirrors is None else list(mirrors)
     root = cache_path()
     for name in ARCHIVES:
-        archive = root / name
-        if archive.is_file():
-            if file_digest(archive, "md5") != md5s[name]:
-                # A file placed by hand that is not the archive: say so rather than silently replace it.
-                raise _common.DatasetUnavailable(
-                    f"pets: {archive} has the wrong MD5 (expected {md5s[name]}); delete it. "
-                    f"Get it with: {how_to_get()}"
-                )
-            continue
-        if not _common.downloads_enabled():
-            raise _common.DatasetUnavailable(
-                "pets is not available offline and downloads are off (CNNKIT_OFFLINE). "
-                f"Get it with: {how_to_get()}"
-            )
         urls = [b.rstrip("/") + "/" + name for b in bases]
         if official:
             urls.append(official_res[name][0])
-        try:
-            download(urls, archive, md5s[name], "md5", progress=progress)
-        except DownloadError as exc:
-            with contextlib.suppress(OSError):
-                root.rmdir()  # only if empty: a failed first download leaves no trace
-            raise _common.DatasetUnavailable(
-                f"pets: download failed ({exc}). Get it with: {how_to_get()}"
-            ) from exc
+        _common.cached_archive(NAME, root / name, md5s[name], urls, how_to_get(), progress)
     base = root / FOLDER
     base.mkdir(parents=True, exist_ok=True)
     for name in ARCHIVES:

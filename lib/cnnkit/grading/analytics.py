@@ -115,6 +115,8 @@ def class_stats(results: dict, hidden_messages: dict | None = None) -> ClassStat
         any_timeout = bool(_TIMEOUT.search(s.get("reason", "")))
         for qs in questions:
             q = s["questions"].get(qs.name, {})
+            if q.get("manual") and q.get("score") is None:
+                continue  # a written question not graded yet: no score, not 0
             qs.scores.append(float(q.get("score", 0.0)))
             for name, c in q.get("cases", {}).items():
                 key = (qs.name, name)

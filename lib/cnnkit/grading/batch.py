@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cnnkit.grading import shard as shard_mod
 from cnnkit.grading.autograder import Autograder
 from cnnkit.grading.contract import Limits
 from cnnkit.grading.errors import GradingError, SubmissionError
@@ -277,8 +278,6 @@ def _sandbox_data(tmp: Path) -> tuple[list[str], dict]:
 
 def write_batch_info(result, ag: Autograder, seed: int, part, everyone) -> None:
     """batch.json: what `cnnkit merge` checks before combining shards (see shard.py)."""
-    from cnnkit.grading import shard as shard_mod
-
     names = [s.name for s in everyone]
     shard_mod.BatchInfo(
         stage=result.stage,

@@ -16,6 +16,9 @@ git clean, scanned for leaks, and only then moved into place:
                                             verdicts; see cnnkit.grading.gradescope)
     autograder/<stage>/otter_config.json
     autograder/<stage>/solution/<stage>.ipynb
+    autograder/<stage>/written.json         the written questions (prompt, points, model answer and
+                                            rubric) for `cnnkit grade`'s packets; only for a stage
+                                            that has some (instructors' output, never released)
 
 Docker/Gradescope: the zip's environment installs otter-grader, a CPU build of torch (PyTorch's CPU
 index is added with --extra-index-url) and cnnkit itself from a wheel built here from lib/ and carried
@@ -33,15 +36,12 @@ itself with `cnnkit.seed_everything(SEED)` (the build refuses a master without t
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
-import hashlib
 import io
 import json
 import re
 import shutil
-import stat
 import tempfile
 import zipfile
 from pathlib import Path
@@ -52,13 +52,10 @@ import yaml
 from cnnkit.grading import gradescope, helper_leaks, leaks, master, offline, public_tests
 from cnnkit.grading.master import BuildError
 from cnnkit.grading.notebooks import normalise, notebook_bytes, read_notebook, write_notebook
+from cnnkit.grading.packaging import build_wheel, library_files, read_pyproject, write_zip
 from cnnkit.grading.paths import StageDirs, stage_dirs
 from cnnkit.grading.stage import StageConfig, read_config
 
-ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-WHEEL_EXCLUDE = ("grading",)
-PACKAGE_DATA = ("*.py", "*.json", "*.md", "*.txt")
-CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 AUTOGRADER_SOURCE = "/autograder/source"
 EXPORT_INSTRUCTIONS = (
     "Submit the `.ipynb` file itself (File > Download on Colab or JupyterLab){artifacts}. "
@@ -131,12 +128,16 @@ def merged_config(stage: str, master_cfg: dict, artifacts: list[str]) -> dict:
     return cfg
 
 
-def grading_requirements(wheel_name: str, extra: list[str] | None = None) -> list[str]:
-    """pip lines for the grading image: CPU torch and cnnkit from the wheel the zip carries."""
+def grading_requirements(wheel_name: str, root: Path, extra: list[str] | None = None) -> list[str]:
+    """pip lines for the grading image: CPU torch (with pyproject.toml's bounds) and cnnkit from the
+    wheel the zip carries."""
+    deps = read_pyproject(root)["project"]["dependencies"]
+    torch = [
+        d for d in deps if re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0] in ("torch", "torchvision")
+    ]
     return [
-        f"--extra-index-url {CPU_TORCH_INDEX}",
-        "torch>=2.1",
-        "torchvision>=0.16",
+        f"--extra-index-url {gradescope.CPU_TORCH_INDEX}",
+        *torch,
         f"{AUTOGRADER_SOURCE}/files/{wheel_name}[extras]",
         *(extra or []),
     ]
@@ -219,100 +220,6 @@ def _colab_bootstrap(nb, stage: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Deterministic zips and the cnnkit wheel
-
-
-def _zipinfo(name: str) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-    mode = 0o755 if name.rsplit("/", 1)[-1] in ("run_autograder", "setup.sh") else 0o644
-    info.external_attr = (stat.S_IFREG | mode) << 16
-    info.create_system = 3  # unix, whatever machine builds it
-    # Stored, not deflated: deflate output can differ between zlib versions, these files are small.
-    info.compress_type = zipfile.ZIP_STORED
-    return info
-
-
-def write_zip(path: Path, members: dict[str, bytes]) -> None:
-    """A zip with sorted names, fixed timestamps (1980-01-01), fixed permissions, no compression."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name in sorted(members):
-            zf.writestr(_zipinfo(name), members[name])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buf.getvalue())
-
-
-def library_version(root: Path) -> str:
-    text = (root / "lib" / "cnnkit" / "__init__.py").read_text(encoding="utf-8")
-    m = re.search(r'^__version__\s*=\s*["\']([^"\']+)["\']', text, re.MULTILINE)
-    if not m:
-        raise BuildError("lib/cnnkit/__init__.py has no __version__")
-    return m.group(1)
-
-
-def _metadata(root: Path, version: str) -> str:
-    import tomllib
-
-    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    lines = [
-        "Metadata-Version: 2.1",
-        "Name: cnnkit",
-        f"Version: {version}",
-        f"Summary: {project.get('description', '')}",
-        f"Requires-Python: {project.get('requires-python', '>=3.10')}",
-    ]
-    lines += [f"Requires-Dist: {d}" for d in project.get("dependencies", [])]
-    for extra, deps in sorted(project.get("optional-dependencies", {}).items()):
-        lines.append(f"Provides-Extra: {extra}")
-        lines += [f'Requires-Dist: {d}; extra == "{extra}"' for d in deps]
-    return "\n".join(lines) + "\n"
-
-
-def library_files(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, bytes]:
-    """The package files of lib/cnnkit ("cnnkit/..." -> bytes), without caches and `exclude`'s
-    subpackages."""
-    lib = root / "lib"
-    members: dict[str, bytes] = {}
-    for pattern in PACKAGE_DATA:
-        for path in (lib / "cnnkit").rglob(pattern):
-            rel = path.relative_to(lib)
-            if "__pycache__" in rel.parts or rel.parts[1] in exclude:
-                continue
-            members[rel.as_posix()] = path.read_bytes()
-    return members
-
-
-def build_wheel(root: Path, out_dir: Path) -> Path:
-    """A pure-python wheel of lib/cnnkit (without cnnkit.grading), byte-identical for the same sources.
-
-    Inputs:
-    - root: the checkout.
-    - out_dir: where to write it.
-
-    Returns:
-    - path: out_dir / "cnnkit-<version>-py3-none-any.whl".
-    """
-    version = library_version(root)
-    members = library_files(root, exclude=WHEEL_EXCLUDE)
-    info = f"cnnkit-{version}.dist-info"
-    members[f"{info}/METADATA"] = _metadata(root, version).encode()
-    members[f"{info}/WHEEL"] = (
-        b"Wheel-Version: 1.0\nGenerator: cnnkit-build\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    )
-    members[f"{info}/entry_points.txt"] = b"[console_scripts]\ncnnkit = cnnkit.cli:main\n"
-    members[f"{info}/top_level.txt"] = b"cnnkit\n"
-    record = []
-    for name in sorted(members):
-        digest = base64.urlsafe_b64encode(hashlib.sha256(members[name]).digest()).rstrip(b"=")
-        record.append(f"{name},sha256={digest.decode()},{len(members[name])}")
-    record.append(f"{info}/RECORD,,")
-    members[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    path = out_dir / f"cnnkit-{version}-py3-none-any.whl"
-    write_zip(path, members)
-    return path
-
-
-# --------------------------------------------------------------------------------------------------
 # otter assign
 
 
@@ -353,7 +260,7 @@ def _stage_outputs(
     cfg = yaml.safe_load(master_nb.cells[idx].source.split("\n", 1)[1])
     nb = set_config(
         master_nb,
-        requirements=grading_requirements(wheel.name, cfg.get("requirements")),
+        requirements=grading_requirements(wheel.name, dirs.root, cfg.get("requirements")),
         autograder_files=[*cfg.get("autograder_files", []), wheel.name],
     )
     master_path = src / f"{dirs.stage}.ipynb"
@@ -389,7 +296,7 @@ def _stage_outputs(
     with zipfile.ZipFile(zips[0]) as zf:
         members = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
     members["requirements.txt"] = (
-        "\n".join(grading_requirements(wheel.name, cfg.get("requirements"))) + "\n"
+        "\n".join(grading_requirements(wheel.name, dirs.root, cfg.get("requirements"))) + "\n"
     ).encode()
     _add_offline_data(members, dirs, config)
     buf = work / "autograder.zip"
@@ -399,6 +306,10 @@ def _stage_outputs(
         json.dumps(json.loads((ag / "otter_config.json").read_text()), indent=2, sort_keys=True)
         + "\n"
     ).encode()
+    if m.written:
+        from cnnkit.grading import written
+
+        autograder[written.QUESTIONS_FILE] = written.questions_json(m).encode()
     sol = read_notebook(ag / f"{dirs.stage}.ipynb")
     _move_init_after_bootstrap(sol)
     autograder[f"solution/{dirs.stage}.ipynb"] = notebook_bytes(sol, dirs.stage)
@@ -436,8 +347,6 @@ def write_gradescope_zip(dirs: StageDirs) -> Path:
     Returns:
     - path: the zip written (deterministic, like every zip of the build).
     """
-    import tomllib
-
     with zipfile.ZipFile(dirs.autograder_zip) as zf:
         otter_zip = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
     solution = {
@@ -447,7 +356,7 @@ def write_gradescope_zip(dirs: StageDirs) -> Path:
         config = gradescope.settings(read_config(dirs.samples_yml).gradescope)
     except ValueError as err:
         raise BuildError(f"{dirs.samples_yml}: {err}") from err
-    pyproject = tomllib.loads((dirs.root / "pyproject.toml").read_text(encoding="utf-8"))
+    pyproject = read_pyproject(dirs.root)
     members = gradescope.zip_members(
         dirs.stage, otter_zip, solution, library_files(dirs.root), pyproject, config
     )

@@ -12,8 +12,9 @@ and, inside that kernel, the probe (`kernel/runtime.py`). Each gets one value fr
   `RunnerConfig.spec` for the artifact cases).
 
 This module is stdlib only: the runner imports it from a copy beside its own (it runs with `python -I`
-and imports nothing of the library). The kernel side reads `ProbeSpec.to_dict()` as a plain dict (the
-probe must not import a module a notebook could have replaced).
+and imports nothing of the library), and the probe cell carries its text into the kernel, which loads
+the spec it is told with `ProbeSpec.from_json` (validated; see kernel/load.py: the probe must not
+import a module a notebook could have replaced).
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class ProbeSpec:
     pristine: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """The plain dict the probe reads."""
+        """The plain dict that travels (JSON in the probe cell, `RunnerConfig.spec`)."""
         return asdict(self)
 
     def to_json(self) -> str:
@@ -180,8 +181,67 @@ class ProbeSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> ProbeSpec:
-        tests = [CaseSpec(**t) for t in data.get("tests", [])]
-        return cls(**{**_known(cls, data), "tests": tests})
+        """The spec a dict describes, validated (what the probe does first with what it is told).
+
+        Raises ValueError for an unknown or missing field or a value of the wrong type."""
+        tests = data.get("tests") if isinstance(data, dict) else None
+        if not (isinstance(tests, list) and all(isinstance(t, dict) for t in tests)):
+            raise ValueError("ProbeSpec: expected a dict with a list of test dicts")
+        try:
+            cases = [CaseSpec(**_known(CaseSpec, t)) for t in tests]
+            spec = cls(**{**_known(cls, data), "tests": cases})
+        except TypeError as exc:  # a missing field
+            raise ValueError(f"ProbeSpec: {exc}") from None
+        for case in cases:
+            _validate(case, CASE_FIELDS)
+        _validate(spec, PROBE_FIELDS)
+        return spec
+
+    @classmethod
+    def from_json(cls, text: str) -> ProbeSpec:
+        return cls.from_dict(json.loads(text))
+
+
+def _str(v) -> bool:
+    return isinstance(v, str)
+
+
+def _int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int_or_none(v) -> bool:
+    return v is None or _int(v)
+
+
+def _strs(v) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _str_to_str(v) -> bool:
+    return isinstance(v, dict) and _strs([*v, *v.values()])
+
+
+PROBE_MODES = ("reference", "record", "check")
+# what each field of a spec may hold (ProbeSpec.from_dict)
+CASE_FIELDS = {"name": _str, "source": _str, "params": _strs, "seed": _int_or_none}
+CASE_FIELDS["depends"] = _strs
+PROBE_FIELDS = {
+    "mode": lambda v: v in PROBE_MODES,
+    "seed": _int,
+    "out": _str,
+    "checks_source": _str,
+}
+PROBE_FIELDS.update(
+    case_seconds=_int, memory_bytes=_int_or_none, always=_strs, pristine=_str_to_str
+)
+
+
+def _validate(obj, fields_ok: dict) -> None:
+    """Raise ValueError naming every field of `obj` whose value its predicate refuses."""
+    bad = [f"{k}={getattr(obj, k)!r:.60}" for k, ok in fields_ok.items() if not ok(getattr(obj, k))]
+    if bad:
+        raise ValueError(f"{type(obj).__name__}: invalid {', '.join(bad)}")
 
 
 # ------------------------------------------------------------------- grader -> runner -> boot --

@@ -29,16 +29,17 @@ picture.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnkit.grading import report as report_mod
+from cnnkit.grading import shard as shard_mod
 from cnnkit.grading.autograder import Autograder, Case, load_autograder
 from cnnkit.grading.batch import grade_batch, parse_force, write_batch_info
 from cnnkit.grading.contract import DEFAULT_TIMEOUT, Limits
 from cnnkit.grading.errors import GradingError, PreflightError, SubmissionError
 from cnnkit.grading.intake import Submission, collect, describe
 from cnnkit.grading.outdir import OutputFolder, State
+from cnnkit.grading.report import GradeResult
 
 # the entry points other code imports from here
 __all__ = [
@@ -54,38 +55,6 @@ __all__ = [
     "load_autograder",
     "plan_text",
 ]
-
-
-@dataclass
-class GradeResult:
-    """Outcome of a batch: one row per submission plus the paths of the written files."""
-
-    stage: str
-    out: Path
-    rows: list[dict] = field(default_factory=list)
-    questions: list[str] = field(default_factory=list)
-    possible: dict[str, float] = field(default_factory=dict)
-    graded_now: int = 0
-    kept: int = 0  # rows of earlier runs kept by --append
-    seed: int | None = None
-    skipped: list = field(default_factory=list)  # intake.Skipped: nobody's submission
-
-    @property
-    def failed(self) -> list[dict]:
-        """The rows that could not be graded (0 points and a reason)."""
-        return [r for r in self.rows if r["status"] != "Completed"]
-
-    @property
-    def csv(self) -> Path:
-        return self.out / "final_grades.csv"
-
-    @property
-    def report(self) -> Path:
-        return self.out / "report.md"
-
-    def summary(self) -> str:
-        """The gradebook as a text table (student x question, total) and where the report is."""
-        return report_mod.summary_table(self)
 
 
 def collect_submissions(paths: list[Path], stage: str = "") -> list[Submission]:
@@ -108,6 +77,8 @@ def grade(
     force: bool | list[str] = False,
     append: bool = False,
     shard: str | None = None,
+    manual: Path | None = None,
+    pdf: bool = False,
 ) -> GradeResult:
     """Grade submissions of a stage without Docker (see the module docstring).
 
@@ -126,6 +97,9 @@ def grade(
     - force: regrade every submission (True) or the named ones, cached rows notwithstanding.
     - append: keep the rows of `out`'s gradebook that are not in this batch (default: replace it).
     - shard: "K/N" grades only the K-th of N deterministic slices of the class (see shard.py).
+    - manual: the TA's scores of the written questions (OUT/written/scores.csv filled in, see
+      written.py); without it the scores merged before count while the answers are unchanged.
+    - pdf: also print each submission's written answers to OUT/written/pdf/ (Chromium).
 
     Returns:
     - result: GradeResult with one row per submission (plus kept rows with append); raises
@@ -146,12 +120,15 @@ def grade(
     if not subs:
         skipped = "; ".join(f"{s.path.name} ({s.reason})" for s in intake.skipped)[:300]
         raise GradingError(f"nothing to grade (skipped: {skipped or 'nothing given'})")
+    if manual is not None:
+        from cnnkit.grading.written import read_scores
+
+        read_scores(manual)  # a bad scores file is refused before anyone is graded
     forced = parse_force(force, subs)
     if limits is None:
         limits = Limits.for_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
     pkg = Path(library).resolve() if library else Path(__file__).resolve().parents[1]
     from cnnkit.grading import post
-    from cnnkit.grading import shard as shard_mod
 
     part = shard_mod.Shard.parse(shard) if shard else shard_mod.ALL
     if append and part != shard_mod.ALL:
@@ -199,6 +176,21 @@ def grade(
             seed=seed,
             skipped=intake.skipped,
         )
+        from cnnkit.grading import written
+
+        questions = written.load_questions(root, stage)
+        if questions:
+            entries = written.collect(subs, questions, post.starter_notebook(stage, root))
+            result.manual = written.update(
+                out, stage, questions, entries, manual, kept=[r["name"] for r in kept]
+            )
+            if pdf:
+                try:
+                    written.pdfs(out, stage, questions, entries)
+                except FileNotFoundError as err:
+                    result.manual.errors.append(f"PDFs not written: {err}")
+        elif manual is not None:
+            raise GradingError(f"--manual: {stage} has no written questions")
         report_mod.write_outputs(result, ag)
         write_batch_info(result, ag, seed, part, everyone)
         post.finish(out, stage, root, result.rows, subs)

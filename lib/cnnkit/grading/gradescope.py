@@ -176,7 +176,7 @@ def zip_members(
 
 
 def _zip_bytes(members: dict[str, bytes]) -> bytes:
-    from cnnkit.grading.build import write_zip
+    from cnnkit.grading.packaging import write_zip
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "a.zip"

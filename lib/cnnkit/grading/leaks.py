@@ -3,6 +3,8 @@
 Secrets come from two sources:
 - the masters (solutions/<stage>/<stage>.py): every line inside an inline `# BEGIN SOLUTION` ...
   `# END SOLUTION` region or ending in `# SOLUTION`, and the name and body of every hidden test case;
+- the masters' written questions (`manual: true`): every line of the SOLUTION block's markdown (the
+  model answer and the rubric; otter replaces it by the student's answer cell);
 - the library's exercise regions (`# BEGIN EXERCISE <stage>` ... `# END EXERCISE`): every line of a
   function or method body except its signature and docstring (those stay in a released stub).
 A line that students see as code anyway (ordinary master cells, public tests, library code outside
@@ -40,6 +42,7 @@ MARKERS = (
     (re.compile(r"hidden\s*=\s*True\b"), "hidden test case"),
     (re.compile(r"BEGIN TEST CONFIG|BEGIN HIDDEN TESTS"), "test marker"),
     (re.compile(r"BEGIN EXERCISE|END EXERCISE"), "exercise marker"),
+    (re.compile(r"\*\*(Model answer|Rubric)\b"), "rubric marker"),
 )
 MIN_LINE = 8  # shorter normalised lines are too common to be evidence of a leak
 MIN_SUBSTRING = 25  # inside outputs/metadata, secrets this long are also searched as substrings
@@ -68,7 +71,7 @@ def nontrivial(norm: str) -> bool:
 @dataclass(frozen=True)
 class Secret:
     text: str  # normalised line, or a hidden case's function name
-    kind: str  # "solution line", "hidden case", "hidden case name", "exercise line"
+    kind: str  # "solution line", "hidden case", "hidden case name", "exercise line", "rubric line"
     origin: str  # file:line it came from
 
 
@@ -99,6 +102,10 @@ def _master_secrets(path: Path, root: Path, secrets: Secrets, public: set[str]) 
         return f"{rel}:{cell.line(k)}"
 
     for cell in master.read(path).cells:
+        if cell.cell_type == "markdown" and cell.block == "solution":
+            for k, line in enumerate(cell.lines):  # a written question's model answer and rubric
+                secrets.add_line(line, "rubric line", where(cell, k))
+            continue
         if cell.cell_type != "code":
             continue  # prose never makes a line public: a solution pasted into a hint is a leak
         if cell.hidden:

@@ -12,6 +12,7 @@ the files the notebook saved, not the kernel's names).
     m = master.read(path)            # Master: cells (with file lines), config, questions
     m.questions[0].cases             # Case: name, question, points, hidden, params, artifact
     m.exercises                      # Exercise: the names a solution cell defines
+    m.written                        # Question with manual: true: prompt, model answer + rubric
     m.problems()                     # what makes it unbuildable, as 'file:line: message'
     m.notebook()                     # the master as a notebook (jupytext), for otter assign
 """
@@ -141,11 +142,36 @@ class Question:
     start: int
     exercises: list[Exercise] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
+    # a written (manual) question's markdown: the prompt cells (question text, students see them)
+    # and the SOLUTION block's markdown cells (model answer and rubric, never shipped)
+    prompt_cells: list[Cell] = field(default_factory=list)
+    solution_cells: list[Cell] = field(default_factory=list)
+
+    @property
+    def manual(self) -> bool:
+        """A written question (`manual: true`): graded by people, never by cases."""
+        return self.config.get("manual") is True
 
     @property
     def points(self) -> float:
-        """The question's points: the sum of its cases' points (otter's rule for test files)."""
+        """The question's points: the sum of its cases' points (otter's rule for test files); a
+        written question's come from its config."""
+        if self.manual:
+            try:
+                return float(self.config.get("points") or 0)
+            except (TypeError, ValueError):
+                return 0.0
         return float(sum(c.points for c in self.cases))
+
+    @property
+    def prompt(self) -> str:
+        """A written question's text as students see it (its markdown cells before SOLUTION)."""
+        return "\n\n".join(c.source for c in self.prompt_cells)
+
+    @property
+    def model_answer(self) -> str:
+        """A written question's model answer and rubric (the SOLUTION block's markdown)."""
+        return "\n\n".join(c.source for c in self.solution_cells)
 
     @property
     def public(self) -> list[Case]:
@@ -171,6 +197,11 @@ class Master:
     @property
     def cases(self) -> list[Case]:
         return [c for q in self.questions for c in q.cases]
+
+    @property
+    def written(self) -> list[Question]:
+        """The written questions (`manual: true`), in order."""
+        return [q for q in self.questions if q.manual]
 
     @property
     def exercises(self) -> list[Exercise]:
@@ -213,6 +244,7 @@ class Master:
             structure_problems(self)
             + missing_inline_markers(self)
             + case_problems(self)
+            + written_problems(self)
             + self.orphans
             + (
                 []
@@ -354,6 +386,8 @@ def read(path: Path, stage: str | None = None) -> Master:
             cell.question = question.name if question else None
             continue
         cell.block, cell.question = block, question.name if question else None
+        if question is not None and question.manual and cell.cell_type == "markdown":
+            (question.solution_cells if block == "solution" else question.prompt_cells).append(cell)
         if cell.is_test:
             cfg = test_config(cell.source)
             cell.hidden = bool(cfg["hidden"]) or _hidden_comment(cell.lines)
@@ -733,4 +767,42 @@ def case_problems(master: Master) -> list[str]:
             ast.parse(cell.source)
         except SyntaxError as e:
             out.append(f"{master.path}:{cell.start + (e.lineno or 1) - 1}: test cell: {e.msg}")
+    return out
+
+
+WRITTEN_NAME = re.compile(r"^w\d+$")
+
+
+def written_problems(master: Master) -> list[str]:
+    """Written questions otter would build wrongly or the grader could not grade, as
+    'file:line: message' strings: a name not `wN`, no positive `points`, no prompt, no model answer
+    (a SOLUTION block with a markdown cell: otter puts the answer cell in its place), test cells."""
+    out = []
+    for q in master.questions:
+        where = f"{master.path}:{q.start}"
+        if not q.manual:
+            if WRITTEN_NAME.match(q.name):
+                out.append(
+                    f"{where}: question {q.name}: `wN` names are written questions (manual: true)"
+                )
+            continue
+        if not WRITTEN_NAME.match(q.name):
+            out.append(
+                f"{where}: written question {q.name!r}: name it w1, w2, ... (distinct from qN)"
+            )
+        if q.points <= 0:
+            out.append(f"{where}: written question {q.name}: needs `points:` (a positive number)")
+        if not q.prompt.strip():
+            out.append(
+                f"{where}: written question {q.name}: no markdown prompt before its SOLUTION"
+            )
+        if not q.model_answer.strip():
+            out.append(
+                f"{where}: written question {q.name}: no SOLUTION block with a markdown cell "
+                "(model answer and rubric; otter replaces it by the student's answer cell)"
+            )
+        if q.cases:
+            out.append(
+                f"{where}: written question {q.name}: has test cases (graded by people only)"
+            )
     return out

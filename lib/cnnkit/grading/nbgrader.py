@@ -14,6 +14,10 @@ hidden test source). Cell mapping:
   parameters up in the notebook's globals by name (`test_x(**{p: globals().get(p) ...})`), so
   `cnnkit.checks` runs in "check" mode exactly as under `grader.check`; hidden cases are wrapped in
   `### BEGIN HIDDEN TESTS` / `### END HIDDEN TESTS`;
+- a written question (`manual: true`, see README "Written questions"): its prompt is copied, its
+  SOLUTION markdown (model answer and rubric) becomes one nbgrader "manually graded answer" cell
+  (markdown, grade and solution, the question's points, grade_id `<question>`): `nbgrader
+  generate_assignment` replaces its text by an answer stub, `autograde` leaves it for manual grading;
 - cells tagged `otter_ignore` (training, timing) run only when CNNKIT_GRADING is not set: they are
   wrapped in `if not cnnkit.grading_mode():`, and the course config sets CNNKIT_GRADING=1, so
   `nbgrader autograde` grades the submitted artifact files as `cnnkit grade` does;
@@ -23,16 +27,13 @@ Points are per test cell and all-or-nothing, like otter's per-case points; a que
 sum of its cells. nbgrader is an instructor tool (the `instructor` extra): it never goes into a
 student install (it pins jupyterlab<5 and enables its extensions wherever it is installed).
 
-`submission_from_otter()` turns a notebook students filled in from the otter build (as the bundled
-samples are) into an nbgrader submission of the generated release notebook, for courses that collect
-otter notebooks but grade with nbgrader.
+Courses that collect otter notebooks but grade with nbgrader convert them with
+`nbgrader_submissions.submission_from_otter`.
 """
 
 from __future__ import annotations
 
 import ast
-import copy
-import difflib
 import re
 import textwrap
 from pathlib import Path
@@ -187,11 +188,28 @@ def master_to_nbgrader(path: Path) -> nbformat.NotebookNode:
         ids.add(grade_id)
         return grade_id
 
-    for cell in master.read(path).cells:
+    model = master.read(path)
+    written = {q.name: q for q in model.written}
+    answer_of: dict[str, nbformat.NotebookNode] = {}
+    for cell in model.cells:
         text, question = cell.source, cell.question
         if cell.cell_type == "raw":
             if cell.marker is None and text.strip():
                 cells.append(nbformat.v4.new_raw_cell(text))
+            continue
+        if cell.cell_type == "markdown" and cell.block == "solution" and question in written:
+            if question in answer_of:  # one answer cell per written question
+                answer_of[question].source += "\n\n" + text
+                continue
+            meta = _meta(
+                unique(question),
+                grade=True,
+                solution=True,
+                locked=False,
+                points=written[question].points,
+            )
+            answer_of[question] = nbformat.v4.new_markdown_cell(text, metadata={"nbgrader": meta})
+            cells.append(answer_of[question])
             continue
         if cell.cell_type == "markdown":
             cells.append(nbformat.v4.new_markdown_cell(text))
@@ -234,6 +252,15 @@ def master_to_nbgrader(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
+def written_points(nb) -> dict[str, float]:
+    """{grade_id: points} of an exported notebook's manually graded answer cells (markdown)."""
+    return {
+        c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
+        for c in nb.cells
+        if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")
+    }
+
+
 def question_points(nb) -> dict[str, dict[str, float]]:
     """{question: {grade_id: points}} of an exported notebook's autograder cells."""
     out: dict[str, dict[str, float]] = {}
@@ -270,82 +297,6 @@ def export(stage: str, out: Path, root: Path, course_id: str = "cnnkit") -> Path
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
     return dest
-
-
-# --------------------------------------------------------------------------------------------------
-# Otter-built submissions -> nbgrader submissions
-
-_OTTER_CELL = re.compile(
-    r"otter\.Notebook\(|grader\.check(_all)?\(|grader\.export\(|^\s*%pip install .*otter", re.M
-)
-
-
-def _key(source: str) -> str:
-    names = list(master.definitions(source))
-    if names:
-        return "def:" + ",".join(names)
-    first = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
-    return "line:" + first
-
-
-def submission_from_otter(submitted, release_nb) -> nbformat.NotebookNode:
-    """Put a student's otter-built notebook into the nbgrader release notebook's cells.
-
-    Code cells of both are aligned by what they define (or their first line); the student's code
-    replaces the release's answer and ordinary cells, cells the student added are inserted, grade cells
-    keep the release's (locked) source. otter_ignore cells get the grading guard.
-
-    Inputs:
-    - submitted: the student's notebook (otter student build, filled in).
-    - release_nb: the notebook `nbgrader generate_assignment` wrote to release/<a>/.
-
-    Returns:
-    - nb: a notebook to place in submitted/<student>/<a>/.
-    """
-    nb = copy.deepcopy(release_nb)
-    theirs = [
-        c.source
-        for c in submitted.cells
-        if c.cell_type == "code" and not _OTTER_CELL.search(c.source)
-    ]
-    slots = [
-        k
-        for k, c in enumerate(nb.cells)
-        if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("grade")
-    ]
-
-    def plain(source: str) -> str:
-        if source.startswith(GUARD):
-            return textwrap.dedent(source[len(GUARD) :])
-        return source
-
-    ours = [_key(plain(nb.cells[k].source)) for k in slots]
-    matcher = difflib.SequenceMatcher(None, ours, [_key(s) for s in theirs], autojunk=False)
-    inserts: list[tuple[int, list[str]]] = []
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op in ("equal", "replace"):
-            for a, b in zip(range(i1, i2), range(j1, j2), strict=False):
-                _fill(nb.cells[slots[a]], theirs[b])
-            for a in range(i1 + (j2 - j1), i2):  # student deleted these cells
-                _fill(nb.cells[slots[a]], "")
-            if j2 - j1 > i2 - i1:
-                inserts.append((slots[i2 - 1] + 1 if i2 else 0, theirs[j1 + (i2 - i1) : j2]))
-        elif op == "delete":
-            for a in range(i1, i2):
-                _fill(nb.cells[slots[a]], "")
-        elif op == "insert":
-            at = slots[i1 - 1] + 1 if i1 else (slots[0] if slots else len(nb.cells))
-            inserts.append((at, theirs[j1:j2]))
-    for at, sources in sorted(inserts, reverse=True):
-        nb.cells[at:at] = [nbformat.v4.new_code_cell(s) for s in sources]
-    for k, c in enumerate(nb.cells):
-        c.id = f"cell-{k:03d}"
-    return nb
-
-
-def _fill(cell, source: str) -> None:
-    tags = cell.metadata.get("tags", [])
-    cell.source = guard_source(source) if "otter_ignore" in tags else source
 
 
 # --------------------------------------------------------------------------------------------------

@@ -23,15 +23,14 @@ Archive: `archive=True` (or env CNNKIT_RELEASE_ZIP=1) also writes DIR.zip next t
 under DIR's name with fixed timestamps and permissions, so two releases of the same tree are
 byte-identical.
 
-Last step, always: the leak scanner runs over the whole output (notebook sources, outputs and
-metadata, zip members included) with the masters' solution lines and hidden cases, the library
-exercise lines of stages >= K and every reference/binary file of the autograder as secrets; any
-finding removes the output and raises ReleaseError.
+Last step, always (release_check.py): the leak scanner runs over the whole output (notebook sources,
+outputs and metadata, zip members included) with the masters' solution lines and hidden cases, the
+library exercise lines of stages >= K and every reference/binary file of the autograder as secrets;
+any finding removes the output and raises ReleaseError.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -42,9 +41,10 @@ import tempfile
 from pathlib import Path
 
 from cnnkit.grading import helper_leaks, leaks, master
-from cnnkit.grading.build import write_zip
 from cnnkit.grading.gate import BEGIN_RE, END_RE, gated_copy
+from cnnkit.grading.packaging import read_pyproject, write_zip
 from cnnkit.grading.paths import stage_dirs
+from cnnkit.grading.release_check import check_release, is_junk, release_secrets
 from cnnkit.grading.stage import Stage, StageError
 from cnnkit.grading.stage import get as get_stage
 
@@ -57,23 +57,6 @@ PLACEHOLDER_NOTE = (
     "Colab and install links below point at `{repo}`, which is not your course's repository. Use "
     "the folder you were given (the pip route below, inside it) and ask your course staff for the "
     "repository before using Colab: the Colab notebooks install cnnkit from it.\n"
-)
-# Names never shipped, wherever they sit (editor, OS and build junk).
-JUNK_NAMES = {"__pycache__", "__MACOSX", ".ipynb_checkpoints", ".DS_Store", "Thumbs.db"}
-JUNK_SUFFIXES = (".pyc", ".pyo", ".egg-info", ".orig", ".rej", "~")
-# Files that can hold numbers (parameters, expected values): only allowed byte-identical to a file of
-# the built assignments.
-ARRAY_SUFFIXES = (
-    ".npy",
-    ".npz",
-    ".pt",
-    ".pth",
-    ".pkl",
-    ".pickle",
-    ".h5",
-    ".hdf5",
-    ".ckpt",
-    ".joblib",
 )
 STAGE_TITLES = {
     "01_backprop": "Backpropagation: from gates to a trained two-layer net (numpy)",
@@ -155,14 +138,6 @@ def _set_install_spec(text: str, spec: str) -> str:
 
 # --------------------------------------------------------------------------------------------------
 # Files
-
-
-def is_junk(rel: Path) -> bool:
-    """True for paths that never ship: caches, bytecode, OS/editor droppings, hidden files."""
-    return any(
-        part in JUNK_NAMES or part.endswith(JUNK_SUFFIXES) or part.startswith(".")
-        for part in rel.parts
-    )
 
 
 def _release_notebook(src: Path, dest: Path, spec: str) -> None:
@@ -252,12 +227,7 @@ def student_pyproject(root: Path) -> str:
     Returns:
     - text: TOML that installs the gated lib/cnnkit (`pip install -e .`) with the `cnnkit` command.
     """
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
-
-    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    project = read_pyproject(root)["project"]
     extras = {
         k: v for k, v in project.get("optional-dependencies", {}).items() if k != "instructor"
     }
@@ -346,104 +316,6 @@ def student_readme(stage: str, root: Path, settings: dict) -> str:
         ref=settings["ref"],
         install_spec=settings["install_spec"],
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# Leak checks
-
-
-def release_secrets(stage: str, root: Path) -> leaks.Secrets:
-    """Secrets a release of `stage` must not contain.
-
-    Masters of every stage give solution lines and hidden cases; the library gives the exercise lines
-    of stages >= `stage`. Exercise code of earlier stages ships in the library on purpose, so master
-    solution lines equal to it are not secrets of this release.
-
-    Inputs:
-    - stage: the current stage.
-    - root: the checkout.
-
-    Returns:
-    - secrets: a leaks.Secrets.
-    """
-    region_stages = sorted({s for _, s, _, _ in leaks.library_regions(root)})
-    later = [s for s in region_stages if s >= stage]
-    secrets = leaks.collect_secrets(root, library_stages=later)
-    released = set()
-    for _path, s, node, lines in leaks.library_regions(root):
-        if s < stage:
-            released.update(
-                leaks.normalise_line(ln) for ln in lines[node.lineno - 1 : node.end_lineno]
-            )
-    secrets.drop_public(released)
-    return secrets
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def reference_files(root: Path) -> dict[str, str]:
-    """sha256 -> origin of every file under autograder/ and solutions/ students must never get
-    (reference notebooks, sample submissions, trained parameters, zips), minus files that also ship
-    in assignments/ (identical bytes there are public)."""
-    public = {
-        _sha256(p)
-        for p in sorted((root / "assignments").rglob("*"))
-        if p.is_file() and not is_junk(p.relative_to(root))
-    }
-    refs = {}
-    for top in ("autograder", "solutions"):
-        for p in sorted((root / top).rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts and p.stat().st_size > 0:
-                digest = _sha256(p)
-                if digest not in public:
-                    refs.setdefault(digest, str(p.relative_to(root)))
-    return refs
-
-
-def file_findings(tree: Path, root: Path) -> list[leaks.Finding]:
-    """Findings the line scanner cannot see: reference files by content and foreign array files.
-
-    Inputs:
-    - tree: the release folder.
-    - root: the checkout.
-
-    Returns:
-    - findings: a file identical to one under autograder/ or solutions/; an array/pickle/checkpoint
-      file not byte-identical to a file of the built assignments; junk (caches, __MACOSX, dotfiles).
-    """
-    refs = reference_files(root)
-    public = {_sha256(p) for p in sorted((root / "assignments").rglob("*")) if p.is_file()}
-    findings = []
-    for path in sorted(p for p in tree.rglob("*") if p.is_file()):
-        rel = path.relative_to(tree)
-        digest = _sha256(path)
-        if digest in refs:
-            findings.append(
-                leaks.Finding(path, "whole file", "reference file", rel.name, refs[digest])
-            )
-        elif path.suffix.lower() in ARRAY_SUFFIXES and digest not in public:
-            findings.append(
-                leaks.Finding(path, "whole file", "array/checkpoint file", rel.name, "not built")
-            )
-        if is_junk(rel):
-            findings.append(leaks.Finding(path, "path", "build junk", str(rel), "release rules"))
-    return findings
-
-
-def check_release(tree: Path, stage: str, root: Path) -> list[leaks.Finding]:
-    """Every leak finding for a release of `stage` written to `tree` (empty: clean).
-
-    Inputs:
-    - tree: the release folder (zip members inside it are scanned too).
-    - stage: the stage it was released for.
-    - root: the checkout.
-
-    Returns:
-    - findings: list of leaks.Finding (line secrets, markers, hidden case names, reference files).
-    """
-    return leaks.scan(tree, release_secrets(stage, root)) + file_findings(tree, root)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Outputs of `cnnkit grade`: final_grades.csv (otter grade's format), results.json, report.md,
-feedback/<student>.md, and the text gradebook that `GradeResult.summary()` prints.
+"""Outputs of `cnnkit grade`: the GradeResult of a batch, and what is written of it:
+final_grades.csv (otter grade's format), results.json, report.md, feedback/<student>.md, and the text
+gradebook that `GradeResult.summary()` prints.
 
 Hidden cases appear by name and pass/fail only: never their source, inputs, messages or expected values.
 """
@@ -11,9 +12,50 @@ import io
 import json
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnkit.grading.outdir import file_names, write_text
+
+
+@dataclass
+class GradeResult:
+    """Outcome of a batch: one row per submission plus the paths of the written files."""
+
+    stage: str
+    out: Path
+    rows: list[dict] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+    possible: dict[str, float] = field(default_factory=dict)
+    graded_now: int = 0
+    kept: int = 0  # rows of earlier runs kept by --append
+    seed: int | None = None
+    skipped: list = field(default_factory=list)  # intake.Skipped: nobody's submission
+    # written questions (written.py): the merged manual scores, None for a stage without any
+    manual: object = None
+
+    @property
+    def written(self) -> list[str]:
+        """The written questions' names (graded by people; not in `questions`)."""
+        return [q.name for q in self.manual.questions] if self.manual else []
+
+    @property
+    def failed(self) -> list[dict]:
+        """The rows that could not be graded (0 points and a reason)."""
+        return [r for r in self.rows if r["status"] != "Completed"]
+
+    @property
+    def csv(self) -> Path:
+        return self.out / "final_grades.csv"
+
+    @property
+    def report(self) -> Path:
+        return self.out / "report.md"
+
+    def summary(self) -> str:
+        """The gradebook as a text table (student x question, total) and where the report is."""
+        return summary_table(self)
+
 
 # the column names and first-row label of otter.grade.utils.merge_scores_to_df (otter 7)
 FILE_KEY = "file"
@@ -27,25 +69,60 @@ def _num(x: float):
     return int(x) if float(x).is_integer() else round(float(x), 5)
 
 
+def _written(result) -> list[str]:
+    """The written questions of a batch (graded by people, merged from the TA's scores) once their
+    manual phase has begun (written.Manual.active); before that the gradebook is the auto part."""
+    manual = getattr(result, "manual", None)
+    return list(result.written) if manual is not None and manual.active else []
+
+
+def _possible_all(result) -> dict[str, float]:
+    """Points possible per question, the written questions' included."""
+    manual = getattr(result, "manual", None)
+    return {**result.possible, **(manual.possible if _written(result) else {})}
+
+
+def _score(result, row: dict, q: str):
+    """A row's points for a question: a written question's merged manual score, None while missing."""
+    if q in _written(result):
+        return result.manual.scores.get(row["name"], {}).get(q)
+    return row["scores"].get(q, 0.0)
+
+
+def _row_total(result, row: dict) -> float:
+    """Auto points plus the manual points merged so far (a missing manual score adds nothing)."""
+    manual = result.manual.scores.get(row["name"], {}) if _written(result) else {}
+    return sum(row["scores"].values()) + sum(manual.values())
+
+
+def _cell(x):
+    return "" if x is None else _num(x)
+
+
 def csv_rows(result) -> list[dict]:
-    """Rows of final_grades.csv: the points-possible row, then one row per submission (sorted)."""
+    """Rows of final_grades.csv: the points-possible row, then one row per submission (sorted).
+
+    Written questions are columns of their own: the TA's merged points, empty while missing (never 0).
+    """
+    possible = _possible_all(result)
     qs = sorted(result.questions)  # otter sorts question columns by name
-    total_possible = sum(result.possible.values())
+    qs += sorted(_written(result))
+    total_possible = sum(possible.values())
     rows = [
         {
             FILE_KEY: POSSIBLE_LABEL,
-            **{q: _num(result.possible[q]) for q in qs},
+            **{q: _num(possible[q]) for q in qs},
             TOTAL_KEY: _num(total_possible),
             PERCENT_KEY: 1,
             STATUS_KEY: "--",
         }
     ]
     for row in sorted(result.rows, key=lambda r: r["name"]):
-        total = sum(row["scores"].values())
+        total = _row_total(result, row)
         rows.append(
             {
                 FILE_KEY: row["name"],
-                **{q: _num(row["scores"].get(q, 0.0)) for q in qs},
+                **{q: _cell(_score(result, row, q)) for q in qs},
                 TOTAL_KEY: _num(total),
                 PERCENT_KEY: round(total / total_possible, 4) if total_possible else 0,
                 STATUS_KEY: "Completed" if row["status"] == "Completed" else row["reason"],
@@ -72,8 +149,11 @@ def write_outputs(result, ag) -> None:
     results = {
         "stage": result.stage,
         "seed": result.seed,
-        "possible": result.possible,
-        "submissions": [{**_public_json(r, ag), "feedback": names[r["name"]]} for r in ordered],
+        "possible": _possible_all(result),
+        "written": _written(result),
+        "submissions": [
+            {**_public_json(r, ag, result), "feedback": names[r["name"]]} for r in ordered
+        ],
         "skipped": [{"path": str(s.path), "reason": s.reason} for s in result.skipped],
     }
     text = json.dumps(results, indent=1, sort_keys=False, ensure_ascii=False) + "\n"
@@ -96,7 +176,7 @@ def feedback_files(result) -> dict[str, str]:
     }
 
 
-def _public_json(row: dict, ag) -> dict:
+def _public_json(row: dict, ag, result=None) -> dict:
     questions = {}
     for q in ag.questions:
         cases = {}
@@ -113,6 +193,16 @@ def _public_json(row: dict, ag) -> dict:
             }
         questions[q] = {"score": row["scores"].get(q, 0.0), "possible": _possible(ag, q), **{}}
         questions[q]["cases"] = cases
+    written = _written(result) if result is not None else []
+    for q in written:
+        questions[q] = {
+            "score": _score(result, row, q),  # None: no manual score yet
+            "possible": result.manual.possible[q],
+            "manual": True,
+            "comment": result.manual.comments.get(row["name"], {}).get(q, ""),
+            "cases": {},
+        }
+    missing = [q for q in written if questions[q]["score"] is None]
     return {
         "file": row["name"],
         "status": row["status"],
@@ -121,8 +211,10 @@ def _public_json(row: dict, ag) -> dict:
         "notebook": row.get("notebook", ""),
         "ignored": row.get("ignored", []),
         "sandbox": row.get("isolation", ""),
-        "total": sum(row["scores"].values()),
-        "possible": sum(c.points for c in ag.cases),
+        "total": _row_total(result, row) if written else sum(row["scores"].values()),
+        "possible": sum(c.points for c in ag.cases)
+        + (sum(result.manual.possible.values()) if written else 0),
+        "manual_missing": missing,
         "questions": questions,
     }
 
@@ -149,8 +241,11 @@ def _case_lines(row: dict, ag, q: str) -> list[str]:
 
 def student_markdown(row: dict, result, ag) -> str:
     """Feedback for one student: scores per question, public messages, hidden cases pass/fail only."""
-    total, possible = sum(row["scores"].values()), sum(result.possible.values())
+    total, possible = _row_total(result, row), sum(_possible_all(result).values())
     lines = [f"# {result.stage}: {row['name']}", "", f"**Total: {_num(total)} / {_num(possible)}**"]
+    missing = [q for q in _written(result) if _score(result, row, q) is None]
+    if missing:
+        lines += ["", f"Not graded yet (written, graded by people): {', '.join(missing)}"]
     if row.get("notebook"):
         lines += ["", f"Graded notebook: `{row['notebook']}`"]
         lines += [f"Not graded: {text}" for text in row.get("ignored", [])]
@@ -161,9 +256,23 @@ def student_markdown(row: dict, result, ag) -> str:
     lines += ["", "| question | score | possible |", "|---|---|---|"]
     for q in ag.questions:
         lines.append(f"| {q} | {_num(row['scores'].get(q, 0))} | {_num(result.possible[q])} |")
+    for q in _written(result):
+        got = _score(result, row, q)
+        shown = "not graded yet" if got is None else _num(got)
+        lines.append(f"| {q} (written) | {shown} | {_num(result.manual.possible[q])} |")
     if row["status"] == "Completed":
         for q in ag.questions:
             lines += ["", f"## {q}", *_case_lines(row, ag, q)]
+    for q in _written(result):
+        got = _score(result, row, q)
+        comment = result.manual.comments.get(row["name"], {}).get(q, "")
+        lines += ["", f"## {q} (written)"]
+        if got is None:
+            lines.append("- not graded yet")
+        else:
+            lines.append(f"- {_num(got)} / {_num(result.manual.possible[q])} points")
+            if comment:
+                lines.append(f"- TA's comment: {comment}")
     lines += [
         "",
         "Hidden cases are listed by name only; they run your code on inputs you have not seen.",
@@ -197,20 +306,24 @@ def sandbox_modes(result) -> list[str]:
 
 
 def gradebook_markdown(result) -> str:
-    qs = result.questions
+    qs = [*result.questions, *_written(result)]
     head = ["student", *qs, "total", "status"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in sorted(result.rows, key=lambda r: r["name"]):
-        cells = [row["name"], *(_num(row["scores"].get(q, 0)) for q in qs)]
-        cells += [_num(sum(row["scores"].values())), _status(row)]
+        cells = [row["name"], *(_shown(_score(result, row, q)) for q in qs)]
+        cells += [_num(_row_total(result, row)), _status(row)]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    possible = [_num(result.possible[q]) for q in qs]
+    possible = [_num(_possible_all(result)[q]) for q in qs]
     lines.append("| (possible) | " + " | ".join(map(str, possible)) + f" | {_total(result)} | |")
     return "\n".join(lines)
 
 
+def _shown(x) -> str:
+    return "?" if x is None else str(_num(x))
+
+
 def _total(result):
-    return _num(sum(result.possible.values()))
+    return _num(sum(_possible_all(result).values()))
 
 
 def _status(row: dict) -> str:
@@ -221,20 +334,21 @@ def _status(row: dict) -> str:
 
 def summary_table(result) -> str:
     """Plain-text gradebook (student x question, total) and the report's path."""
-    qs = result.questions
+    qs = [*result.questions, *_written(result)]
+    possible = _possible_all(result)
     head = ["student", *qs, "total", "status"]
     body = []
     for row in sorted(result.rows, key=lambda r: r["name"]):
-        cells = [row["name"], *(_num(row["scores"].get(q, 0)) for q in qs)]
-        body.append([*map(str, cells), str(_num(sum(row["scores"].values()))), _status(row)])
-    body.append(
-        ["(possible)", *(str(_num(result.possible[q])) for q in qs), str(_total(result)), ""]
-    )
+        cells = [row["name"], *(_shown(_score(result, row, q)) for q in qs)]
+        body.append([*map(str, cells), str(_num(_row_total(result, row))), _status(row)])
+    body.append(["(possible)", *(str(_num(possible[q])) for q in qs), str(_total(result)), ""])
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*r) for r in body]
     lines += ["", *failure_lines(result)]
+    if getattr(result, "manual", None) is not None:
+        lines += [*result.manual.lines(), f"written packets: {result.out / 'written'}"]
     lines += [
         f"report: {result.report}",
         f"grades: {result.csv}",

@@ -16,7 +16,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cnnkit.grading.grade import GradingError
+from cnnkit.grading.errors import GradingError
 
 BATCH = "batch.json"
 
@@ -148,7 +148,8 @@ def merge(outs: list[Path], dest: Path, root: Path | None = None):
     """
     from cnnkit.grading import analytics, post
     from cnnkit.grading import report as report_mod
-    from cnnkit.grading.grade import GradeResult, load_autograder
+    from cnnkit.grading.autograder import load_autograder
+    from cnnkit.grading.report import GradeResult
 
     if root is None:
         from cnnkit.grading.paths import repo_root

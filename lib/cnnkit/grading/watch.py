@@ -1,6 +1,6 @@
 """The grader's side of the probe's tamper check: which watched names a case relies on.
 
-The probe (kernel/runtime.py) writes, in the reference kernel, a digest of every watched name
+The probe (kernel/runtime.py, with kernel/tamper.py) writes, in the reference kernel, a digest of every watched name
 (`environment.json`, read back by records.load_environment). A student's kernel is told which of them
 its cases rely on: `recording_path` (every case: what the probe and `cnnkit.checks` record and write
 with) and `depends_on` (one case: the names its kernel-side source uses). A watched name the notebook
