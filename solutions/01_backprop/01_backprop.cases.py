@@ -9,37 +9,31 @@ an otter test cell at the end of its question's tests (see cnnkit.grading.master
 def test_q1_sigmoid_circuit_hidden(sigmoid_circuit):
     import torch
 
-    from cnnkit import checks
+    from cnnkit import checks, oracles
 
     rng = checks.rng()
     names = ["w0", "x0", "w1", "x1", "w2"]
     for trial in range(4):
         vals = dict(zip(names, (rng.standard_normal(5) * 1.5).tolist()))
-        t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in vals.items()}
-        out = torch.sigmoid(t["w0"] * t["x0"] + t["w1"] * t["x1"] + t["w2"])
-        out.backward()
-        L, grads = sigmoid_circuit(**vals)
-        checks.close(f"L {trial}", L, out.item(), rtol=1e-7, atol=1e-10)
-        for k in names:
-            checks.close(f"d{k} {trial}", grads[k], t[k].grad.item(), rtol=1e-7, atol=1e-10)
+        oracles.circuit_against_torch(
+            lambda v: sigmoid_circuit(**v), lambda w0, x0, w1, x1, w2: torch.sigmoid(w0 * x0 + w1 * x1 + w2),
+            vals, out="L", suffix=f" {trial}",
+        )
 
 
 @case("q1", points=2, hidden=True)
 def test_q1_max_copy_circuit_hidden(max_copy_circuit):
     import torch
 
-    from cnnkit import checks
+    from cnnkit import checks, oracles
 
     rng = checks.rng()
     for trial in range(6):
-        x, y, z = (rng.standard_normal(3) * 2).tolist()
-        t = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (x, y, z)]
-        out = torch.maximum(t[0], t[1]) * t[2] + t[0]
-        out.backward()
-        f, grads = max_copy_circuit(x, y, z)
-        checks.close(f"f {trial}", f, out.item(), rtol=1e-7, atol=1e-10)
-        for k, tk in zip("xyz", t):
-            checks.close(f"d{k} {trial}", grads[k], tk.grad.item(), rtol=1e-7, atol=1e-10)
+        vals = dict(zip("xyz", (rng.standard_normal(3) * 2).tolist()))
+        oracles.circuit_against_torch(
+            lambda v: max_copy_circuit(v["x"], v["y"], v["z"]), lambda x, y, z: torch.maximum(x, y) * z + x,
+            vals, out="f", suffix=f" {trial}",
+        )
 
 
 @case("q2", points=2, hidden=True)
@@ -150,18 +144,12 @@ def test_q3_relu_hidden(relu_forward, relu_backward):
     import numpy as np
     import torch
 
-    from cnnkit import checks
+    from cnnkit import checks, oracles
 
     rng = checks.rng()
     x = rng.standard_normal((4, 3, 5))
     dout = rng.standard_normal((4, 3, 5))  # mixed signs: the routing must follow x, not dout
-    out, cache = relu_forward(x)
-    dx = relu_backward(dout, cache)
-    tx = torch.tensor(x, requires_grad=True)
-    tout = torch.relu(tx)
-    tout.backward(torch.tensor(dout))
-    checks.close("out", out, tout.detach().numpy(), rtol=1e-7, atol=1e-10)
-    checks.close("dx", dx, tx.grad.numpy(), rtol=1e-7, atol=1e-10)
+    oracles.against_torch(relu_forward, relu_backward, torch.relu, (x,), dout, rtol=1e-7, atol=1e-10)
     xs = np.array([1.0, -2.0, 3.0, -1.0])
     ds = np.array([4.0, -1.0, 5.0, 9.0])
     tx = torch.tensor(xs, requires_grad=True)
@@ -174,18 +162,12 @@ def test_q3_sigmoid_hidden(sigmoid_forward, sigmoid_backward):
     import numpy as np
     import torch
 
-    from cnnkit import checks
+    from cnnkit import checks, oracles
 
     rng = checks.rng()
     x = rng.standard_normal((5, 6)) * 4
     dout = rng.standard_normal((5, 6))
-    out, cache = sigmoid_forward(x)
-    dx = sigmoid_backward(dout, cache)
-    tx = torch.tensor(x, requires_grad=True)
-    tout = torch.sigmoid(tx)
-    tout.backward(torch.tensor(dout))
-    checks.close("out", out, tout.detach().numpy(), rtol=1e-7, atol=1e-10)
-    checks.close("dx", dx, tx.grad.numpy(), rtol=1e-7, atol=1e-10)
+    oracles.against_torch(sigmoid_forward, sigmoid_backward, torch.sigmoid, (x,), dout, rtol=1e-7, atol=1e-10)
     # The contract: the cache is the forward output z, and the backward pass uses only z.
     z = rng.uniform(0.05, 0.95, size=7)
     d = rng.standard_normal(7)

@@ -551,12 +551,7 @@ def test_q3_affine_numeric_gradients(affine_forward, affine_backward):
 
     from cnnkit import checks
     from cnnkit.numeric.gradcheck import eval_numerical_gradient_array
-
-    def grad_error(a, b):  # relative error of the whole array: tiny entries do not dominate
-        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        if a.shape != b.shape:
-            return float("inf")
-        return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
+    from cnnkit.oracles import grad_error
 
     rng = checks.rng()
     x = rng.standard_normal((4, 2, 3))
@@ -591,12 +586,7 @@ def test_q3_relu_sigmoid_numeric_gradients(relu_forward, relu_backward, sigmoid_
 
     from cnnkit import checks
     from cnnkit.numeric.gradcheck import eval_numerical_gradient_array
-
-    def grad_error(a, b):  # relative error of the whole array: tiny entries do not dominate
-        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        if a.shape != b.shape:
-            return float("inf")
-        return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
+    from cnnkit.oracles import grad_error
 
     # Values by hand: relu keeps positives; sigmoid(0) = 1/2, sigmoid(+-log 3) = 3/4 and 1/4.
     hand = {
@@ -631,12 +621,7 @@ def test_q3_losses_public(softmax_loss, svm_loss):
 
     from cnnkit import checks
     from cnnkit.numeric.gradcheck import eval_numerical_gradient
-
-    def grad_error(a, b):  # relative error of the whole array: tiny entries do not dominate
-        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        if a.shape != b.shape:
-            return float("inf")
-        return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
+    from cnnkit.oracles import grad_error
 
     loss0, _ = softmax_loss(np.zeros((7, 10)), np.arange(7) % 10)
     checks.close("softmax loss of all-zero scores (10 classes)", loss0, math.log(10), rtol=1e-7, atol=1e-10)
@@ -802,12 +787,7 @@ def test_q4_loss_and_numeric_gradients(TwoLayerNet):
 
     from cnnkit import checks
     from cnnkit.numeric.gradcheck import eval_numerical_gradient
-
-    def grad_error(a, b):  # relative error of the whole array: tiny entries do not dominate
-        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        if a.shape != b.shape:
-            return float("inf")
-        return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
+    from cnnkit.oracles import grad_error
 
     # By hand: the hidden layer is relu([1, -2]) = [1, 0] and relu([0, 0]) = [0, 0], so the scores are
     # [log 3, log 2] and [0, log 2]: probabilities [3/5, 2/5] and [1/3, 2/3].

@@ -112,80 +112,46 @@ def test_gaussian_and_matrix_fresh(gaussian_kernel, conv_as_matrix):
 
 @case("q3", points=3, hidden=True)
 def test_conv_naive_strides_pads_nonsquare(conv_forward_naive, conv_backward_naive):
-    import torch
-    import torch.nn.functional as F
+    from cnnkit import checks, oracles
 
-    from cnnkit import checks
-
-    rng = checks.rng()
-    for i, (xs, ws, stride, pad) in enumerate(
-        [((3, 2, 7, 9), (4, 2, 3, 2), 2, 1), ((2, 3, 6, 5), (2, 3, 1, 3), 1, 2), ((2, 2, 10, 7), (3, 2, 3, 3), 3, 0)]
-    ):
-        x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
-        out, cache = conv_forward_naive(x, w, b, {"stride": stride, "pad": pad})
-        xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-        ref = F.conv2d(xt, wt, bt, stride=stride, padding=pad)
-        dout = rng.standard_normal(tuple(ref.shape))
-        ref.backward(torch.tensor(dout))
-        checks.close(f"case {i} out", out, lambda: ref.detach().numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-        dx, dw, db = conv_backward_naive(dout, cache)
-        checks.close(f"case {i} dx", dx, lambda: xt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-        checks.close(f"case {i} dw", dw, lambda: wt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-        checks.close(f"case {i} db", db, lambda: bt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
+    # (x shape, w shape, stride, pad)
+    cases = [((3, 2, 7, 9), (4, 2, 3, 2), 2, 1), ((2, 3, 6, 5), (2, 3, 1, 3), 1, 2), ((2, 2, 10, 7), (3, 2, 3, 3), 3, 0)]
+    oracles.conv_against_torch(conv_forward_naive, conv_backward_naive, cases, checks.rng())
 
 
 @case("q3", points=3, hidden=True)
 def test_max_pool_naive_overlap_nonsquare(max_pool_forward_naive, max_pool_backward_naive):
-    import torch
     import torch.nn.functional as F
 
-    from cnnkit import checks
+    from cnnkit import checks, oracles
 
     rng = checks.rng()
     for i, (xs, ph, pw, stride) in enumerate(
         [((2, 3, 9, 7), 3, 3, 2), ((2, 2, 7, 10), 2, 3, 1), ((1, 3, 9, 8), 2, 2, 2), ((2, 2, 10, 9), 3, 2, 3)]
     ):
         x = rng.standard_normal(xs)
-        out, cache = max_pool_forward_naive(x, {"pool_height": ph, "pool_width": pw, "stride": stride})
-        xt = torch.tensor(x, requires_grad=True)
-        ref = F.max_pool2d(xt, (ph, pw), stride)
-        dout = rng.standard_normal(tuple(ref.shape))
-        ref.backward(torch.tensor(dout))
-        checks.close(f"case {i} out", out, lambda: ref.detach().numpy(), rtol=1e-12, msg="wrong")
-        checks.close(f"case {i} dx", max_pool_backward_naive(dout, cache), lambda: xt.grad.numpy(), rtol=1e-12, atol=1e-12, msg="wrong")
+        oracles.against_torch(
+            lambda x: max_pool_forward_naive(x, {"pool_height": ph, "pool_width": pw, "stride": stride}),
+            max_pool_backward_naive, lambda x: F.max_pool2d(x, (ph, pw), stride), (x,), rng,
+            prefix=f"case {i} ", rtol=1e-12, atol=1e-12, msg="wrong",
+        )
 
 
 @case("q4", points=3, hidden=True)
 def test_conv_fast_strides_pads_nonsquare(conv_forward_fast, conv_backward_fast):
-    import torch
-    import torch.nn.functional as F
+    from cnnkit import checks, oracles
 
-    from cnnkit import checks
-
-    rng = checks.rng()
-    for i, (xs, ws, stride, pad) in enumerate(
-        [((3, 2, 9, 7), (4, 2, 2, 3), 2, 1), ((2, 3, 5, 6), (2, 3, 3, 1), 1, 2), ((2, 4, 11, 8), (3, 4, 3, 5), 2, 2), ((2, 2, 10, 7), (3, 2, 3, 3), 3, 0)]
-    ):
-        x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
-        out, cache = conv_forward_fast(x, w, b, {"stride": stride, "pad": pad})
-        xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-        ref = F.conv2d(xt, wt, bt, stride=stride, padding=pad)
-        dout = rng.standard_normal(tuple(ref.shape))
-        ref.backward(torch.tensor(dout))
-        checks.close(f"case {i} out", out, lambda: ref.detach().numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-        dx, dw, db = conv_backward_fast(dout, cache)
-        checks.close(f"case {i} dx", dx, lambda: xt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-        checks.close(f"case {i} dw", dw, lambda: wt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
-        checks.close(f"case {i} db", db, lambda: bt.grad.numpy(), rtol=1e-9, atol=1e-10, msg="wrong")
+    # (x shape, w shape, stride, pad)
+    cases = [((3, 2, 9, 7), (4, 2, 2, 3), 2, 1), ((2, 3, 5, 6), (2, 3, 3, 1), 1, 2), ((2, 4, 11, 8), (3, 4, 3, 5), 2, 2), ((2, 2, 10, 7), (3, 2, 3, 3), 3, 0)]
+    oracles.conv_against_torch(conv_forward_fast, conv_backward_fast, cases, checks.rng())
 
 
 @case("q4", points=3, hidden=True)
 def test_max_pool_fast_overlap_nonsquare(max_pool_forward_fast, max_pool_backward_fast):
     import numpy as np
-    import torch
     import torch.nn.functional as F
 
-    from cnnkit import checks
+    from cnnkit import checks, oracles
 
     rng = checks.rng()
     cases = [((2, 3, 9, 7), 3, 3, 2), ((2, 2, 7, 10), 2, 3, 1), ((1, 3, 9, 8), 2, 2, 2), ((2, 2, 10, 9), 3, 2, 3)]
@@ -193,13 +159,11 @@ def test_max_pool_fast_overlap_nonsquare(max_pool_forward_fast, max_pool_backwar
         x = rng.standard_normal(xs)
         if i == 2:  # ties, as after a ReLU: one window gradient must go to one element only
             x = np.maximum(np.round(x), 0.0)
-        out, cache = max_pool_forward_fast(x, {"pool_height": ph, "pool_width": pw, "stride": stride})
-        xt = torch.tensor(x, requires_grad=True)
-        ref = F.max_pool2d(xt, (ph, pw), stride)
-        dout = rng.standard_normal(tuple(ref.shape))
-        ref.backward(torch.tensor(dout))
-        checks.close(f"case {i} out", out, lambda: ref.detach().numpy(), rtol=1e-12, msg="wrong")
-        checks.close(f"case {i} dx", max_pool_backward_fast(dout, cache), lambda: xt.grad.numpy(), rtol=1e-12, atol=1e-12, msg="wrong")
+        oracles.against_torch(
+            lambda x: max_pool_forward_fast(x, {"pool_height": ph, "pool_width": pw, "stride": stride}),
+            max_pool_backward_fast, lambda x: F.max_pool2d(x, (ph, pw), stride), (x,), rng,
+            prefix=f"case {i} ", rtol=1e-12, atol=1e-12, msg="wrong",
+        )
 
 
 @case("q4", points=2, hidden=True)

@@ -1,10 +1,16 @@
-"""The bundled samples' gradebook of each stage, graded once per pytest run and shared.
+"""Shared fixtures of the grader's tests: the toy stage built once per run, and the bundled samples'
+gradebook of each stage, graded once per run.
 
-Kernel runs dominate the suite, and several modules read the same batch (test_stage_samples.py: every
-stage; test_nbgrader.py, test_gradescope.py: stage 01). `bundled(stage)` grades
-every sample of autograder/<stage>/samples/ with the golden seed (gradebooks.SEED) the first time any
-test of the run asks, whichever xdist worker that is: the batch goes to a folder of the run's shared
-temp dir under a file lock, and the other workers wait on the lock and read the same folder.
+`toy`: the toy stage of toystage.py (`tests/grading/toy/00_toy/`, authored as a course stage) built
+with its samples by `cnnkit build` under a temp checkout, once per pytest run whichever xdist worker
+asks first (under a file lock in the run's shared temp dir). Readers must not write into it (copy it
+first, as test_preflight_cache.py does).
+
+`bundled(stage)`: kernel runs dominate the suite, and several modules read the same batch
+(test_stage_samples.py: every stage; test_nbgrader.py, test_gradescope.py: stage 01). It grades every
+sample of autograder/<stage>/samples/ with the golden seed (gradebooks.SEED) the first time any test
+of the run asks, whichever xdist worker that is: the batch goes to a folder of the run's shared temp
+dir under a file lock, and the other workers wait on the lock and read the same folder.
 
 Readers must not write into `SampleBatch.out`.
 """
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +29,7 @@ from filelock import FileLock
 
 sys.path.insert(0, str(Path(__file__).parent))
 import gradebooks  # noqa: E402
+import toystage  # noqa: E402
 
 ROOT = gradebooks.ROOT
 # the samples' limits: the default ones for a 600 s wall clock (`cnnkit grade --timeout 600`)
@@ -92,12 +100,36 @@ def _load(stage: str, folder: Path) -> SampleBatch:
     )
 
 
+def _shared_dir(tmp_path_factory) -> Path:
+    """The run's temp dir that every xdist worker sees (each worker's basetemp sits inside it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def toy(tmp_path_factory) -> Path:
+    """The checkout holding the built toy stage: solutions/, assignments/ and autograder/00_toy/
+    (autograder.zip, solution/, samples/ with manifest.json); see toystage.py."""
+    shared = _shared_dir(tmp_path_factory)
+    root, failed = shared / "toy-root", shared / "toy-failed.txt"
+    with FileLock(str(shared / "toy-root.lock")):
+        if failed.is_file():
+            pytest.fail(f"building the toy stage failed: {failed.read_text()}")
+        if not (root / "built").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            try:
+                toystage.build(root)
+            except Exception as e:  # told once to every reader, not built again
+                failed.write_text(f"{type(e).__name__}: {e}")
+                raise
+            (root / "built").write_text("ok")
+    return root
+
+
 @pytest.fixture(scope="session")
 def bundled(tmp_path_factory):
     """`bundled(stage) -> SampleBatch`: the stage's samples graded once per run (see the docstring)."""
-    base = tmp_path_factory.getbasetemp()
-    # xdist workers each have their own basetemp inside the run's: its parent is shared by the run
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    shared = _shared_dir(tmp_path_factory)
     memo: dict[str, SampleBatch] = {}
 
     def get(stage: str) -> SampleBatch:

@@ -204,7 +204,10 @@ def test_kernel_side_sources_hold_no_expected_values(stage):
             assert p in src, (c.name, p)
         assert src.count("checks.") == c.source.count("checks."), c.name
         if c.name in ORACLE_FREE[stage]:
-            assert not [t for t in ORACLE_TEXT if t in src], (c.name, src)
+            # a case that hands its torch oracle to cnnkit.oracles keeps that call: the helper runs
+            # no oracle while recording (tests/test_oracles.py), so only its name is left here
+            rest = src.replace("oracles", "")
+            assert not [t for t in ORACLE_TEXT if t in rest], (c.name, src)
             assert [t for t in ORACLE_TEXT if t in c.source], c.name  # it has an oracle to strip
 
 

@@ -1,4 +1,5 @@
-"""`cnnkit build` on a toy master: student/autograder outputs, determinism, leak refusal, drift."""
+"""`cnnkit build` on the toy stage (tests/grading/toy/00_toy/, authored as a course stage; see
+toystage.py): student/autograder outputs, determinism, leak refusal, drift."""
 
 from __future__ import annotations
 
@@ -6,41 +7,27 @@ import ast
 import io
 import json
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from toystage import CASES, MASTER, STAGE, make_root  # noqa: E402
 
 from cnnkit.grading import build as B
 from cnnkit.grading import leaks, packaging
 from cnnkit.grading.paths import repo_root, stage_dirs
 from cnnkit.grading.stage import NAMES as STAGES
 
-FIXTURE = Path(__file__).parent / "build_fixtures" / "toy_stage"
-STAGE = "toy_stage"
 SECRET_LINES = (
     "squared_value_of_x = np.multiply(x, x)",
     "return squared_value_of_x + 1",
     "out_matrix_product = x.reshape(x.shape[0], -1) @ w",
 )
-HIDDEN = ("test_square_plus_one_secret_inputs", "test_affine_hidden_values")
+HIDDEN = ("test_square_plus_one_secret_inputs", "test_affine_hidden_values", "test_params_artifact")
 PUBLIC = ("test_square_plus_one_public", "test_affine_shape")
-
-
-def make_root(dest: Path, master: str | None = None) -> Path:
-    """A minimal checkout: pyproject, the real library, and the toy master (optionally replaced)."""
-    real = repo_root()
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy(real / "pyproject.toml", dest / "pyproject.toml")
-    shutil.copytree(
-        real / "lib" / "cnnkit",
-        dest / "lib" / "cnnkit",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
-    shutil.copytree(FIXTURE, dest / "solutions" / STAGE)
-    if master is not None:
-        (dest / "solutions" / STAGE / f"{STAGE}.py").write_text(master, encoding="utf-8")
-    return dest
 
 
 def tree_bytes(root: Path, *subdirs: str) -> dict[str, bytes]:
@@ -52,11 +39,10 @@ def tree_bytes(root: Path, *subdirs: str) -> dict[str, bytes]:
     return out
 
 
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory) -> Path:
-    root = make_root(tmp_path_factory.mktemp("toy") / "repo")
-    B.build([STAGE], root)
-    return root
+@pytest.fixture
+def toy_root(toy) -> Path:
+    """The toy stage built once per run by conftest.py (read only)."""
+    return toy
 
 
 def test_student_notebook_has_no_solution_and_no_hidden_case(toy_root):
@@ -72,7 +58,7 @@ def test_student_notebook_has_no_solution_and_no_hidden_case(toy_root):
     sq = next(s for s in sources if s.startswith("def square_plus_one"))
     assert '"""Return x squared plus one.' in sq and sq.rstrip().endswith("...")
     tests = {p.name: p.read_text() for p in dirs.public_tests.glob("*.py")}
-    assert sorted(tests) == ["q1.py", "q2.py"]
+    assert sorted(tests) == ["q1.py", "q2.py", "q3.py"]  # q3 has only its hidden artefact case
     for name in PUBLIC:
         assert any(f"def {name}(" in t for t in tests.values())
     for name in HIDDEN:
@@ -85,7 +71,7 @@ def test_student_notebook_layout(toy_root):
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     assert set(nb["metadata"]) == {"kernelspec", "language_info", "otter"}
     code = [("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "code"]
-    assert 'bootstrap("toy_stage")' in code[0]
+    assert f'bootstrap("{STAGE}")' in code[0]
     assert "otter.Notebook(" in code[1]  # after the bootstrap, which installs otter on Colab
     assert all(c.get("outputs", []) == [] for c in nb["cells"])
     assert len({c["id"] for c in nb["cells"]}) == len(nb["cells"])
@@ -116,7 +102,7 @@ def test_autograder_zip_holds_every_case_and_is_normalised(toy_root):
         names = [i.filename for i in infos]
         assert names == sorted(names)
         assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in infos)
-        tests = zf.read("tests/q1.py").decode() + zf.read("tests/q2.py").decode()
+        tests = "".join(zf.read(f"tests/q{k}.py").decode() for k in (1, 2, 3))
         env = zf.read("environment.yml").decode()
         reqs = zf.read("requirements.txt").decode()
         wheel_name = next(n for n in names if n.endswith(".whl"))
@@ -142,10 +128,12 @@ def test_autograder_zip_holds_every_case_and_is_normalised(toy_root):
     assert all(m in record for m in members)
 
 
-def test_rebuild_is_byte_identical(toy_root, tmp_path):
-    before = tree_bytes(toy_root, "assignments", "autograder", "solutions")
-    B.build([STAGE], toy_root)
-    after = tree_bytes(toy_root, "assignments", "autograder", "solutions")
+def test_rebuild_is_byte_identical(tmp_path):
+    root = make_root(tmp_path / "repo")
+    B.build([STAGE], root)
+    before = tree_bytes(root, "assignments", "autograder", "solutions")
+    B.build([STAGE], root)
+    after = tree_bytes(root, "assignments", "autograder", "solutions")
     assert sorted(before) == sorted(after)
     changed = [k for k in before if before[k] != after[k]]
     assert changed == []
@@ -153,16 +141,26 @@ def test_rebuild_is_byte_identical(toy_root, tmp_path):
     other = make_root(tmp_path / "elsewhere")
     B.build([STAGE], other)
     assert tree_bytes(other, "assignments", "autograder") == tree_bytes(
-        toy_root, "assignments", "autograder"
+        root, "assignments", "autograder"
     )
 
 
 def _master_text() -> str:
-    return (FIXTURE / f"{STAGE}.py").read_text(encoding="utf-8")
+    return MASTER.read_text(encoding="utf-8")
+
+
+def _explicit_solution_block(text: str) -> str:
+    """q1's exercise cell inside an explicit SOLUTION block (the otter format is a master too)."""
+    cell = "# %%\ndef square_plus_one(x):"
+    assert cell in text
+    text = text.replace(cell, "# %% [raw]\n# # BEGIN SOLUTION\n\n" + cell, 1)
+    end = "    # END SOLUTION\n\n\n# %%\n"
+    assert end in text
+    return text.replace(end, "    # END SOLUTION\n\n\n# %% [raw]\n# # END SOLUTION\n\n# %%\n", 1)
 
 
 def test_solution_cell_without_inline_markers_fails_the_build(tmp_path):
-    text = _master_text()
+    text = _explicit_solution_block(_master_text())
     body = "    # BEGIN SOLUTION\n    squared_value_of_x"
     assert body in text
     text = text.replace(body, "    squared_value_of_x", 1).replace(
@@ -171,18 +169,34 @@ def test_solution_cell_without_inline_markers_fails_the_build(tmp_path):
         1,
     )
     root = make_root(tmp_path / "repo", master=text)
-    with pytest.raises(B.BuildError, match=r"toy_stage\.py:\d+: solution cell has no inline"):
+    with pytest.raises(B.BuildError, match=r"00_toy\.py:\d+: solution cell has no inline"):
         B.build([STAGE], root)
     assert not (root / "assignments" / STAGE).exists()
 
 
 def test_solution_outside_a_question_fails_with_the_master_line(tmp_path):
-    text = _master_text().replace("# # BEGIN QUESTION\n# name: q2\n", "# just a note\n", 1)
-    head, _, tail = text.rpartition("# %% [raw]\n# # END QUESTION\n")  # q2's own END QUESTION
-    text = head + tail
+    text = _explicit_solution_block(_master_text())
+    # q1's BEGIN QUESTION becomes a note and its END QUESTION goes: its SOLUTION block is outside
+    text = text.replace("# # BEGIN QUESTION\n# name: q1\n", "# just a note\n", 1)
+    text = text.replace("# %% [raw]\n# # END QUESTION\n", "", 1)
     root = make_root(tmp_path / "repo", master=text)
-    with pytest.raises(B.BuildError, match=r"toy_stage\.py:\d+: BEGIN SOLUTION outside a question"):
+    with pytest.raises(B.BuildError, match=r"00_toy\.py:\d+: BEGIN SOLUTION outside a question"):
         B.build([STAGE], root)
+
+
+def test_case_of_a_question_the_master_lacks_fails_with_its_line(tmp_path):
+    cases = CASES.read_text(encoding="utf-8")
+    assert '@case("q3", points=2, hidden=True)' in cases
+    cases = cases.replace(
+        '@case("q3", points=2, hidden=True)', '@case("q9", points=2, hidden=True)'
+    )
+    root = make_root(tmp_path / "repo", cases=cases)
+    line = cases.splitlines().index("def test_params_artifact():") + 1
+    with pytest.raises(
+        B.BuildError, match=rf"00_toy\.cases\.py:{line}: case for question 'q9', which the master"
+    ):
+        B.build([STAGE], root)
+    assert not (root / "assignments" / STAGE).exists()
 
 
 def test_master_without_seed_call_fails(tmp_path):
@@ -204,7 +218,7 @@ def test_leak_refuses_build_and_writes_nothing(tmp_path):
     root = make_root(tmp_path / "repo", master=text)
     secrets = leaks.collect_secrets(root)
     assert "squared_value_of_x = np.multiply(x, x)" in secrets.lines
-    with pytest.raises(leaks.LeakError, match=r"assignments/toy_stage/toy_stage\.ipynb"):
+    with pytest.raises(leaks.LeakError, match=r"assignments/00_toy/00_toy\.ipynb"):
         B.build([STAGE], root)
     assert not (root / "assignments" / STAGE).exists()
 
@@ -224,7 +238,7 @@ def test_wheel_is_deterministic_and_complete(tmp_path):
 def _library_root(tmp_path: Path, body: str) -> Path:
     root = make_root(tmp_path / "repo")
     (root / "lib" / "cnnkit" / "toy_exercise.py").write_text(
-        "import numpy as np\n\n\n# BEGIN EXERCISE toy_stage\n" + body + "# END EXERCISE\n"
+        f"import numpy as np\n\n\n# BEGIN EXERCISE {STAGE}\n" + body + "# END EXERCISE\n"
     )
     return root
 

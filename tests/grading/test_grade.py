@@ -1,4 +1,5 @@
-"""`cnnkit grade` on a toy stage (built with otter assign from tests/grading/fixtures/toy/00_toy.py).
+"""`cnnkit grade` on the toy stage that `cnnkit build` makes from tests/grading/toy/00_toy/ (the
+session fixture `toy` of conftest.py; its samples are those of its samples.yml, see toystage.py).
 
 One module-scoped batch grades every sample; the tests read its outputs. Kernel starts cost seconds
 each, so the few extra batches (resume, wall-clock kill, preflight) grade one or two notebooks.
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from toy_stage import STAGE, build_toy, hidden_sources, make_samples  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parent))
+from toystage import STAGE, derived, hidden_sources  # noqa: E402
+from toystage import samples as built_samples  # noqa: E402
 
 from cnnkit.grading import report as report_mod  # noqa: E402
 from cnnkit.grading.contract import Limits  # noqa: E402
@@ -24,23 +26,20 @@ from cnnkit.grading.grade import PreflightError, collect_submissions, grade  # n
 pytestmark = pytest.mark.slow
 
 LIMITS = Limits(timeout=120, cell_timeout=15)
-EXPECTED = {  # name -> (q1, q2, q3); possible (3, 3, 2)
-    "solution": (3, 3, 2),
-    "untouched.ipynb": (0, 0, 0),
-    "partial": (3, 2, 2),  # count_positive counts zeros: the public case fails, the hidden one not
-    "raises": (3, 0, 2),
-    "loop": (3, 3, 2),
-    "foreign": (3, 3, 2),
-    "cheat.ipynb": (0, 0, 0),
-    "exits": (3, 3, 2),
+EXPECTED = {  # name -> (q1, q2, q3); possible (3, 4, 2)
+    "solution": (3, 4, 2),
+    "untouched": (0, 0, 0),
+    "partial-affine-no-bias": (3, 1, 2),  # the public shape case passes, the hidden values not
+    "broken-raises": (3, 0, 2),  # a raise in q2's cell: q1 before and q3 after keep their points
+    "stray-debug-cell": (3, 4, 2),
+    "loop": (3, 4, 2),
+    "foreign": (3, 4, 2),
+    "cheat": (0, 0, 0),
+    "exits": (3, 4, 2),
     "reader.ipynb": (0, 0, 0),
-    "malformed.ipynb": (0, 0, 0),
+    "malformed": (0, 0, 0),
 }
-
-
-@pytest.fixture(scope="module")
-def toy():
-    return build_toy()
+POSSIBLE = 9
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +54,14 @@ def tmp(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def samples(toy, tmp_path_factory):
-    return make_samples(toy, tmp_path_factory.mktemp("samples"))
+    """The built samples (folders) and the submissions derived from them (toystage.derived)."""
+    return {**built_samples(toy), **derived(toy, tmp_path_factory.mktemp("derived"))}
 
 
 @pytest.fixture(scope="module")
 def batch(toy, samples, tmp, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    subs = [samples[n.removesuffix(".ipynb")] for n in EXPECTED]
+    subs = [samples[n] for n in EXPECTED]
     result = grade(STAGE, subs, out, workers=2, root=toy, limits=LIMITS, progress=False)
     return result, out
 
@@ -74,12 +74,12 @@ def _rows(out):
 def test_every_submission_gets_its_expected_row(batch):
     result, out = batch
     rows = {r["file"]: r for r in _rows(out)}
-    assert rows.pop("points-per-question")["total_points_earned"] == "8"
+    assert rows.pop("points-per-question")["total_points_earned"] == str(POSSIBLE)
     got = {name: tuple(int(float(r[q])) for q in ("q1", "q2", "q3")) for name, r in rows.items()}
     assert got == EXPECTED
-    assert rows["malformed.ipynb"]["grading_status"].startswith("malformed notebook")
+    assert rows["malformed"]["grading_status"].startswith("malformed notebook")
     assert rows["solution"]["grading_status"] == "Completed"
-    assert float(rows["partial"]["percent_correct"]) == round(7 / 8, 4)
+    assert float(rows["partial-affine-no-bias"]["percent_correct"]) == round(6 / POSSIBLE, 4)
     exits = next(r for r in result.rows if r["name"] == "exits")
     assert "kernel died" in exits["reason"]
 
@@ -106,10 +106,10 @@ def test_results_json_and_reports_never_show_hidden_cases(batch, toy):
     result, out = batch
     data = json.loads((out / "results.json").read_text())
     subs = {s["file"]: s for s in data["submissions"]}
-    q1 = subs["untouched.ipynb"]["questions"]["q1"]["cases"]
-    assert q1["test_scale_add_public"]["passed"] is False
-    assert q1["test_scale_add_public"]["message"]  # public: a helpful message
-    assert q1["test_scale_add_hidden"] == {
+    q1 = subs["untouched"]["questions"]["q1"]["cases"]
+    assert q1["test_square_plus_one_public"]["passed"] is False
+    assert q1["test_square_plus_one_public"]["message"]  # public: a helpful message
+    assert q1["test_square_plus_one_secret_inputs"] == {
         "points": 2.0,
         "earned": 0.0,
         "passed": False,
@@ -125,8 +125,8 @@ def test_results_json_and_reports_never_show_hidden_cases(batch, toy):
         for line in secrets:
             assert line not in text
     report = (out / "report.md").read_text()
-    assert "`test_scale_add_hidden` (hidden, 2 pt): FAIL" in report
-    assert "| solution | 3 | 3 | 2 | 8 | ok |" in report
+    assert "`test_square_plus_one_secret_inputs` (hidden, 2 pt): FAIL" in report
+    assert "| solution | 3 | 4 | 2 | 9 | ok |" in report
     summary = result.summary()
     assert "report:" in summary and str(out / "report.md") in summary
     assert "partial" in summary
@@ -151,7 +151,7 @@ def test_report_states_the_sandbox_once(batch):
 def test_rerun_is_idempotent_and_uses_the_cache(batch, samples, toy):
     result, out = batch
     before = (out / "final_grades.csv").read_bytes()
-    subs = [samples[n.removesuffix(".ipynb")] for n in reversed(list(EXPECTED))]
+    subs = [samples[n] for n in reversed(list(EXPECTED))]
     again = grade(STAGE, subs, out, workers=2, root=toy, limits=LIMITS, progress=False)
     assert again.graded_now == 0
     assert (out / "final_grades.csv").read_bytes() == before
@@ -159,7 +159,7 @@ def test_rerun_is_idempotent_and_uses_the_cache(batch, samples, toy):
 
 def test_resume_after_interruption_grades_only_the_missing_one(batch, samples, toy, tmp_path):
     result, out = batch
-    names = ["solution", "untouched", "partial"]
+    names = ["solution", "untouched", "partial-affine-no-bias"]
     subs = [samples[n] for n in names]
     # an interrupted batch: two of three results made it to the cache (and the folder's state, with
     # its seed, was written before grading)
@@ -181,7 +181,7 @@ def test_resume_after_interruption_grades_only_the_missing_one(batch, samples, t
         seed=state["seed"],
     )
     subs_c = {s.name: s for s in collect_submissions(subs, STAGE)}
-    for name in ("solution", "untouched.ipynb"):
+    for name in ("solution", "untouched"):
         key = cache_key(plan, subs_c[name])
         shutil.copy(out / ".cache" / f"{key}.json", resumed / ".cache" / f"{key}.json")
     r = grade(STAGE, subs, resumed, workers=2, root=toy, limits=LIMITS, progress=False)
@@ -203,14 +203,14 @@ def test_wall_clock_limit_kills_and_batch_continues(samples, toy, tmp_path, tmp)
         progress=False,
     )
     rows = {row["file"]: row for row in _rows(tmp_path)}
-    assert rows["hang.ipynb"]["total_points_earned"] == "0"
-    assert "timed out" in rows["hang.ipynb"]["grading_status"]
-    assert rows["solution"]["total_points_earned"] == "8"
+    assert rows["hang"]["total_points_earned"] == "0"
+    assert "timed out" in rows["hang"]["grading_status"]
+    assert rows["solution"]["total_points_earned"] == str(POSSIBLE)
     assert r.graded_now == 2
     # a timeout is never cached as a result: only the solution's row is, and the exit says so
     assert len(list((tmp_path / ".cache").glob("*.json"))) == 1
     assert [row["failure"] for row in r.failed] == ["timed out"]
-    assert "  1 timed out: hang.ipynb" in r.summary()
+    assert "  1 timed out: hang" in r.summary()
 
 
 def test_preflight_refuses_an_environment_that_cannot_score_the_solution(samples, toy, tmp_path):
@@ -230,7 +230,7 @@ def test_preflight_refuses_an_environment_that_cannot_score_the_solution(samples
         )
     text = str(err.value)
     assert "does not score full marks" in text
-    assert "test_scale_add_public" in text and "torchvision" in text
+    assert "test_square_plus_one_public" in text and "torchvision" in text
     assert not (tmp_path / "out" / "final_grades.csv").exists()
 
 
@@ -253,7 +253,7 @@ def test_collect_submissions_expands_folders_and_zips(tmp_path, samples):
 
     z = tmp_path / "bob.zip"
     with zipfile.ZipFile(z, "w") as zf:
-        zf.write(samples["untouched"], "00_toy.ipynb")
+        zf.write(samples["untouched.ipynb"], f"{STAGE}.ipynb")
     (tmp_path / "notes.txt").write_text("x")
     subs = collect_submissions([samples["solution"], z, tmp_path / "notes.txt"], STAGE)
     kinds = {s.name: s.kind for s in subs}

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
-from cnnkit.grading import build as B
-from cnnkit.grading import gate, helper_leaks, leaks
-from cnnkit.grading.paths import repo_root
+sys.path.insert(0, str(Path(__file__).parent))
+from toystage import STAGE, make_root  # noqa: E402
 
-FIXTURE = Path(__file__).parent / "build_fixtures" / "toy_stage"
-STAGE = "toy_stage"
-
-
-def make_root(dest: Path) -> Path:
-    """A checkout with the real library and the toy master (as test_build's)."""
-    real = repo_root()
-    dest.mkdir(parents=True)
-    shutil.copy(real / "pyproject.toml", dest / "pyproject.toml")
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    shutil.copytree(real / "lib" / "cnnkit", dest / "lib" / "cnnkit", ignore=ignore)
-    shutil.copytree(FIXTURE, dest / "solutions" / STAGE)
-    return dest
+from cnnkit.grading import build as B  # noqa: E402
+from cnnkit.grading import gate, helper_leaks, leaks  # noqa: E402
+from cnnkit.grading.paths import repo_root  # noqa: E402
 
 
 def test_real_library_helpers_hold_no_solution():

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from cnnkit.grading import leaks, master
-from cnnkit.grading.paths import repo_root
+sys.path.insert(0, str(Path(__file__).parent))
+from toystage import SOURCE, STAGE  # noqa: E402
 
-FIXTURE = Path(__file__).parent / "build_fixtures" / "toy_stage"
+from cnnkit.grading import leaks, master  # noqa: E402
+from cnnkit.grading.paths import repo_root  # noqa: E402
+
 SOLUTION_LINE = "squared_value_of_x = np.multiply(x, x)"
 HIDDEN_NAME = "test_affine_hidden_values"
 
@@ -21,7 +24,7 @@ HIDDEN_NAME = "test_affine_hidden_values"
 @pytest.fixture(scope="module")
 def secrets(tmp_path_factory) -> leaks.Secrets:
     root = tmp_path_factory.mktemp("leakroot")
-    shutil.copytree(FIXTURE, root / "solutions" / "toy_stage")
+    shutil.copytree(SOURCE, root / "solutions" / STAGE)
     (root / "lib" / "cnnkit").mkdir(parents=True)  # no library regions: masters only
     return leaks.collect_secrets(root)
 
@@ -38,9 +41,9 @@ def _clean_notebook() -> nbformat.NotebookNode:
 
 
 def _tree(tmp_path: Path, nb) -> Path:
-    tree = tmp_path / "assignments" / "toy_stage"
+    tree = tmp_path / "assignments" / STAGE
     (tree / "tests").mkdir(parents=True)
-    nbformat.write(nb, str(tree / "toy_stage.ipynb"))
+    nbformat.write(nb, str(tree / f"{STAGE}.ipynb"))
     (tree / "tests" / "q1.py").write_text(
         "from otter.test_files import test_case\n\n@test_case(points=1, hidden=False)\n"
         "def test_square_plus_one_public(square_plus_one):\n    assert square_plus_one(3.0) == 10.0\n"
@@ -50,11 +53,12 @@ def _tree(tmp_path: Path, nb) -> Path:
 
 def test_secrets_hold_solution_lines_and_hidden_cases_but_not_public_code(secrets):
     assert secrets.lines[SOLUTION_LINE].kind == "solution line"
-    assert secrets.lines[SOLUTION_LINE].origin.startswith("solutions/toy_stage/toy_stage.py:")
+    assert secrets.lines[SOLUTION_LINE].origin.startswith(f"solutions/{STAGE}/{STAGE}.py:")
     assert HIDDEN_NAME in secrets.names
     assert "test_square_plus_one_public" not in secrets.names
     # the hidden case's own code is secret, lines shared with public cases are not
-    assert "x = checks.rng().standard_normal((4, 5))" in secrets.lines
+    hidden_line = secrets.lines["x = checks.rng().standard_normal((4, 5))"]
+    assert hidden_line.origin.startswith(f"solutions/{STAGE}/{STAGE}.cases.py:")  # the sibling file
     assert "from cnnkit import checks" not in secrets.lines
     assert "def square_plus_one(x):" not in secrets.lines  # the signature is public
 
@@ -68,9 +72,9 @@ def test_solution_line_in_a_cell_is_found(tmp_path, secrets):
     nb.cells[1].source = nb.cells[1].source.replace("    ...", f"    {SOLUTION_LINE}\n    ...")
     found = leaks.scan(_tree(tmp_path, nb), secrets)
     assert [(f.kind, f.where, f.path.name) for f in found] == [
-        ("solution line", "cells[1].source line 3", "toy_stage.ipynb")
+        ("solution line", "cells[1].source line 3", f"{STAGE}.ipynb")
     ]
-    assert "toy_stage.py:" in str(found[0])
+    assert f"{STAGE}.py:" in str(found[0])
 
 
 def test_solution_line_pasted_as_a_comment_is_found(tmp_path, secrets):
@@ -148,9 +152,9 @@ def test_secret_inside_a_zip_is_found(tmp_path, secrets):
 
 def test_markdown_never_makes_a_solution_line_public(tmp_path):
     root = tmp_path / "repo"
-    shutil.copytree(FIXTURE, root / "solutions" / "toy_stage")
+    shutil.copytree(SOURCE, root / "solutions" / STAGE)
     (root / "lib" / "cnnkit").mkdir(parents=True)
-    master = root / "solutions" / "toy_stage" / "toy_stage.py"
+    master = root / "solutions" / STAGE / f"{STAGE}.py"
     master.write_text(master.read_text() + f"\n# %% [markdown]\n#     {SOLUTION_LINE}\n")
     assert SOLUTION_LINE in leaks.collect_secrets(root).lines
 

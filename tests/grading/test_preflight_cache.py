@@ -1,5 +1,5 @@
 """The preflight's result is reused across batches of one output folder while nothing that decides it
-changed (preflight_cache.py), on the toy stage of test_grade.py."""
+changed (preflight_cache.py), on the toy stage of test_grade.py (conftest.py's `toy`)."""
 
 import shutil
 import sys
@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from toy_stage import STAGE, build_toy, make_samples  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parent))
+from toystage import STAGE, samples  # noqa: E402
 
 from cnnkit.grading import grade as grade_mod  # noqa: E402
 from cnnkit.grading import preflight_cache  # noqa: E402
@@ -62,10 +62,11 @@ def test_a_stored_entry_with_a_failing_case_is_not_reused(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_second_batch_reuses_the_preflight_and_a_changed_build_redoes_it(tmp_path, monkeypatch):
-    toy = tmp_path / "toy"
-    shutil.copytree(build_toy(), toy)
-    samples = make_samples(toy, tmp_path / "samples")
+def test_a_second_batch_reuses_the_preflight_and_a_changed_build_redoes_it(
+    toy, tmp_path, monkeypatch
+):
+    toy = shutil.copytree(toy, tmp_path / "toy")  # its autograder zip is rebuilt below
+    solution = samples(toy)["solution"]
     reference_runs = []
     real = runs_mod.run_kernel_cases
 
@@ -80,7 +81,7 @@ def test_a_second_batch_reuses_the_preflight_and_a_changed_build_redoes_it(tmp_p
     def batch(**kw):
         return grade_mod.grade(
             STAGE,
-            [samples["solution"]],
+            [solution],
             out,
             workers=1,
             root=toy,
@@ -96,7 +97,7 @@ def test_a_second_batch_reuses_the_preflight_and_a_changed_build_redoes_it(tmp_p
     again = batch(force=True)
     assert len(reference_runs) == 1 and again.graded_now == 1
     assert again.rows[0]["cases"] == first.rows[0]["cases"]
-    assert sum(again.rows[0]["scores"].values()) == 8
+    assert sum(again.rows[0]["scores"].values()) == 9
     # a rebuilt stage (another autograder zip): the preflight runs again, and replaces the entry
     with zipfile.ZipFile(toy / "autograder" / STAGE / "autograder.zip", "a") as zf:
         zf.writestr("NOTES.txt", "rebuilt")

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
-from cnnkit.grading import build as B
-from cnnkit.grading import public_tests
-from cnnkit.grading.paths import repo_root, stage_dirs
-from cnnkit.grading.stage import NAMES as STAGES
+sys.path.insert(0, str(Path(__file__).parent))
+from toystage import MASTER, STAGE, make_root  # noqa: E402
 
-FIXTURE = Path(__file__).parent / "build_fixtures" / "toy_stage"
-STAGE = "toy_stage"
+from cnnkit.grading import build as B  # noqa: E402
+from cnnkit.grading import public_tests  # noqa: E402
+from cnnkit.grading.paths import repo_root, stage_dirs  # noqa: E402
+from cnnkit.grading.stage import NAMES as STAGES  # noqa: E402
+
 TOY_PUBLIC = """    rng = checks.rng()
     x, w, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
     checks.equal("output shape", affine(x, w, b).shape, (2, 4))
@@ -26,21 +27,8 @@ COPIED = """    rng = checks.rng()
 """
 
 
-def make_root(dest: Path, master: str | None = None) -> Path:
-    """A checkout with the real library and the toy master (as test_build's, optionally replaced)."""
-    real = repo_root()
-    dest.mkdir(parents=True)
-    shutil.copy(real / "pyproject.toml", dest / "pyproject.toml")
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    shutil.copytree(real / "lib" / "cnnkit", dest / "lib" / "cnnkit", ignore=ignore)
-    shutil.copytree(FIXTURE, dest / "solutions" / STAGE)
-    if master is not None:
-        (dest / "solutions" / STAGE / f"{STAGE}.py").write_text(master, encoding="utf-8")
-    return dest
-
-
 def _toy_text() -> str:
-    return (FIXTURE / f"{STAGE}.py").read_text(encoding="utf-8")
+    return MASTER.read_text(encoding="utf-8")
 
 
 def test_toy_master_passes_as_it_is(tmp_path):
@@ -61,7 +49,7 @@ def test_public_test_copying_its_solution_fails_the_build(tmp_path):
     assert "a.reshape(a.shape[0], -1) @ m" in master_lines[t0 - 1] and t0 == t1
     assert "x.reshape(x.shape[0], -1) @ w" in master_lines[s0 - 1]
     with pytest.raises(
-        B.BuildError, match=r"toy_stage\.py:\d+-\d+: public test test_affine_shape of q2"
+        B.BuildError, match=r"00_toy\.py:\d+-\d+: public test test_affine_shape of q2"
     ):
         B.build([STAGE], root)
     assert not (root / "assignments" / STAGE).exists()

@@ -1,4 +1,5 @@
-"""Sample submissions from samples.yml: notebooks, artifacts from a CI-mode run, manifest."""
+"""Sample submissions from samples.yml: notebooks, artifacts from a CI-mode run, manifest (on the toy
+stage that conftest.py's `toy` builds with `cnnkit build --samples`; see toystage.py)."""
 
 from __future__ import annotations
 
@@ -12,30 +13,20 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnnkit.grading import build as B
-from cnnkit.grading import samples as S
-from cnnkit.grading.paths import repo_root, stage_dirs
+sys.path.insert(0, str(Path(__file__).parent))
+from toystage import STAGE  # noqa: E402
 
-FIXTURE = Path(__file__).parent / "build_fixtures" / "toy_stage"
-STAGE = "toy_stage"
+from cnnkit.grading import build as B  # noqa: E402
+from cnnkit.grading import samples as S  # noqa: E402
+from cnnkit.grading.paths import stage_dirs  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    real = repo_root()
-    root = tmp_path_factory.mktemp("samples") / "repo"
-    root.mkdir()
-    shutil.copy(real / "pyproject.toml", root / "pyproject.toml")
-    shutil.copytree(
-        real / "lib" / "cnnkit",
-        root / "lib" / "cnnkit",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
-    shutil.copytree(FIXTURE, root / "solutions" / STAGE)
-    B.build([STAGE], root, samples=True)
-    return root
+@pytest.fixture
+def built(toy) -> Path:
+    """The toy stage built with its samples, once per run (read only)."""
+    return toy
 
 
 def _code(path: Path) -> list[str]:
@@ -45,14 +36,20 @@ def _code(path: Path) -> list[str]:
 def test_manifest_lists_every_sample_with_its_expectation(built):
     manifest = json.loads((stage_dirs(STAGE, built).samples / "manifest.json").read_text())
     got = {m["name"]: (m["expect"], m["loses"], m["artifacts"]) for m in manifest}
+    params = ["toy_params.npz"]
     assert got == {
-        "solution": ("full", [], ["toy_params.npz"]),
+        "solution": ("full", [], params),
         "untouched": ("zero", [], []),
-        "partial-affine-no-bias": ("partial", ["q2"], ["toy_params.npz"]),
-        "broken-raises": ("partial", ["q2"], ["toy_params.npz"]),
-        "stray-debug-cell": ("full", [], ["toy_params.npz"]),
+        "partial-affine-no-bias": ("partial", ["q2"], params),
+        "broken-raises": ("partial", ["q2"], params),
+        "stray-debug-cell": ("full", [], params),
+        "loop": ("full", [], params),
+        "exits": ("full", [], params),
+        "hang": ("partial", ["q1", "q2", "q3"], params),
+        "cheat": ("zero", [], []),
         "malformed": ("error", [], []),
     }
+    assert [m["file"] for m in manifest] == [f"{m['name']}/{STAGE}.ipynb" for m in manifest]
 
 
 def test_artifacts_come_from_a_ci_mode_run_of_the_solution(built):
@@ -60,8 +57,10 @@ def test_artifacts_come_from_a_ci_mode_run_of_the_solution(built):
 
     samples = stage_dirs(STAGE, built).samples
     params = np.load(samples / "solution" / "toy_params.npz", allow_pickle=False)
-    # the fixture's training cell doubles W in CI mode: proves CNNKIT_CI=1 and otter_ignore ran
-    np.testing.assert_array_equal(params["W"], np.arange(6.0).reshape(2, 3) * 2)
+    # the toy's training cell saves cnnkit.ci_mode(): proves CNNKIT_CI=1 and otter_ignore ran
+    assert params["ci"].item() is True
+    np.testing.assert_array_equal(params["W"], np.arange(6.0).reshape(2, 3))
+    assert (stage_dirs(STAGE, built).solution_nb.parent / "toy_params.npz").is_file()
     assert not (samples / "untouched" / "toy_params.npz").exists()
     assert (samples / "malformed" / f"{STAGE}.ipynb").read_text() == "{ this is not json"
 
@@ -79,7 +78,8 @@ def test_replace_swaps_only_the_named_definition(built):
     assert untouched == _code(stage_dirs(STAGE, built).student_nb)
 
 
-def test_regenerating_without_execution_keeps_artifacts_and_bytes(built):
+def test_regenerating_without_execution_keeps_artifacts_and_bytes(built, tmp_path):
+    built = shutil.copytree(built, tmp_path / "repo")  # the shared build stays untouched
     samples = stage_dirs(STAGE, built).samples
     before = {p: p.read_bytes() for p in sorted(samples.rglob("*")) if p.is_file()}
     S.generate(STAGE, built, execute=False)

@@ -1,4 +1,5 @@
-"""`cnnkit grade --shard K/N` and `cnnkit merge` on the toy stage: three shards merged equal one run.
+"""`cnnkit grade --shard K/N` and `cnnkit merge` on the toy stage (conftest.py's `toy`, built by
+`cnnkit build`): three shards merged equal one run.
 
 The single run and the three shards are graded once per module (the same seed); the refusal tests
 edit copies of the shard outputs.
@@ -11,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from toy_stage import STAGE, build_toy, make_samples  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parent))
+from toystage import STAGE, samples  # noqa: E402
 
 from cnnkit.grading.contract import Limits  # noqa: E402
 from cnnkit.grading.grade import Submission, grade  # noqa: E402
 from cnnkit.grading.shard import BATCH, Shard, ShardError, merge, select  # noqa: E402
 
 LIMITS = Limits(timeout=120, cell_timeout=15)
-NAMES = ["solution", "untouched", "partial", "raises", "malformed"]
+NAMES = ["solution", "untouched", "partial-affine-no-bias", "broken-raises", "malformed"]
 SEED = 20261001
 
 
@@ -54,10 +55,9 @@ def test_cli_refuses_a_shard_without_a_seed_and_unmergeable_folders(tmp_path, ca
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    toy = build_toy()
-    samples = make_samples(toy, tmp_path_factory.mktemp("samples"))
-    subs = [samples[n] for n in NAMES]
+def graded(toy, tmp_path_factory):
+    built = samples(toy)
+    subs = [built[n] for n in NAMES]
     base = tmp_path_factory.mktemp("runs")
     kw = dict(workers=1, root=toy, limits=LIMITS, progress=False, seed=SEED)
     grade(STAGE, subs, base / "single", **kw)

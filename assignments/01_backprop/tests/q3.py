@@ -27,12 +27,7 @@ def test_q3_affine_numeric_gradients(affine_forward, affine_backward):
     import numpy as np
     from cnnkit import checks
     from cnnkit.numeric.gradcheck import eval_numerical_gradient_array
-
-    def grad_error(a, b):
-        a, b = (np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-        if a.shape != b.shape:
-            return float('inf')
-        return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
+    from cnnkit.oracles import grad_error
     rng = checks.rng()
     x = rng.standard_normal((4, 2, 3))
     w = rng.standard_normal((6, 5))
@@ -57,12 +52,7 @@ def test_q3_relu_sigmoid_numeric_gradients(relu_forward, relu_backward, sigmoid_
     import numpy as np
     from cnnkit import checks
     from cnnkit.numeric.gradcheck import eval_numerical_gradient_array
-
-    def grad_error(a, b):
-        a, b = (np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-        if a.shape != b.shape:
-            return float('inf')
-        return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
+    from cnnkit.oracles import grad_error
     hand = {'relu': (relu_forward, [[-2.0, -0.5, 0.5, 3.0]], [[0.0, 0.0, 0.5, 3.0]]), 'sigmoid': (sigmoid_forward, [[0.0, math.log(3), -math.log(3), 0.0]], [[0.5, 0.75, 0.25, 0.5]])}
     for name, (fwd, x_hand, out_hand) in hand.items():
         out, _ = fwd(np.array(x_hand))
@@ -87,12 +77,7 @@ def test_q3_losses_public(softmax_loss, svm_loss):
     import numpy as np
     from cnnkit import checks
     from cnnkit.numeric.gradcheck import eval_numerical_gradient
-
-    def grad_error(a, b):
-        a, b = (np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-        if a.shape != b.shape:
-            return float('inf')
-        return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
+    from cnnkit.oracles import grad_error
     loss0, _ = softmax_loss(np.zeros((7, 10)), np.arange(7) % 10)
     checks.close('softmax loss of all-zero scores (10 classes)', loss0, math.log(10), rtol=1e-07, atol=1e-10)
     loss, _ = softmax_loss(np.log([[1.0, 2.0, 5.0], [4.0, 4.0, 2.0]]), np.array([2, 0]))

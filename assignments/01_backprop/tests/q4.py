@@ -29,12 +29,7 @@ def test_q4_loss_and_numeric_gradients(TwoLayerNet):
     import numpy as np
     from cnnkit import checks
     from cnnkit.numeric.gradcheck import eval_numerical_gradient
-
-    def grad_error(a, b):
-        a, b = (np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-        if a.shape != b.shape:
-            return float('inf')
-        return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
+    from cnnkit.oracles import grad_error
     net = TwoLayerNet(input_dim=2, hidden_dim=2, num_classes=2, weight_scale=1.0, reg=0.0)
     net.params = {'W1': np.eye(2), 'b1': np.array([0.0, -1.0]), 'W2': np.array([[math.log(3), 0.0], [5.0, 0.0]]), 'b2': np.array([0.0, math.log(2)])}
     loss, _ = net.loss(np.array([[1.0, -1.0], [0.0, 1.0]]), np.array([1, 0]))

@@ -30,12 +30,7 @@ def test_convnet_hand_loss_and_numeric_gradients(ThreeLayerConvNet):
     import numpy as np
     from cnnkit import checks
     from cnnkit.numeric.gradcheck import eval_numerical_gradient
-
-    def grad_error(a, b):
-        a, b = (np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-        if a.shape != b.shape:
-            return float('inf')
-        return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
+    from cnnkit.oracles import grad_error
     rng = checks.rng()
     np.random.seed(1)
     model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=7, num_classes=5, weight_scale=0.3, reg=0.1, dtype=np.float64)
