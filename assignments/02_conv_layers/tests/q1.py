@@ -9,11 +9,8 @@ points = None
 def test_conv_output_size_lecture(conv_output_size):
     from cnnkit import checks
     checks.numpy_only()
-    import torch
     from cnnkit import checks
-    for N, F, S, P in [(7, 3, 1, 0), (7, 3, 2, 0), (7, 3, 1, 1), (32, 5, 1, 2), (227, 11, 4, 0)]:
-        conv = torch.nn.Conv2d(1, 1, F, stride=S, padding=P, device='meta')
-        size = conv(torch.empty(1, 1, N, N, device='meta')).shape[-1]
+    for (N, F, S, P), size in {(7, 3, 1, 0): 5, (7, 3, 2, 0): 3, (7, 3, 1, 1): 7, (32, 5, 1, 2): 32, (227, 11, 4, 0): 55}.items():
         checks.equal(f'conv_output_size{(N, F, S, P)}', conv_output_size(N, F, S, P), size)
     try:
         conv_output_size(7, 3, 3, 0)
@@ -26,11 +23,8 @@ def test_conv_output_size_lecture(conv_output_size):
 def test_conv_param_count_public(conv_param_count):
     from cnnkit import checks
     checks.numpy_only()
-    import torch
     from cnnkit import checks
-    for F, C, K, bias in [(5, 3, 10, True), (1, 64, 32, True), (11, 3, 96, False)]:
-        conv = torch.nn.Conv2d(C, K, F, bias=bias, device='meta')
-        count = sum((p.numel() for p in conv.parameters()))
+    for (F, C, K, bias), count in {(5, 3, 10, True): 760, (1, 64, 32, True): 2080, (11, 3, 96, False): 34848}.items():
         checks.equal(f'conv_param_count{(F, C, K, bias)}', conv_param_count(F, C, K, bias=bias), count)
 
 @test_case(points=1, hidden=False)
