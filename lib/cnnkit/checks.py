@@ -182,7 +182,7 @@ def numpy_only() -> None:
     """
     if _state["mode"] != "check":
         return
-    from cnnkit.grading.kernel.numpy_only import Guard
+    from cnnkit.numpy_only import Guard
 
     caller = inspect.currentframe().f_back
     if _state.get("guard") is not None:
@@ -195,7 +195,7 @@ def _numpy_only_check() -> None:
     """Under `grader.check`: fail if the student's code called torch/scipy since `numpy_only()`."""
     guard = _state.get("guard")  # only while its test runs: a later test is not failed by it
     if guard is not None and guard.running and guard.found and _state["mode"] == "check":
-        from cnnkit.grading.kernel.numpy_only import message
+        from cnnkit.numpy_only import message
 
         raise CheckFailed(message(guard.found))
 

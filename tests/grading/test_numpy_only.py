@@ -12,8 +12,9 @@ import pytest
 
 import cnnkit
 import cnnkit.checks
+from cnnkit import numpy_only
 from cnnkit.grading.judge import judge
-from cnnkit.grading.kernel import numpy_only, probe_cell
+from cnnkit.grading.kernel import probe_cell
 from cnnkit.grading.kernel.runtime import run_probe
 from cnnkit.grading.master import NUMPY_ONLY_LINE, with_numpy_only
 from cnnkit.grading.records import load_records

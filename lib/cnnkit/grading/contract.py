@@ -161,7 +161,7 @@ class ProbeSpec:
     - always: the watched names every case relies on (the recording path); pristine: their digests,
       and the `depends` ones', as the reference kernel saw them.
     - numpy_only: the stage's graded functions may use numpy only (`Stage.numpy_only`): the probe
-      notes a case whose student code calls torch or scipy's convolutions (kernel/numpy_only.py).
+      notes a case whose student code calls torch or scipy's convolutions (cnnkit/numpy_only.py).
     """
 
     mode: str

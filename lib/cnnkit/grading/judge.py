@@ -1,6 +1,6 @@
 """Verdicts, decided in the grader: a case passes iff it raised nothing, its student code called
 nothing of torch or scipy's convolutions in a numpy-only stage (the probe's "forbidden", see
-kernel/numpy_only.py) and every record it made matches the reference run's (`cnnkit.checks.match`);
+cnnkit/numpy_only.py) and every record it made matches the reference run's (`cnnkit.checks.match`);
 points per question follow.
 """
 
@@ -22,7 +22,7 @@ def judge(cases: list[Case], reference: dict, got: dict, artifacts: dict) -> dic
     - verdicts: {case: {question, points, earned, passed, hidden, message}}.
     """
     from cnnkit.checks import match
-    from cnnkit.grading.kernel.numpy_only import message as numpy_only_message
+    from cnnkit.numpy_only import message as numpy_only_message
 
     verdicts = {}
     for c in cases:

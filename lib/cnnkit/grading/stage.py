@@ -21,7 +21,7 @@ COURSE = (
     ("04_transfer_learning", "Transfer learning"),
 )
 # Stages whose graded functions may use numpy and the standard library only: a case whose student
-# code calls torch or scipy's convolutions earns nothing (grading/kernel/numpy_only.py), and every
+# code calls torch or scipy's convolutions earns nothing (cnnkit/numpy_only.py), and every
 # test of the stage starts with `checks.numpy_only()` so that `grader.check` says so too (build).
 NUMPY_ONLY = ("01_backprop", "02_conv_layers")
 

@@ -243,7 +243,7 @@ torch.equal = lambda *a, **k: True
 REPLACED = "before grading; this case relies on it"
 
 # Numpy means numpy (stages 01-02): working code that calls torch earns nothing on the cases that
-# reach it, and says why (grading/kernel/numpy_only.py)
+# reach it, and says why (cnnkit/numpy_only.py)
 NUMPY_ONLY = "numpy only: your code called torch"
 TORCH_AFFINE_BACKWARD = """
 def affine_backward(dout, cache):

@@ -3,7 +3,8 @@
 - `runtime.py`: the probe (runs the cases, writes the records);
 - `tamper.py`: the tamper check (what a case may not change while it runs, what a notebook may not
   have replaced before grading);
-- `numpy_only.py`: the guard of the numpy-only stages (a case whose student code calls torch or
+- `../../numpy_only.py` (cnnkit.numpy_only, outside `grading` because the student library and
+  `grader.check` use it too): the guard of the numpy-only stages (a case whose student code calls torch or
   scipy's convolutions);
 - `load.py`: the probe cell's first code, which makes modules of the others' file texts.
 
@@ -20,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RUNTIME = HERE / "runtime.py"
 TAMPER = HERE / "tamper.py"
-NUMPY_ONLY = HERE / "numpy_only.py"
+NUMPY_ONLY = HERE.parent.parent / "numpy_only.py"  # cnnkit/numpy_only.py: grader.check uses it too
 LOAD = HERE / "load.py"
 CONTRACT = HERE.parent / "contract.py"
 

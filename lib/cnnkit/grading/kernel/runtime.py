@@ -35,8 +35,9 @@ import types
 import numpy
 
 if "tamper" not in globals():  # imported as a module; in a kernel the probe cell passes them in
+    from cnnkit import numpy_only
     from cnnkit.grading import contract
-    from cnnkit.grading.kernel import numpy_only, tamper
+    from cnnkit.grading.kernel import tamper
 
 # Bound when this module runs (before any case): a case that rebinds a builtin cannot blind the probe.
 _type, _list, _dict, _isinstance, _open = type, list, dict, isinstance, open
