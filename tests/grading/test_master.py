@@ -266,27 +266,11 @@ def test_a_name_outside_the_stages_exercise_regions_is_refused(tmp_path, ref, wh
 # guards them like every region; only "a master shows and grades it" waits. When a master defines
 # one, its entry here must go (the test below fails until it does).
 AWAITING_MASTER = {
-    # lib/cnnkit/numeric/deep_layers.py, 01_backprop
-    "tanh_forward",
-    "tanh_backward",
-    "leaky_relu_forward",
-    "leaky_relu_backward",
-    "dropout_forward",
-    "dropout_backward",
-    "batchnorm_forward",
-    "batchnorm_backward",
-    "batchnorm_backward_alt",
-    "layernorm_forward",
-    "layernorm_backward",
     # lib/cnnkit/numeric/deep_layers.py, 02_conv_layers
     "spatial_batchnorm_forward",
     "spatial_batchnorm_backward",
     "spatial_groupnorm_forward",
     "spatial_groupnorm_backward",
-    # lib/cnnkit/numeric/weight_init.py and fc_net.py, 01_backprop
-    "init_gain",
-    "init_weights",
-    "FullyConnectedNet",
 }
 
 
