@@ -271,24 +271,7 @@ def test_a_name_outside_the_stages_exercise_regions_is_refused(tmp_path, ref, wh
 # notebook questions come with the master rewrite of issue 21. The gate stubs them and the leak scan
 # guards them like every region; only "a master shows and grades it" waits. When a master defines
 # one, its entry here must go (the test below fails until it does).
-AWAITING_MASTER = {
-    # lib/cnnkit/numeric/deep_layers.py, 01_backprop
-    "tanh_forward",
-    "tanh_backward",
-    "leaky_relu_forward",
-    "leaky_relu_backward",
-    "dropout_forward",
-    "dropout_backward",
-    "batchnorm_forward",
-    "batchnorm_backward",
-    "batchnorm_backward_alt",
-    "layernorm_forward",
-    "layernorm_backward",
-    # lib/cnnkit/numeric/weight_init.py and fc_net.py, 01_backprop
-    "init_gain",
-    "init_weights",
-    "FullyConnectedNet",
-}
+AWAITING_MASTER: set[str] = set()  # every library exercise is named by a master now
 
 
 def test_each_library_exercise_has_one_source():

@@ -99,3 +99,25 @@ def test_sanity_ladder_outputs(executed):
     # the net memorises the 50 examples (chance is 0.1); one example at the boundary may flip with
     # the BLAS build's summation order, so 49/50 counts too
     assert float(acc) >= 0.98, line
+
+
+@pytest.mark.slow
+def test_deep_net_sanity_ladder_and_experiments(executed):
+    nb, _ = executed
+    text = _text(nb)
+    initial = float(text.split("deep initial loss ", 1)[1].split()[0])
+    assert abs(initial - np.log(10)) < 0.01
+    # the float64 gradient checks of the deep net: every parameter, with and without normalization
+    for norm in ("None", "batchnorm", "layernorm"):
+        line = text.split(f"\n{norm}: W1 ", 1)[1].splitlines()[0]
+        errors = [float(tok.rstrip(",")) for tok in line.split() if tok[0].isdigit()]
+        assert errors and max(errors) < 1e-5, line
+    line = text.split("deep net, training accuracy on 50 examples after ", 1)[1].splitlines()[0]
+    assert float(line.split(" steps: ")[1]) >= 0.98, line
+    # Kaiming keeps a 10-layer ReLU net's activations, the small scale collapses them
+    kaiming = [float(v) for v in text.split("relu  kaiming: std per layer ", 1)[1].split()[:10]]
+    small = [float(v) for v in text.split("relu    small: std per layer ", 1)[1].split()[:10]]
+    assert 0.5 < kaiming[-1] / kaiming[0] < 2 and small[-1] < 1e-6
+    # the two batch-norm backward passes agree
+    agree = text.split("dx: relative difference between the two backward passes ", 1)[1]
+    assert float(agree.split()[0]) < 1e-8

@@ -31,9 +31,11 @@ def tanh_forward(x):
     - out: array shaped like x, values in (-1, 1).
     - cache: out, for the backward pass (the local gradient 1 - tanh^2 needs only the output).
     """
+    # BEGIN SOLUTION
     out = np.tanh(x)
     cache = out
     return out, cache
+    # END SOLUTION
 
 
 def tanh_backward(dout, cache):
@@ -46,9 +48,11 @@ def tanh_backward(dout, cache):
     Returns:
     - dx: array shaped like dout, dL/dx.
     """
+    # BEGIN SOLUTION
     z = cache
     dx = dout * (1 - z * z)
     return dx
+    # END SOLUTION
 
 
 def leaky_relu_forward(x, alpha=0.01):
@@ -62,9 +66,11 @@ def leaky_relu_forward(x, alpha=0.01):
     - out: array shaped like x.
     - cache: (x, alpha), for the backward pass.
     """
+    # BEGIN SOLUTION
     out = np.where(x > 0, x, alpha * x)
     cache = (x, alpha)
     return out, cache
+    # END SOLUTION
 
 
 def leaky_relu_backward(dout, cache):
@@ -77,9 +83,11 @@ def leaky_relu_backward(dout, cache):
     Returns:
     - dx: array shaped like dout, dL/dx.
     """
+    # BEGIN SOLUTION
     x, alpha = cache
     dx = np.where(x > 0, dout, alpha * dout)
     return dx
+    # END SOLUTION
 
 
 def dropout_forward(x, dropout_param):
@@ -103,6 +111,7 @@ def dropout_forward(x, dropout_param):
     p, mode = dropout_param["p"], dropout_param["mode"]
     if not 0 < p <= 1:
         raise ValueError(f"dropout keep probability p must be in (0, 1], got {p}")
+    # BEGIN SOLUTION
     if mode == "train":
         seed = dropout_param.get("seed")
         rng = np.random.default_rng(seed) if seed is not None else np.random
@@ -113,6 +122,7 @@ def dropout_forward(x, dropout_param):
         out = x
     else:
         raise ValueError(f"dropout mode must be 'train' or 'test', got {mode!r}")
+    # END SOLUTION
     cache = (dropout_param, mask)
     return out, cache
 
@@ -127,9 +137,11 @@ def dropout_backward(dout, cache):
     Returns:
     - dx: array shaped like dout, dL/dx.
     """
+    # BEGIN SOLUTION
     dropout_param, mask = cache
     dx = dout * mask if dropout_param["mode"] == "train" else dout
     return dx
+    # END SOLUTION
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
@@ -161,6 +173,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
     running_var = bn_param.get("running_var", np.ones(D, dtype=x.dtype))
 
+    # BEGIN SOLUTION
     if mode == "train":
         if N < 2:
             raise ValueError("batch normalization in train mode needs at least 2 examples")
@@ -181,6 +194,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         cache = None
     else:
         raise ValueError(f"batchnorm mode must be 'train' or 'test', got {mode!r}")
+    # END SOLUTION
 
     bn_param["running_mean"] = running_mean
     bn_param["running_var"] = running_var
@@ -203,6 +217,7 @@ def batchnorm_backward(dout, cache):
     - dgamma: array of shape (D,), dL/dgamma.
     - dbeta: array of shape (D,), dL/dbeta.
     """
+    # BEGIN SOLUTION
     xc, std, inv_std, x_hat, gamma = cache
     N = dout.shape[0]
     dbeta = dout.sum(axis=0)
@@ -216,6 +231,7 @@ def batchnorm_backward(dout, cache):
     dmu = -dxc.sum(axis=0)
     dx = dxc + dmu / N
     return dx, dgamma, dbeta
+    # END SOLUTION
 
 
 def batchnorm_backward_alt(dout, cache):
@@ -233,12 +249,14 @@ def batchnorm_backward_alt(dout, cache):
     - dgamma: array of shape (D,), dL/dgamma.
     - dbeta: array of shape (D,), dL/dbeta.
     """
+    # BEGIN SOLUTION
     _, _, inv_std, x_hat, gamma = cache
     N = dout.shape[0]
     dbeta = dout.sum(axis=0)
     dgamma = (dout * x_hat).sum(axis=0)
     dx = (gamma * inv_std / N) * (N * dout - dbeta - x_hat * dgamma)
     return dx, dgamma, dbeta
+    # END SOLUTION
 
 
 def layernorm_forward(x, gamma, beta, ln_param):
@@ -256,6 +274,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     - out: array of shape (N, D).
     - cache: for layernorm_backward.
     """
+    # BEGIN SOLUTION
     eps = ln_param.get("eps", 1e-5)
     mu = x.mean(axis=1, keepdims=True)
     xc = x - mu
@@ -264,6 +283,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     out = gamma * x_hat + beta
     cache = (inv_std, x_hat, gamma)
     return out, cache
+    # END SOLUTION
 
 
 def layernorm_backward(dout, cache):
@@ -278,6 +298,7 @@ def layernorm_backward(dout, cache):
     - dgamma: array of shape (D,), dL/dgamma.
     - dbeta: array of shape (D,), dL/dbeta.
     """
+    # BEGIN SOLUTION
     inv_std, x_hat, gamma = cache
     D = dout.shape[1]
     dbeta = dout.sum(axis=0)
@@ -289,6 +310,7 @@ def layernorm_backward(dout, cache):
         - x_hat * (dx_hat * x_hat).sum(axis=1, keepdims=True)
     )
     return dx, dgamma, dbeta
+    # END SOLUTION
 
 
 # END EXERCISE

@@ -163,9 +163,9 @@ class FullyConnectedNet:
         - seed: None, or an int that seeds the weights AND fixes the dropout mask (the same mask on every
           call: for gradient checks, not for training); None draws both from numpy's global RNG.
         """
-        if normalization not in NORMALIZATIONS:
+        if normalization not in (None, "batchnorm", "layernorm"):
             raise ValueError(
-                f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}"
+                f"normalization must be None, 'batchnorm' or 'layernorm', got {normalization!r}"
             )
         if not 0 < dropout_keep_ratio <= 1:
             raise ValueError(f"dropout_keep_ratio must be in (0, 1], got {dropout_keep_ratio}")
@@ -175,8 +175,9 @@ class FullyConnectedNet:
         self.num_layers = 1 + len(hidden_dims)
         self.dtype = dtype
         rng = np.random.default_rng(seed) if seed is not None else np.random
-        dims = [input_dim, *hidden_dims, num_classes]
         self.params = {}
+        # BEGIN SOLUTION
+        dims = [input_dim, *hidden_dims, num_classes]
         for i in range(1, self.num_layers + 1):
             last = i == self.num_layers
             W = init_weights(
@@ -187,6 +188,7 @@ class FullyConnectedNet:
             if normalization is not None and not last:
                 self.params[f"gamma{i}"] = np.ones(dims[i])
                 self.params[f"beta{i}"] = np.zeros(dims[i])
+        # END SOLUTION
         for k, v in self.params.items():
             self.params[k] = v.astype(dtype)
 
@@ -215,6 +217,7 @@ class FullyConnectedNet:
         for bn_param in self.bn_params:
             bn_param["mode"] = mode
 
+        # BEGIN SOLUTION
         h, caches = X, []
         for i in range(1, self.num_layers):
             h, fc_cache = affine_forward(h, self.params[f"W{i}"], self.params[f"b{i}"])
@@ -254,6 +257,7 @@ class FullyConnectedNet:
             loss += 0.5 * self.reg * float(np.sum(W * W))
             grads[f"W{i}"] = grads[f"W{i}"] + self.reg * W
         return loss, grads
+        # END SOLUTION
 
 
 # END EXERCISE

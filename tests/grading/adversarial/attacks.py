@@ -434,7 +434,13 @@ def _stage_01(root: Path, sol, stu) -> dict[str, tuple]:
         "detects-grading": (
             replace(sol, "affine_forward", DETECTOR),
             True,
-            {"q3": "less", "q4": None, "*": "full", "failed": ["test_q3_affine_hidden"]},
+            {
+                "q3": "less",
+                "q4": None,
+                "q11": None,
+                "*": "full",
+                "failed": ["test_q3_affine_hidden"],
+            },
         ),
         "imports-reference": (
             replace(
@@ -448,6 +454,7 @@ def _stage_01(root: Path, sol, stu) -> dict[str, tuple]:
             {
                 "q3": "less",
                 "q4": None,
+                "q11": None,  # FullyConnectedNet calls affine_forward too
                 "*": "full",
                 "failed": ["test_q3_affine_hidden"],
                 "error": {"test_q3_affine_hidden": "NotImplementedError"},
@@ -456,7 +463,13 @@ def _stage_01(root: Path, sol, stu) -> dict[str, tuple]:
         "imports-reference-by-path": (
             replace(delete(sol, "affine_backward"), "affine_forward", steal),
             True,
-            {"q3": "less", "q4": None, "*": "full", "failed": ["test_q3_affine_hidden"]},
+            {
+                "q3": "less",
+                "q4": None,
+                "q11": None,
+                "*": "full",
+                "failed": ["test_q3_affine_hidden"],
+            },
         ),
         "reads-grader-files": (insert(stu, READER.format(root=str(root))), False, {"*": "zero"}),
         "sys-exit": (insert(sol, SYS_EXIT, after="Value"), True, full),
