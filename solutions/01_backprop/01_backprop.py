@@ -1390,6 +1390,50 @@ for name, stds in [("xavier", runs["xavier", "relu"][0]), ("kaiming", runs["kaim
     print(f"ReLU, {name:>20}: std shrinks by {ratio:.3f} per layer; layer 10 / layer 1 = {stds[-1] / stds[0]:.1e}")
 print(f"1 / sqrt(2) = {1 / np.sqrt(2):.3f}, 1 / (2 sqrt(2)) = {1 / (2 * np.sqrt(2)):.3f}")
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: w3
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 3 (3 points) — Initialization: the collapse and the fix
+# Look at your two plots of the standard deviation per layer and at the histograms. (a) With the small
+# constant scale 0.01, what happens to the activations from layer 1 to layer 10, for ReLU and for tanh?
+# Quote your numbers and explain, from the variance of one layer's output, why it happens. (b) What
+# does this mean for the gradients of the first layers' weights (recall $dW = x^T\,d\text{out}$ from
+# Q3)? (c) Which scheme keeps the statistics roughly constant for ReLU, and what goes wrong with Xavier
+# there? Use the printed per-layer factors to explain what the lecture's "Xavier/2" fixes.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** (a) With std 0.01 and $D_{in} = 500$ each layer multiplies the variance by about
+# $500 \cdot 10^{-4} = 0.05$ (times a further 1/2 for ReLU), so the std falls by a roughly constant
+# factor per layer: to about 1e-8 (ReLU) and 1e-7 (tanh) at layer 10 in the printed table; the
+# histograms collapse to a spike at 0. (b) $dW = x^T\,d\text{out}$ is proportional to the layer's input
+# activations and the backward pass multiplies by the same small weights, so the gradients vanish too
+# and the deep net does not learn. (c) Kaiming keeps the ReLU std near its first-layer value (about
+# 0.8 at every layer). Xavier keeps the variance of a *linear* layer, but ReLU halves the mean square,
+# so the std shrinks by about $1/\sqrt2 \approx 0.71$ per layer (printed factor), to a few percent of
+# its start after 10 layers; "Xavier/2" halves the fan-in, i.e. doubles the variance to $2/D_{in}$,
+# which exactly undoes the ReLU's halving (factor about 1.0 per layer).
+#
+# **Rubric (3 points).**
+# - 1 point: the collapse with the small scale, with the student's numbers and the per-layer variance
+#   factor ($D_{in}\sigma^2$, times 1/2 for ReLU) as the reason.
+# - 1 point: vanishing activations imply vanishing weight gradients ($dW = x^T\,d\text{out}$), so the
+#   early layers do not learn.
+# - 1 point: Kaiming is stable for ReLU; Xavier shrinks by about $1/\sqrt2$ per layer because ReLU halves
+#   the mean square; "Xavier/2" = variance $2/D_{in}$ (not half the std) compensates.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
 # %% [markdown]
 # ## Q9. Inverted dropout
 #
@@ -1824,3 +1868,54 @@ plt.tight_layout()
 for norm in (None, "batchnorm"):
     print(f"{str(norm):>9} by weight scale: " + ", ".join(f"{ws:.0e}: {a:.2f} (loss {l:.3g})" for ws, (a, l, _) in zip(scales, by_scale[norm])))
     print(f"{str(norm):>9} by learning rate: " + ", ".join(f"{lr:g}: " + ("diverged" if gone else f"{a:.2f} (loss {l:.2f})") for lr, (a, l, gone) in zip(rates, by_rate[norm])))
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: w4
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 4 (3 points) — What batch normalization buys
+# From your three plots and the printed numbers: (a) over which range of weight scales does the net
+# without batch normalization learn, and what happens below and above that range? How does the net with
+# batch normalization compare, and why does the scale of the weights matter so little to it (look at
+# what the layer computes)? (b) Which learning rates does each net tolerate, and why does batch
+# normalization allow larger ones? (c) Batch norm computes its statistics from the minibatch: name one
+# price of that (at test time or for small batches).
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** (a) Without batch norm the net learns only for weight scales from about $10^{-2}$ to
+# $1$, best near $10^{-1}$: at $10^{-3}$ and below the loss stays at $\log 10 \approx 2.30$ and the
+# accuracy at chance (10%) — activations and gradients vanish through six layers — and at scale 1 the
+# scores explode (a training loss of order $10^4$–$10^5$) and the accuracy drops. With batch norm every
+# scale from $10^{-4}$ to about $0.3$ learns (at full size all to about the same accuracy); only scale 1
+# loses some, because the last affine layer is not normalized. The reason: batch norm divides each
+# pre-activation by its batch standard deviation, so scaling $W$ by a constant does not change the
+# layer's output ($\mathrm{BN}(aWx) = \mathrm{BN}(Wx)$) and every hidden layer's input stays at unit
+# scale. (b) Without batch norm learning rates up to about $10^{-2}$ work, $0.1$ already stalls or
+# degrades and $1$ and $3$ diverge (nan loss); with batch norm $0.1$ still trains well and $1$ does not
+# diverge (it still learns, if worse), only $3$ fails. Normalization keeps the pre-activations at unit
+# scale whatever a large step did to the weights, and since the output does not depend on the scale of
+# $W$, growing weights shrink the effective step instead of blowing up. (c) Train and test compute
+# different things: running averages must be kept and used at test time (a classic bug source, and they
+# lag behind after few steps); small or unrepresentative batches give noisy statistics (layer or group
+# norm avoid this); the examples of a batch are no longer processed independently.
+#
+# **Rubric (3 points).**
+# - 1 point: the no-BN net's working range of scales read from the plot, with vanishing (loss stuck at
+#   log 10) below and exploding above; BN works across the range.
+# - 1 point: why: BN's output does not depend on the scale of $W$ (normalization by the batch
+#   statistics), so activations stay at unit scale; and BN tolerates larger learning rates than no-BN,
+#   with the student's numbers.
+# - 1 point: a valid cost of batch statistics (train/test discrepancy and running averages, small-batch
+#   noise, dependence between examples).
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
