@@ -34,7 +34,9 @@
 # **Tests.** `grader.check("qN")` runs the *public* tests of a question. **Hidden tests exist and are
 # worth most of the points**: they call your functions on fresh inputs (other models, shapes, loaders,
 # budgets) and compare with PyTorch, so "All tests passed" from a public check does not mean full
-# marks.
+# marks. The three *written questions* (`w1`–`w3`) are answered in a few sentences in the answer
+# cell below each one (double-click it to edit); a TA grades them by hand, so refer to your own
+# numbers and plots.
 
 # %% [raw]
 # # ASSIGNMENT CONFIG
@@ -878,6 +880,93 @@ def test_q4_train_small_run(train):
 
 # %% [raw]
 # # BEGIN QUESTION
+# name: w1
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 1 (3 points) — Train mode and eval mode
+# Your `evaluate` and `predict` put the model in eval mode and your `train` puts it back in train mode
+# at every epoch. Name the two kinds of layers of this notebook's networks that behave differently in
+# the two modes, say what each does in each mode, and say what would happen to the validation accuracy
+# your loop records if `evaluate` forgot `model.eval()` — for a model with Dropout, and for a
+# BatchNorm model evaluated on a batch of a single image.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** Dropout zeroes each activation with probability p in train mode and rescales the
+# survivors by 1/(1-p); in eval mode it is the identity. BatchNorm normalises with the statistics of
+# the current batch in train mode (and updates its running mean and variance); in eval mode it uses
+# the running statistics, so an image's output does not depend on the other images of its batch.
+# Without `model.eval()` the recorded validation accuracy is noisy and typically lower (random units
+# dropped at test time; it changes from one call to the next), evaluation also silently updates
+# BatchNorm's running statistics with validation data, and a single-image batch gets normalised by
+# its own statistics (its feature maps' mean and variance, or an error for BatchNorm1d with one
+# value per channel), which gives meaningless predictions.
+#
+# **Rubric (3 points).**
+# - 1 point: Dropout: drops and rescales in train mode, identity in eval mode.
+# - 1 point: BatchNorm: batch statistics (and running-statistics updates) in train mode, running
+#   statistics in eval mode.
+# - 1 point: the consequence without `eval()`: noisy/lower, non-reproducible validation accuracy,
+#   running statistics polluted by validation data, single-image predictions depending on that image's
+#   own statistics.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: w2
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 2 (3 points) — Where the scheduler steps
+# Your `train` steps `OneCycleLR` after every batch; the small run above printed the learning rate at
+# the end of each epoch. Explain why OneCycle is stepped per batch here, what the printed learning
+# rates would look like if `scheduler.step()` were called once per epoch instead (with `total_steps`
+# unchanged), and where `scheduler.step()` belongs for a `StepLR(step_size=10)` built to decay every
+# ten epochs. Why does the time budget make OneCycle's end of schedule a problem, and what in your
+# loop softens it?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** OneCycleLR was built with `total_steps = epochs * len(train_loader)`: its warm-up
+# and annealing are planned in batches, so one `step()` per batch walks the whole cycle exactly once.
+# Stepped once per epoch it would advance only `epochs` of its `total_steps` steps: the printed
+# learning rates would stay near the start of the warm-up (far below the peak, rising slowly) and
+# never anneal, so training would end at a low-but-wrong point of the cycle rather than at the
+# annealed end. A StepLR planned in epochs (`step_size=10` epochs) is stepped once per epoch, after
+# the epoch's batches; stepped per batch it would decay every ten *batches*, collapsing the rate
+# within the first epoch. A time budget cuts the run before the planned number of steps, so OneCycle
+# is stopped early, possibly at a high learning rate, before its annealing phase; keeping and
+# restoring the weights of the best validation epoch (and saving that checkpoint) softens it, as
+# would planning `total_steps` from the epochs that fit the budget.
+#
+# **Rubric (3 points).**
+# - 1 point: OneCycle's plan is in batches (`total_steps` counts batches), so it steps per batch; the
+#   per-epoch mistake leaves the rate in early warm-up, never reaching the peak or annealing.
+# - 1 point: StepLR planned in epochs steps once per epoch, after the batches (per batch it decays
+#   far too early).
+# - 1 point: the budget stops the cycle before annealing; best-validation weights restored / saved
+#   checkpoint (or planning the cycle for the epochs that fit) soften it.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
 # name: q5
 
 # %% [markdown]
@@ -1035,6 +1124,48 @@ def test_q5_channel_stats(channel_stats):
     checks.equal("shapes", (tuple(mean.shape), tuple(std.shape)), ((2,), (2,)))
     checks.close("mean", mean, [2.0, 2.0], rtol=1e-6)
     checks.close("std", std, [0.0, 2.0], rtol=1e-6, atol=1e-6)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: w3
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 3 (3 points) — Why the CNN beats the MLP
+# Use your own curves and the printed numbers of the experiment above (training loss, validation
+# accuracy, parameter counts, the same data, budget and learning-rate search for both). Which model
+# learns faster and generalises better, by how much, and with how many parameters each? Explain the
+# difference with what weight sharing and pooling buy on the `shapes` data, where the class is a local
+# arrangement of edges that can appear anywhere in the image.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** (Numbers from the student's run.) The CNN's training loss falls much faster and
+# its validation accuracy ends far higher than the MLP's, although the MLP has tens of times more
+# parameters (about 1.7M against about 24k for the default configurations); the MLP does learn (well
+# above 10% chance) but slowly, and its gap between training and validation shows it memorising
+# pixel positions. A conv filter is shared across positions: an edge or corner detector learned at one
+# place works everywhere, so each example teaches every position at once and the few parameters are
+# spent on local patterns. Pooling (and the global average pool) makes the decision tolerant to where
+# the shape sits. The MLP has a separate weight for each pixel position, must learn every shape at
+# every position and orientation separately, and needs far more data for the same accuracy.
+#
+# **Rubric (3 points).**
+# - 1 point: the comparison read from their own curves and numbers (which model is better, by how
+#   much, parameter counts of both), not generic statements.
+# - 1 point: weight sharing / translation equivariance: a local detector reused at every position,
+#   far fewer parameters, every image trains every position.
+# - 1 point: pooling / global pooling gives tolerance to position; the MLP must learn each position
+#   separately (fixed per-pixel weights), so it needs much more data or time.
+
+# %% [raw]
+# # END SOLUTION
 
 # %% [raw]
 # # END QUESTION
