@@ -45,7 +45,8 @@ def build_cnn(
     Every conv is 3x3 with stride 1 and padding 1 (keeps H and W); each block ends in a 2x2 max pool
     with stride 2 (halves H and W). With batchnorm=True a BatchNorm2d follows every conv (the ResNet
     recipe) and the conv has no bias (BatchNorm's shift replaces it). With dropout > 0 a Dropout(dropout)
-    comes before every Linear layer (AlexNet's recipe). The last layer outputs class scores (logits):
+    comes before every Linear layer, the classifier included (AlexNet drops out before its first two FC
+    layers only, not before the last one). The last layer outputs class scores (logits):
     no softmax, cross_entropy applies log-softmax itself.
 
     Inputs:

@@ -1,5 +1,10 @@
-"""The torch training loop of notebooks 03 and 04: device-agnostic, mixed precision, time budget,
-checkpoints, history, progress bar and live curves.
+"""The torch training loop of the kit: device-agnostic, mixed precision, time budget, checkpoints,
+history, progress bar and live curves.
+
+Notebook 03's students write their own loop; `fit` and `default_step` are its reference and sit in
+notebook 03's exercise region, so the library of stages 01-03 stubs them (stage 04, instructors and
+`cnnkit demo` get the full library). `History`, `LivePlot`, `evaluate` and the checkpoint helpers
+are for everybody.
 
 The same call trains on a laptop CPU, Apple MPS and a CUDA GPU: the device comes from
 `cnnkit.get_device()` (never a hard-coded 'cuda'), the model and every batch follow it. On CUDA, fit
@@ -29,6 +34,7 @@ from torch import nn
 
 __all__ = [
     "History",
+    "LivePlot",
     "default_step",
     "evaluate",
     "fit",
@@ -242,10 +248,14 @@ def _in_jupyter() -> bool:
     return "IPKernelApp" in getattr(shell, "config", {}) or "google.colab" in type(shell).__module__
 
 
-class _LivePlot:
-    """Redraws the history's curves in place in a Jupyter output cell; does nothing elsewhere."""
+class LivePlot:
+    """Redraws a History's curves in place in a Jupyter output cell; does nothing elsewhere.
 
-    def __init__(self, enabled):
+    Usage in a training loop: `live = LivePlot(enabled)` before the first epoch, then
+    `live.update(history)` after each epoch.
+    """
+
+    def __init__(self, enabled=True):
         self.enabled = enabled and _in_jupyter()
         self.handle = None
 
@@ -269,6 +279,10 @@ class _LivePlot:
             self.handle.update(image)
 
 
+# fit is the reference of notebook 03's own training loop (students write `train` there): it is
+# gated with that notebook's exercises, so the library of stages 01-03 stubs it; instructors, the
+# demo and stage 04 use the full library.
+# BEGIN EXERCISE 03_pytorch_cnn
 def fit(
     model,
     train_loader,
@@ -292,6 +306,9 @@ def fit(
 ):
     """Train a classifier; keep the weights with the best validation accuracy.
 
+    Notebook 03's students write this loop themselves: in the library of stages 01-03 fit (and
+    default_step) is a stub.
+
     Inputs:
     - model: nn.Module mapping x (N, ...) to scores (N, C); moved to `device` in place.
     - train_loader: iterable of (x, y) batches (a DataLoader; len() needed for 'onecycle').
@@ -313,8 +330,6 @@ def fit(
     - step_fn: optional step_fn(model, batch, optimizer, loss_fn) -> (loss, n_correct, n) replacing
       default_step; the batch arrives on the device; fit runs it under autocast when amp is on (with
       float16 there is no loss scaling in a custom step: pass amp=False if gradients underflow).
-      In the library of stages 01-03 default_step is a stub (it is notebook 03's exercise): pass
-      your own train_step there.
     - checkpoint: optional path; the best model so far (by val accuracy; the last one without a
       val_loader) is saved there with save_checkpoint.
     - config: optional JSON-able dict stored in the checkpoint to rebuild the model
@@ -362,7 +377,7 @@ def fit(
                 return step_fn(m, b, o, lf)
 
     history = History()
-    live = _LivePlot(live_plot)
+    live = LivePlot(live_plot)
     # the budget counts training and validation, not the one-off setup above (first optimizer
     # construction imports torch._dynamo: seconds on a busy machine)
     t_budget = time.perf_counter()
@@ -451,6 +466,9 @@ def fit(
         model.train(was_training)
         history.total_time = time.perf_counter() - t_start
     return history
+
+
+# END EXERCISE
 
 
 def _check_json(name, value):

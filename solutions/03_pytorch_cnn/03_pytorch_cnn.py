@@ -1,34 +1,42 @@
 # %% [markdown]
-# # Notebook 03 — PyTorch CNNs that train on a GPU (and on a CPU)
+# # Notebook 03 — CNNs in PyTorch: you write the network, the loop and the experiment
 #
 # **What you'll learn**
 # - how PyTorch's autograd relates to the gates you wrote by hand in notebook 01, and how to write
 #   your own `torch.autograd.Function` (forward, saved tensors, backward) and check it with
 #   `torch.autograd.gradcheck`;
+# - one small ConvNet written at **three levels** of PyTorch: bare tensors with `requires_grad`,
+#   `F.conv2d` and a hand-written SGD step; an `nn.Module` subclass of your own; an `nn.Sequential`;
 # - to count parameters like the lecture does (`F*F*C*K + K`), including grouped and dilated
-#   convolutions, and to check the formula against torchvision's VGG-16 and AlexNet;
-# - to build CNNs from the lecture's pattern `[(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K` with BatchNorm and
-#   Dropout, and a fully connected baseline;
-# - a training loop that runs unchanged on a CPU, an Apple GPU and a CUDA GPU (device picked by
-#   `cnnkit.get_device()`, mixed precision and `channels_last` on CUDA, a OneCycle learning-rate
-#   schedule, augmentation, a progress bar, live curves, checkpoints), and the sanity ladder
-#   (overfit one small batch first);
-# - an experiment: a small CNN against an MLP with the same data and time budget.
+#   convolutions, checked against torchvision's VGG-16 and AlexNet, and to build CNNs from the
+#   lecture's pattern `[(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K` with BatchNorm and Dropout;
+# - **your own training and evaluation loops**: `train()`/`eval()` modes, `zero_grad`, device moves
+#   that follow `cnnkit.get_device()` (never a hard-coded `'cuda'`), mixed precision with a
+#   `GradScaler` on CUDA, a learning-rate schedule stepped at the right place, a time budget enforced
+#   in code and best-checkpoint saving (the library only draws the live curves);
+# - an experiment you can trust: a CNN against an MLP with the same data, budget and tuning effort.
 #
-# **Time.** About 3–5 hours of work. Running the notebook top to bottom takes about 3–5 minutes on a
-# laptop CPU (training on the `shapes` set, about one minute per model) and about the same on a GPU,
-# where the optional CIFAR-10 section adds a few minutes (Colab: *Runtime > Change runtime type > GPU*).
+# **Time.** About 6–8 hours of work for a careful first pass: question 1 about 45 minutes,
+# question 2 (three levels) 1.5–2 hours, question 3 about 1 hour, question 4 (the loops) 2–2.5
+# hours, questions 5–6 and the written questions about 1.5 hours. Running the notebook top to
+# bottom trains several models on the `shapes` set: on a laptop CPU plan on several minutes (the
+# training cells print their own times; the time budgets in questions 5 and 6 cap the longest runs
+# at two minutes each); on a GPU (Colab: *Runtime > Change runtime type > GPU*) the optional
+# CIFAR-10 section adds a one-minute run.
 #
 # **How to submit.** Run the notebook top to bottom, then hand in **two files**: this notebook
 # (`03_pytorch_cnn.ipynb`, on Colab: *File > Download > Download .ipynb*) and `cnn_checkpoint.pt`,
-# which the training cell of question 5 writes next to it (on Colab: the file browser on the left,
+# which your training loop writes next to it in question 5 (on Colab: the file browser on the left,
 # right-click > Download). The checkpoint is graded as it is: the grader rebuilds your model from the
 # saved configuration with the course's `build_cnn`, loads your weights on a CPU and measures its
 # accuracy on fresh images you never see. Grading never retrains.
 #
 # **Tests.** `grader.check("qN")` runs the *public* tests of a question. **Hidden tests exist and are
-# worth most of the points**: they call your functions on fresh inputs (other models, shapes, devices)
-# and compare with PyTorch, so "All tests passed" from a public check does not mean full marks.
+# worth most of the points**: they call your functions on fresh inputs (other models, shapes, loaders,
+# budgets) and compare with PyTorch, so "All tests passed" from a public check does not mean full
+# marks. The three *written questions* (`w1`–`w3`) are answered in a few sentences in the answer
+# cell below each one (double-click it to edit); a TA grades them by hand, so refer to your own
+# numbers and plots.
 
 # %% [raw]
 # # ASSIGNMENT CONFIG
@@ -58,7 +66,6 @@ cnnkit.seed_everything(SEED)
 CI = cnnkit.ci_mode()  # True in automated runs: smaller data, shorter training
 print("CI mode (small data, short budgets):", CI)
 DEVICE = cnnkit.get_device()  # cuda -> mps -> cpu; never write 'cuda' into your functions
-
 # %% [raw]
 # # BEGIN QUESTION
 # name: q1
@@ -140,7 +147,226 @@ def test_q1_gradcheck(Multiply, Sigmoid):
 # name: q2
 
 # %% [markdown]
-# ## Question 2 — Parameter accounting
+# ## Question 2 — One ConvNet, three levels of PyTorch
+#
+# The same two-layer ConvNet, `conv 3x3 (padding 1) - ReLU - 2x2 max pool - FC`, three times over.
+# Each level hides a little more of the machinery; writing all three shows what `nn.Module` and
+# `nn.Sequential` actually do for you.
+#
+# **Level 1: bare tensors.** The parameters are four leaf tensors with `requires_grad=True`, kept in a
+# dict: `conv_w` `(channels, in_channels, 3, 3)`, `conv_b` `(channels,)`, `fc_w`
+# `(num_classes, channels * (image_size // 2) ** 2)`, `fc_b` `(num_classes,)`.
+#
+# 1. `convnet_params(in_channels, channels, num_classes, image_size)` creates them: weights drawn
+#    from `torch.randn` times Kaiming's `sqrt(2 / fan_in)` (fan_in = the inputs one output sees:
+#    `in_channels * 3 * 3` for the conv, the flattened size for the FC layer), biases zero. Create
+#    each as a *leaf*: scale the random tensor first, then `requires_grad_()` (a tensor computed from
+#    a `requires_grad` tensor is not a leaf, and its `.grad` stays `None`).
+# 2. `convnet_forward(x, params)`: `F.conv2d(x, w, b, padding=1)`, `F.relu`, `F.max_pool2d(..., 2)`,
+#    flatten all but the batch dimension, `F.linear` (which computes `x @ w.T + b`). Returns scores.
+# 3. `sgd_step(params, lr)`: after `loss.backward()` each tensor holds its gradient in `.grad`;
+#    update every parameter in place, `p -= lr * p.grad`, **inside `torch.no_grad()`** (else the
+#    update itself is recorded in the graph, and an in-place change of a leaf that requires grad is
+#    refused), then reset the gradient (`p.grad = None`): PyTorch *adds* new gradients to `.grad`.
+#
+# **Level 2: an `nn.Module` subclass.** `ConvNet(in_channels, channels, num_classes, image_size)`:
+# `__init__` calls `super().__init__()` and creates `self.conv = nn.Conv2d(...)` and
+# `self.fc = nn.Linear(...)` (assigning a module to an attribute registers its parameters, so
+# `model.parameters()` and `state_dict()` find them); `forward(x)` is the same computation as
+# level 1, with the layers you registered.
+#
+# **Level 3: `nn.Sequential`.** `convnet_sequential(...)` returns
+# `nn.Sequential(Conv2d, ReLU, MaxPool2d, Flatten, Linear)`: no class, no `forward` to write.
+#
+# All three compute the same function: with the same weights they give the same scores (checked below
+# by copying the weights of level 1 into levels 2 and 3).
+
+# %%
+def convnet_params(in_channels=3, channels=16, num_classes=10, image_size=32):
+    """Leaf parameter tensors of conv3x3 - ReLU - maxpool2 - FC, Kaiming-initialised.
+
+    Inputs:
+    - in_channels: C of the input images.
+    - channels: filters of the conv layer.
+    - num_classes: number of class scores.
+    - image_size: H = W of the input (even).
+
+    Returns:
+    - params: dict with float32 leaf tensors that require grad: conv_w (channels, in_channels, 3, 3),
+      conv_b (channels,) zeros, fc_w (num_classes, channels * (image_size // 2) ** 2),
+      fc_b (num_classes,) zeros.
+    """
+    # BEGIN SOLUTION
+    fc_in = channels * (image_size // 2) ** 2
+    conv_w = torch.randn(channels, in_channels, 3, 3) * math.sqrt(2.0 / (in_channels * 9))
+    fc_w = torch.randn(num_classes, fc_in) * math.sqrt(2.0 / fc_in)
+    params = {"conv_w": conv_w, "conv_b": torch.zeros(channels), "fc_w": fc_w, "fc_b": torch.zeros(num_classes)}
+    return {k: v.requires_grad_() for k, v in params.items()}
+    # END SOLUTION
+
+
+def convnet_forward(x, params):
+    """Scores of conv3x3 (padding 1) - ReLU - 2x2 max pool - FC, with torch.nn.functional only.
+
+    Inputs:
+    - x: (N, C, H, W) float tensor.
+    - params: dict as returned by convnet_params.
+
+    Returns:
+    - scores: (N, num_classes) tensor, in the graph of the parameters.
+    """
+    # BEGIN SOLUTION
+    h = F.relu(F.conv2d(x, params["conv_w"], params["conv_b"], padding=1))
+    h = F.max_pool2d(h, 2)
+    return F.linear(h.flatten(1), params["fc_w"], params["fc_b"])
+    # END SOLUTION
+
+
+def sgd_step(params, lr):
+    """One plain SGD update in place, p -= lr * p.grad, then clear the gradients.
+
+    Inputs:
+    - params: dict of leaf tensors whose .grad was filled by backward().
+    - lr: the learning rate.
+
+    Returns:
+    - None (the tensors are updated in place; every .grad is None afterwards).
+    """
+    # BEGIN SOLUTION
+    with torch.no_grad():
+        for p in params.values():
+            p -= lr * p.grad
+            p.grad = None
+    # END SOLUTION
+
+
+class ConvNet(nn.Module):
+    """conv3x3 - ReLU - maxpool2 - FC as an nn.Module subclass (attributes `conv` and `fc`)."""
+
+    def __init__(self, in_channels=3, channels=16, num_classes=10, image_size=32):
+        """Register the layers.
+
+        Inputs:
+        - in_channels, channels, num_classes, image_size: as for convnet_params.
+        """
+        # BEGIN SOLUTION
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, channels, kernel_size=3, padding=1)
+        self.fc = nn.Linear(channels * (image_size // 2) ** 2, num_classes)
+        # END SOLUTION
+
+    def forward(self, x):
+        """Scores (N, num_classes) for x (N, C, H, W)."""
+        # BEGIN SOLUTION
+        h = F.max_pool2d(F.relu(self.conv(x)), 2)
+        return self.fc(h.flatten(1))
+        # END SOLUTION
+
+
+def convnet_sequential(in_channels=3, channels=16, num_classes=10, image_size=32):
+    """The same ConvNet as one nn.Sequential: Conv2d, ReLU, MaxPool2d, Flatten, Linear.
+
+    Inputs:
+    - in_channels, channels, num_classes, image_size: as for convnet_params.
+
+    Returns:
+    - model: nn.Sequential with the conv at index 0 and the Linear at index 4.
+    """
+    # BEGIN SOLUTION
+    return nn.Sequential(
+        nn.Conv2d(in_channels, channels, kernel_size=3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(channels * (image_size // 2) ** 2, num_classes),
+    )
+    # END SOLUTION
+
+# %% [markdown]
+# Level 1 at work: a few hundred `shapes` images (question 5 introduces the set), the loop written out
+# by hand. The first loss should be near `log(10) = 2.30`; it should then fall. Then the weights go
+# into levels 2 and 3, which must give the same scores.
+
+# %%
+Xs, ys, class_names = data.load("shapes", "train", n=512)
+xb_all, yb_all = torch.tensor(Xs), torch.tensor(ys)
+
+# %% tags=["otter_ignore"]
+cnnkit.seed_everything(SEED)
+params = convnet_params(channels=16)
+for it in range(60 if CI else 150):
+    idx = torch.randint(0, len(xb_all), (64,))
+    loss = F.cross_entropy(convnet_forward(xb_all[idx], params), yb_all[idx])
+    loss.backward()
+    sgd_step(params, lr=0.05)
+    if it % 20 == 0:
+        print(f"step {it:3d}  loss {loss.item():.3f}")
+module_net, seq_net = ConvNet(channels=16), convnet_sequential(channels=16)
+with torch.no_grad():
+    for conv, fc in ((module_net.conv, module_net.fc), (seq_net[0], seq_net[4])):
+        conv.weight.copy_(params["conv_w"]), conv.bias.copy_(params["conv_b"])
+        fc.weight.copy_(params["fc_w"]), fc.bias.copy_(params["fc_b"])
+    s1, s2, s3 = convnet_forward(xb_all[:8], params), module_net(xb_all[:8]), seq_net(xb_all[:8])
+print("largest difference, level 1 vs 2:", (s1 - s2).abs().max().item(), " level 1 vs 3:", (s1 - s3).abs().max().item())
+print("state_dict keys, level 2:", list(module_net.state_dict()), " level 3:", list(seq_net.state_dict()))
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: false
+""" # END TEST CONFIG
+def test_q2_sgd_step_by_hand(sgd_step):
+    import torch
+
+    from cnnkit import checks
+
+    # By hand: p - 0.1 * grad = [1 - 0.05, 2 + 0.1]; the gradient is cleared afterwards.
+    p = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    p.grad = torch.tensor([0.5, -1.0], dtype=torch.float64)
+    out = sgd_step({"p": p}, 0.1)
+    checks.equal("return value", out, None)
+    checks.close("p after one step", p.detach(), [0.95, 2.1], rtol=1e-12)
+    checks.true("p is still a leaf that requires grad", p.is_leaf and p.requires_grad, "p lost requires_grad or is no longer a leaf")
+    checks.true("gradient cleared", p.grad is None or not p.grad.any(), "p.grad still holds the old gradient")
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: false
+""" # END TEST CONFIG
+def test_q2_three_levels_agree(convnet_params, convnet_forward, ConvNet, convnet_sequential):
+    import torch
+
+    from cnnkit import checks
+
+    torch.manual_seed(0)
+    params = convnet_params(in_channels=2, channels=3, num_classes=4, image_size=6)
+    names = ["conv_w", "conv_b", "fc_w", "fc_b"]
+    checks.equal("parameter names", sorted(params), sorted(names))
+    checks.equal("parameter shapes", [str(tuple(params[k].shape)) for k in names], ["(3, 2, 3, 3)", "(3,)", "(4, 27)", "(4,)"])
+    checks.true("leaf tensors that require grad", all(v.is_leaf and v.requires_grad for v in params.values()), "some parameter is not a leaf that requires grad")
+    x = torch.rand(5, 2, 6, 6)
+    module, seq = ConvNet(2, 3, 4, 6), convnet_sequential(2, 3, 4, 6)
+    with torch.no_grad():
+        for conv, fc in ((module.conv, module.fc), (seq[0], seq[4])):
+            conv.weight.copy_(params["conv_w"])
+            conv.bias.copy_(params["conv_b"])
+            fc.weight.copy_(params["fc_w"])
+            fc.bias.copy_(params["fc_b"])
+        s1 = convnet_forward(x, params)
+        checks.equal("scores shape", tuple(s1.shape), (5, 4))
+        checks.close("nn.Module vs bare tensors", module(x), s1, rtol=1e-5, atol=1e-6)
+        checks.close("nn.Sequential vs bare tensors", seq(x), s1, rtol=1e-5, atol=1e-6)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3
+
+# %% [markdown]
+# ## Question 3 — Parameter accounting and a CNN builder
 #
 # The lecture's rule: a conv layer with `K` filters of size `F x F` on `C` input channels has
 # `F*F*C*K` weights and `K` biases. `nn.Conv2d(in_channels, out_channels, kernel_size, stride=1,
@@ -167,7 +393,8 @@ def test_q1_gradcheck(Multiply, Sigmoid):
 # **not** the lecture's: it follows the later single-GPU version ("one weird trick", Krizhevsky 2014)
 # with 64/192/384/256/256 filters instead of 96/256/384/384/256, no Local Response Normalization, and an
 # adaptive average pool that makes the 6x6x256 input of FC6 independent of the image size — so it has
-# about 61.1M parameters instead of the lecture's 62.4M.
+# about 61.1M parameters instead of the lecture's 62.4M. Dropout has no parameters: AlexNet's two
+# dropout layers sit before FC6 and FC7 (printed below), none before the last layer.
 
 # %%
 from torchvision.models import alexnet, vgg16
@@ -192,6 +419,7 @@ tv_formula = sum(conv_formula(*s) for s in tv_spec) + fc_part
 lecture_formula = sum(conv_formula(*s) for s in lecture_spec) + fc_part
 print(f"AlexNet  torchvision {count_params(alexnet(weights=None)):,}  formula {tv_formula:,}")
 print(f"AlexNet  lecture (96/256/384/384/256, no grouping) {lecture_formula:,}")
+print("AlexNet's classifier:", [type(m).__name__ for m in alexnet(weights=None).classifier])
 print("grouped 3x3, 4->8, groups=2:", count_params(nn.Conv2d(4, 8, 3, groups=2)))
 print("dilated 3x3, 4->8, dilation=2:", count_params(nn.Conv2d(4, 8, 3, dilation=2)))
 
@@ -200,7 +428,7 @@ print("dilated 3x3, 4->8, dilation=2:", count_params(nn.Conv2d(4, 8, 3, dilation
 points: 1
 hidden: false
 """ # END TEST CONFIG
-def test_q2_lecture_layers(count_params):
+def test_q3_lecture_layers(count_params):
     from torch import nn
 
     from cnnkit import checks
@@ -210,15 +438,8 @@ def test_q2_lecture_layers(count_params):
     checks.equal("Conv2d(4, 8, 3, groups=2)", count_params(nn.Conv2d(4, 8, 3, groups=2)), 3 * 3 * 2 * 8 + 8)
     checks.equal("MaxPool2d(2)", count_params(nn.MaxPool2d(2)), 0)
 
-# %% [raw]
-# # END QUESTION
-
-# %% [raw]
-# # BEGIN QUESTION
-# name: q3
-
 # %% [markdown]
-# ## Question 3 — A CNN builder and an MLP baseline
+# ### A CNN builder and an MLP baseline
 #
 # The lecture's summary: typical architectures look like `[(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K,SOFTMAX`.
 # Write `build_cnn(...)` returning one `nn.Sequential`:
@@ -230,7 +451,10 @@ def test_q2_lecture_layers(count_params):
 # - with `global_pool=True` an `AdaptiveAvgPool2d(1)` after the blocks (as in ResNet: the classifier
 #   then no longer cares *where* in the image a feature fired);
 # - `Flatten`, then `K = len(fc)` layers `Linear-ReLU`, then the final `Linear` to `num_classes` scores.
-#   With `dropout > 0` a `Dropout(dropout)` comes before **every** `Linear` (AlexNet's recipe).
+#   With `dropout > 0` a `Dropout(dropout)` comes before **every** `Linear`, the classifier
+#   included. (AlexNet is sparer: dropout before its first two FC layers only, FC6 and FC7, none
+#   before the 1000-way FC8 — torchvision's `alexnet().classifier` shows it. This builder drops out
+#   before every Linear so that `fc=()` with `dropout > 0` still regularises the classifier.)
 #   No softmax at the end: `F.cross_entropy` takes raw scores (logits).
 #
 # The exact order of the modules matters: the grader rebuilds your saved model with the course's
@@ -283,8 +507,8 @@ def test_q3_mlp(build_mlp):
     model = build_mlp(hidden=(20,))
     checks.equal("output shape", tuple(model(torch.zeros(4, 3, 32, 32)).shape), (4, 10))
     checks.equal("no convs", any(isinstance(m, nn.Conv2d) for m in model.modules()), False)
-    n = sum(p.numel() for p in model.parameters())
-    checks.equal("parameters", n, 3 * 32 * 32 * 20 + 20 + 20 * 10 + 10)
+    shapes = [str(tuple(v.shape)) for v in model.state_dict().values()]  # an MLP has no buffers
+    checks.equal("weight and bias shapes", shapes, [str(s) for s in [(20, 3 * 32 * 32), (20,), (10, 20), (10,)]])
 
 # %% [raw]
 # # END QUESTION
@@ -294,33 +518,59 @@ def test_q3_mlp(build_mlp):
 # name: q4
 
 # %% [markdown]
-# ## Question 4 — A training loop for any device
+# ## Question 4 — Your training and evaluation loops
 #
-# The lecture's loop: sample a batch, forward it, compute the loss, backprop, update. In PyTorch:
+# The lecture's loop: sample a batch, forward it, compute the loss, backprop, update. Here you write
+# it for real models, any device and a time budget. The library draws the live curves
+# (`cnnkit.training.LivePlot`) and stores the numbers (`cnnkit.training.History`); the loop is yours.
 #
-# 1. `train_step(model, batch, optimizer, loss_fn)` does one step on a batch `(x, y)` that is already on
-#    the model's device: scores (logits) → `loss_fn(scores, y)` (a cross-entropy loss wants **raw
-#    scores**, it applies log-softmax itself) → `optimizer.zero_grad()` (PyTorch *accumulates*
-#    gradients in `.grad`) → `backward()` → `optimizer.step()`. Return `(loss, n_correct, n)`: the
-#    detached loss, how many argmax predictions are right, the batch size. This is the `step_fn` the
-#    library's `cnnkit.training.fit` accepts.
-# 2. `predict(model, x)` returns the predicted labels `(N,)` for a batch `x` that may live anywhere:
-#    put the model in **eval mode** (Dropout off, BatchNorm uses its running statistics), move `x` to
-#    the model's device (`next(model.parameters()).device` — never a hard-coded `'cuda'`), no gradients.
-#    The labels stay on the model's device.
-# 3. `train(model, loaders, ...)` trains with `cnnkit.training.fit`, your `train_step` as its `step_fn`,
-#    AdamW with weight decay 5e-4 and a OneCycle schedule (warm-up, then anneal: in short runs on the
-#    shapes set it is worth about ten points of accuracy). `fit` moves the model to the
-#    device, turns on mixed precision and `channels_last` on CUDA, shows a progress bar and (with
-#    `live_plot=True`) redraws the curves after every epoch, stops cleanly at `time_limit` seconds,
-#    restores the weights with the best validation accuracy, and saves them to `checkpoint`.
+# 1. `train_step(model, batch, optimizer, loss_fn, scaler=None)`: one step on a batch `(x, y)` that
+#    is already on the model's device. `optimizer.zero_grad()` (PyTorch *accumulates* gradients in
+#    `.grad`), scores (logits) → `loss_fn(scores, y)` (cross-entropy wants **raw scores**: it applies
+#    log-softmax itself) → `backward()` → `optimizer.step()`. With a `scaler` (a
+#    `torch.amp.GradScaler`, only ever made on CUDA) the forward pass and the loss run under
+#    `torch.autocast("cuda", dtype=torch.float16)` and the update becomes
+#    `scaler.scale(loss).backward(); scaler.step(optimizer); scaler.update()` — float16 gradients
+#    underflow to zero without the scaling. Return `(loss, n_correct, n)`: the loss **detached** from
+#    the graph (else every batch's graph stays alive as long as you keep the loss), how many argmax
+#    predictions are right, the batch size.
+# 2. `predict(model, x)`: predicted labels `(N,)` for a batch `x` that may live anywhere: put the
+#    model in **eval mode** (Dropout off, BatchNorm uses its running statistics), move `x` to the
+#    model's device (`next(model.parameters()).device` — never a hard-coded `'cuda'`), no gradients
+#    (`torch.no_grad()`). The labels stay on the model's device.
+# 3. `evaluate(model, loader, loss_fn)`: mean loss per example and accuracy over all batches of a
+#    loader, as Python floats, in eval mode, without gradients, each batch moved to the model's device.
 # 4. `save_model(path, model, config)` saves with `cnnkit.training.save_checkpoint` (the `state_dict`
-#    plus the JSON-able builder `config`), and `load_model(path)` rebuilds a fresh model with your
+#    plus the JSON-able builder `config`), and `load_model(path)` rebuilds a fresh model with
 #    `build_cnn(**config)`, loads the weights (`cnnkit.training.load_checkpoint`, which uses
 #    `torch.load(weights_only=True)`: never unpickle a stranger's file) and returns it in eval mode.
+# 5. `train(model, loaders, epochs, lr, ...)`, the whole loop:
+#    - the device is the `device` argument, or `cnnkit.get_device()` when it is `None`; move the
+#      model there once and every batch as it comes;
+#    - `loss_fn = nn.CrossEntropyLoss()`, `torch.optim.AdamW(model.parameters(), lr=lr,
+#      weight_decay=weight_decay)` and `torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr,
+#      total_steps=epochs * len(loaders["train"]))`: OneCycle plans its warm-up and annealing in
+#      **batches**, so it is stepped once after every `train_step` (a schedule planned in epochs,
+#      such as `StepLR(step_size=epochs // 3)`, is stepped once per epoch instead);
+#    - a `GradScaler` only when the device is CUDA (`torch.amp.GradScaler("cuda")`), else `None`;
+#    - every epoch: `model.train()`, then the batches of `loaders["train"]` in order; before each
+#      batch, stop if `time_limit` seconds have passed since the loop started (`time.perf_counter()`),
+#      and set `history.stopped_early`; after the batches (if at least one ran) append to
+#      `history` the epoch's `train_loss` (mean per example), `train_acc`, `lr` (the learning rate
+#      the epoch's last batch was trained with: `optimizer.param_groups[0]["lr"]` read before that
+#      batch's step; OneCycle's very last `step()` runs past the end of the cycle and its value is
+#      never used), then `evaluate` on
+#      `loaders["val"]` and append `val_loss`, `val_acc`, and the epoch's seconds to `epoch_time`;
+#    - when the validation accuracy beats the best so far (strictly), keep a copy of the weights
+#      (`copy.deepcopy(model.state_dict())`), set `history.best_epoch` to the epoch (0-based) and,
+#      when `checkpoint` is a path, write it with `save_model(checkpoint, model, config)`;
+#    - at the end load the best weights back into the model and return the `History`.
+#
+#    Call `live.update(history)` after every epoch with `live = training.LivePlot(live_plot)` to see
+#    the curves grow.
 
 # %%
-def train_step(model, batch, optimizer, loss_fn):
+def train_step(model, batch, optimizer, loss_fn, scaler=None):
     """One optimisation step on one batch (the batch is already on the model's device).
 
     Inputs:
@@ -328,6 +578,8 @@ def train_step(model, batch, optimizer, loss_fn):
     - batch: (x, y) with x: (N, C, H, W) float tensor, y: (N,) int64 labels.
     - optimizer: a torch optimizer over the model's parameters.
     - loss_fn: loss on raw scores, loss_fn(scores (N, K), y (N,)) -> scalar mean loss.
+    - scaler: None, or a torch.amp.GradScaler (CUDA only): then forward and loss run under
+      torch.autocast("cuda", dtype=torch.float16) and the loss is scaled for backward.
 
     Returns:
     - loss: scalar tensor, the batch's mean loss, detached from the graph.
@@ -336,11 +588,17 @@ def train_step(model, batch, optimizer, loss_fn):
     """
     # BEGIN SOLUTION
     x, y = batch[0], batch[1]
-    scores = model(x)
-    loss = loss_fn(scores, y)
     optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
+    with torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
+        scores = model(x)
+        loss = loss_fn(scores, y)
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
     n_correct = (scores.detach().argmax(dim=1) == y).sum()
     return loss.detach(), n_correct, int(y.shape[0])
     # END SOLUTION
@@ -365,42 +623,31 @@ def predict(model, x):
     # END SOLUTION
 
 
-def train(model, loaders, epochs=1, time_limit=None, device=None, lr=3e-3, checkpoint=None, config=None, live_plot=False, progress=True):
-    """Train a classifier with cnnkit.training.fit, train_step as the step function.
+def evaluate(model, loader, loss_fn=None):
+    """Mean loss and accuracy over a loader, in eval mode, without gradients, on the model's device.
 
     Inputs:
     - model: nn.Module mapping x (N, C, H, W) to scores (N, num_classes).
-    - loaders: dict with 'train' and 'val' iterables of (x (B, C, H, W), y (B,)) batches.
-    - epochs: passes over loaders['train'].
-    - time_limit: optional seconds after which training stops between two batches.
-    - device: torch device or string; None lets fit pick cnnkit.get_device().
-    - lr: the peak learning rate of the OneCycle schedule (AdamW, weight decay 5e-4).
-    - checkpoint: optional path where the best model so far is saved.
-    - config: JSON-able build_cnn keyword arguments stored in that checkpoint.
-    - live_plot: redraw loss/accuracy curves after every epoch (Jupyter).
-    - progress: show a progress bar.
+    - loader: iterable of (x (B, C, H, W), y (B,)) batches on any device.
+    - loss_fn: mean loss on raw scores; None means nn.CrossEntropyLoss().
 
     Returns:
-    - history: cnnkit.training.History (train_loss, train_acc, val_loss, val_acc, lr, epoch_time).
+    - loss: float, the mean loss per example over the whole loader.
+    - acc: float in [0, 1], the share of correct argmax predictions.
     """
     # BEGIN SOLUTION
-    return training.fit(
-        model,
-        loaders["train"],
-        loaders.get("val"),
-        epochs=epochs,
-        time_limit=time_limit,
-        device=device,
-        optimizer="adamw",
-        lr=lr,
-        weight_decay=5e-4,
-        schedule="onecycle",
-        step_fn=train_step,
-        checkpoint=checkpoint,
-        config=config,
-        progress=progress,
-        live_plot=live_plot,
-    )
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    device = next(model.parameters()).device
+    model.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    with torch.no_grad():
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            scores = model(x)
+            total_loss += loss_fn(scores, y).item() * len(y)
+            correct += int((scores.argmax(dim=1) == y).sum())
+            seen += len(y)
+    return total_loss / seen, correct / seen
     # END SOLUTION
 
 
@@ -434,6 +681,76 @@ def load_model(path):
     return model.eval()
     # END SOLUTION
 
+
+def train(model, loaders, epochs=1, lr=3e-3, weight_decay=5e-4, time_limit=None, device=None, checkpoint=None, config=None, live_plot=False):
+    """Train a classifier with AdamW and a OneCycle schedule; keep the best validation weights.
+
+    Inputs:
+    - model: nn.Module mapping x (N, C, H, W) to scores (N, num_classes).
+    - loaders: dict with 'train' and 'val' iterables of (x (B, C, H, W), y (B,)) batches; the
+      'train' one has a len() (its number of batches).
+    - epochs: passes over loaders['train'].
+    - lr: the peak learning rate of OneCycleLR (AdamW).
+    - weight_decay: AdamW's weight decay.
+    - time_limit: None, or seconds after which training stops before the next batch.
+    - device: torch device or string; None means cnnkit.get_device().
+    - checkpoint: None, or a path where save_model writes the best model so far.
+    - config: the JSON-able build_cnn keyword arguments save_model stores.
+    - live_plot: redraw the curves after every epoch (training.LivePlot).
+
+    Returns:
+    - history: cnnkit.training.History with one entry per epoch in train_loss, train_acc, lr,
+      val_loss, val_acc, epoch_time; best_epoch; stopped_early; total_time. The model ends on
+      the device with the weights of history.best_epoch.
+    """
+    # BEGIN SOLUTION
+    t_start = time.perf_counter()
+    device = cnnkit.get_device(verbose=False) if device is None else torch.device(device)
+    model.to(device)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(loaders["train"]))
+    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
+    history, live = training.History(), training.LivePlot(live_plot)
+    best_acc, best_state = -1.0, None
+    for epoch in range(epochs):
+        t_epoch = time.perf_counter()
+        model.train()
+        run_loss, run_correct, seen = 0.0, 0, 0
+        for x, y in loaders["train"]:
+            if time_limit is not None and time.perf_counter() - t_start >= time_limit:
+                history.stopped_early = True
+                break
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            last_lr = optimizer.param_groups[0]["lr"]
+            loss, n_correct, n = train_step(model, (x, y), optimizer, loss_fn, scaler)
+            scheduler.step()
+            run_loss += loss.item() * n
+            run_correct += int(n_correct)
+            seen += n
+        if seen == 0:
+            break
+        history.train_loss.append(run_loss / seen)
+        history.train_acc.append(run_correct / seen)
+        history.lr.append(last_lr)
+        val_loss, val_acc = evaluate(model, loaders["val"], loss_fn)
+        history.val_loss.append(val_loss)
+        history.val_acc.append(val_acc)
+        if val_acc > best_acc:
+            best_acc, best_state, history.best_epoch = val_acc, copy.deepcopy(model.state_dict()), epoch
+            if checkpoint is not None:
+                save_model(checkpoint, model, config)
+        history.epoch_time.append(time.perf_counter() - t_epoch)
+        print(f"epoch {epoch + 1}/{epochs}: train loss {history.train_loss[-1]:.4f} acc {history.train_acc[-1]:.3f} | val acc {val_acc:.3f} | {history.epoch_time[-1]:.1f} s")
+        live.update(history)
+        if history.stopped_early:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    history.total_time = time.perf_counter() - t_start
+    return history
+    # END SOLUTION
+
 # %% [markdown]
 # ### The sanity ladder: overfit one small batch first
 #
@@ -443,8 +760,7 @@ def load_model(path):
 # model, the loss or the step — much cheaper to find out now.
 
 # %%
-Xs, ys, class_names = data.load("shapes", "train", n=64)
-xb, yb = torch.tensor(Xs), torch.tensor(ys)
+xb, yb = xb_all[:64], yb_all[:64]
 vis.image_grid(Xs[:16], ys[:16], class_names=class_names, ncols=8)
 plt.show()
 tiny = build_cnn(channels=(8, 16)).to(DEVICE)
@@ -456,6 +772,22 @@ for it in range(40):
         print(f"first loss {loss.item():.3f} (log 10 = {math.log(10):.3f})")
 acc = (predict(tiny, xb).cpu() == yb).float().mean().item()
 print(f"after 40 steps: loss {loss.item():.4f}, accuracy on the 64 images {acc:.2f}")
+
+# %% [markdown]
+# And the whole loop on a small run: two epochs, a checkpoint, the learning rate of each epoch's last
+# batch (OneCycle: near the peak after the first epoch, annealed to almost zero after the last), and
+# a one-second budget that must cut a 50-epoch run short. (Two short epochs are not enough to learn
+# much: this run checks the mechanics.)
+
+# %% tags=["otter_ignore"]
+small = data.loaders("shapes", batch_size=64, augment=False, n_train=1024, n_val=512, n_test=512, device=DEVICE, on_device=True)
+cnnkit.seed_everything(SEED)
+small_net = build_cnn(channels=(8, 16), global_pool=True)
+h = train(small_net, small, epochs=2, lr=1e-2, checkpoint="small_checkpoint.pt", config={"channels": [8, 16], "global_pool": True})
+print("lr of the last batch of each epoch:", [f"{v:.2e}" for v in h.lr], "| best epoch:", h.best_epoch)
+print("evaluate on the test split (loss, accuracy):", evaluate(small_net, small["test"]))
+h_cut = train(build_cnn(channels=(8, 16), global_pool=True), small, epochs=50, time_limit=1.0)
+print(f"with a 1 s budget: {len(h_cut.train_loss)} epoch(s) of 50, stopped early: {h_cut.stopped_early}, {h_cut.total_time:.1f} s")
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -483,6 +815,7 @@ def test_q4_train_step(train_step):
     loss, n_correct, n = train_step(model, (x, y), opt, nn.CrossEntropyLoss())
     counts = [int((y == k).sum()) for k in range(5)]
     checks.close("loss", float(loss), math.log(5), rtol=1e-9)
+    checks.true("loss detached from the graph", not loss.requires_grad, "the returned loss still holds its graph")
     checks.equal("n_correct", int(n_correct), counts[0], msg="count the correct predictions of the scores the loss was computed from")
     checks.equal("n", int(n), 6)
     checks.close(
@@ -518,6 +851,117 @@ def test_q4_predict_and_checkpoint(predict, save_model, load_model, build_cnn):
         again = load_model(path)
     checks.true("reloaded model predicts the same", torch.equal(predict(again, x), labels), "the reloaded model predicts differently")
 
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: false
+""" # END TEST CONFIG
+def test_q4_train_small_run(train):
+    import torch
+    from torch import nn
+
+    from cnnkit import checks
+
+    # Four batches of 8 two-class points, two epochs: the history has two entries per list, and the
+    # OneCycle schedule (8 steps in all) ends far below its peak.
+    torch.manual_seed(0)
+    x = torch.randn(32, 1, 2, 2)
+    y = (x.flatten(1).sum(1) > 0).long()
+    batches = [(x[i : i + 8], y[i : i + 8]) for i in range(0, 32, 8)]
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    history = train(model, {"train": batches, "val": batches}, epochs=2, lr=0.1, device="cpu")
+    checks.equal("epochs recorded", [len(history.train_loss), len(history.val_acc), len(history.lr)], [2, 2, 2])
+    checks.true("losses are Python floats", all(type(v) is float for v in history.train_loss + history.val_loss), "history holds tensors, not floats")
+    checks.true("lr annealed after the last batch", history.lr[-1] < 1e-3, "the learning rate at the end is still high: is the scheduler stepped after every batch?")
+    checks.true("a best epoch", history.best_epoch in (0, 1), "history.best_epoch is not set")
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: w1
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 1 (3 points) — Train mode and eval mode
+# Your `evaluate` and `predict` put the model in eval mode and your `train` puts it back in train mode
+# at every epoch. Name the two kinds of layers of this notebook's networks that behave differently in
+# the two modes, say what each does in each mode, and say what would happen to the validation accuracy
+# your loop records if `evaluate` forgot `model.eval()` — for a model with Dropout, and for a
+# BatchNorm model evaluated on a batch of a single image.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** Dropout zeroes each activation with probability p in train mode and rescales the
+# survivors by 1/(1-p); in eval mode it is the identity. BatchNorm normalises with the statistics of
+# the current batch in train mode (and updates its running mean and variance); in eval mode it uses
+# the running statistics, so an image's output does not depend on the other images of its batch.
+# Without `model.eval()` the recorded validation accuracy is noisy and typically lower (random units
+# dropped at test time; it changes from one call to the next), evaluation also silently updates
+# BatchNorm's running statistics with validation data, and a single-image batch gets normalised by
+# its own statistics (its feature maps' mean and variance, or an error for BatchNorm1d with one
+# value per channel), which gives meaningless predictions.
+#
+# **Rubric (3 points).**
+# - 1 point: Dropout: drops and rescales in train mode, identity in eval mode.
+# - 1 point: BatchNorm: batch statistics (and running-statistics updates) in train mode, running
+#   statistics in eval mode.
+# - 1 point: the consequence without `eval()`: noisy/lower, non-reproducible validation accuracy,
+#   running statistics polluted by validation data, single-image predictions depending on that image's
+#   own statistics.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: w2
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 2 (3 points) — Where the scheduler steps
+# Your `train` steps `OneCycleLR` after every batch; the small run above printed the learning rate at
+# the end of each epoch. Explain why OneCycle is stepped per batch here, what the printed learning
+# rates would look like if `scheduler.step()` were called once per epoch instead (with `total_steps`
+# unchanged), and where `scheduler.step()` belongs for a `StepLR(step_size=10)` built to decay every
+# ten epochs. Why does the time budget make OneCycle's end of schedule a problem, and what in your
+# loop softens it?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** OneCycleLR was built with `total_steps = epochs * len(train_loader)`: its warm-up
+# and annealing are planned in batches, so one `step()` per batch walks the whole cycle exactly once.
+# Stepped once per epoch it would advance only `epochs` of its `total_steps` steps: the printed
+# learning rates would stay near the start of the warm-up (far below the peak, rising slowly) and
+# never anneal, so training would end at a low-but-wrong point of the cycle rather than at the
+# annealed end. A StepLR planned in epochs (`step_size=10` epochs) is stepped once per epoch, after
+# the epoch's batches; stepped per batch it would decay every ten *batches*, collapsing the rate
+# within the first epoch. A time budget cuts the run before the planned number of steps, so OneCycle
+# is stopped early, possibly at a high learning rate, before its annealing phase; keeping and
+# restoring the weights of the best validation epoch (and saving that checkpoint) softens it, as
+# would planning `total_steps` from the epochs that fit the budget.
+#
+# **Rubric (3 points).**
+# - 1 point: OneCycle's plan is in batches (`total_steps` counts batches), so it steps per batch; the
+#   per-epoch mistake leaves the rate in early warm-up, never reaching the peak or annealing.
+# - 1 point: StepLR planned in epochs steps once per epoch, after the batches (per batch it decays
+#   far too early).
+# - 1 point: the budget stops the cycle before annealing; best-validation weights restored / saved
+#   checkpoint (or planning the cycle for the epochs that fit) soften it.
+
+# %% [raw]
+# # END SOLUTION
+
 # %% [raw]
 # # END QUESTION
 
@@ -526,71 +970,246 @@ def test_q4_predict_and_checkpoint(predict, save_model, load_model, build_cnn):
 # name: q5
 
 # %% [markdown]
-# ## Question 5 — Experiment: a CNN against an MLP, same data, same budget
+# ## Question 5 — Experiment: a CNN against an MLP, same data, same budget, same tuning
 #
 # The `shapes` set (`cnnkit.data`) is CIFAR-shaped (32x32 RGB, 10 classes) and generated offline:
 # coloured, rotated, noisy shapes where colour says nothing about the class. Only local arrangements
 # of edges and corners do, anywhere in the image — what convolutions with shared weights and pooling
-# are built for. Train the reference CNN and an MLP with the same data, epochs and schedule, and
-# compare. On a GPU the loaders keep the whole set on the device and augment there (no CPU worker
-# processes: Colab has only two CPU cores).
+# are built for.
 #
-# Then save your best model with `save_model("cnn_checkpoint.pt", model, config)`: the config must be
-# the `build_cnn` keyword arguments (JSON-able) you built it with. You may change the configuration
-# and the budget; the grader measures the accuracy of `cnn_checkpoint.pt` on fresh images
-# (bands at 50%, 70%, 85% and 90%).
+# A comparison is only worth something if both sides get the same chance. Both models here see
+# the same images, **standardised** with per-channel statistics of the **training** split (the
+# validation and test images are unseen data: their statistics must not leak into training), get the
+# same learning-rate search (each picks its best of the same few peak rates on a short run), then
+# the same epochs and time budget. An MLP on raw `[0, 1]` pixels whose mean is 0.5 trains badly
+# (every first-layer unit starts with a large shared offset); that is an optimisation problem of the
+# setup, not a limit of MLPs, and standardising removes it.
+#
+# Write `channel_stats(loader)`: the mean and standard deviation of each channel over all pixels
+# of all images of a loader, accumulated batch by batch (sums of `x` and of `x**2` per channel, in
+# float64: one pass, no concatenation of the whole set), as two float32 tensors of shape `(C,)`
+# on the CPU. Use the population standard deviation `sqrt(E[x^2] - E[x]^2)`.
+
+# %%
+def channel_stats(loader):
+    """Per-channel mean and standard deviation over every pixel of every image of a loader.
+
+    Inputs:
+    - loader: iterable of (x (B, C, H, W), y) batches on any device.
+
+    Returns:
+    - mean: (C,) float32 tensor on the CPU.
+    - std: (C,) float32 tensor on the CPU, the population standard deviation.
+    """
+    # BEGIN SOLUTION
+    total = total_sq = None
+    count = 0
+    for x, _ in loader:
+        x = x.detach().to("cpu", torch.float64)
+        s, s2 = x.sum(dim=(0, 2, 3)), (x * x).sum(dim=(0, 2, 3))
+        total = s if total is None else total + s
+        total_sq = s2 if total_sq is None else total_sq + s2
+        count += x.shape[0] * x.shape[2] * x.shape[3]
+    mean = total / count
+    std = (total_sq / count - mean * mean).clamp_min(0).sqrt()
+    return mean.float(), std.float()
+    # END SOLUTION
 
 # %% tags=["otter_ignore"]
+class Standardize(nn.Module):
+    """(x - mean) / std per channel, with the statistics stored as buffers (they move with .to())."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
 CNN_CONFIG = {"channels": [16, 32, 64], "global_pool": True}
-N_TRAIN = 10_000 if (CI or DEVICE.type != "cuda") else 50_000
-EPOCHS = 6 if DEVICE.type != "cuda" else 15
-# CI machines vary in speed: there the epochs bound the run; on your machine, a one-minute budget.
-TIME_LIMIT = None if CI else 60 * (1 if DEVICE.type != "cuda" else 2)
-# Data on the device, batches cut there (no worker processes). Augmentation (random crop + flip, the
-# torchvision transforms) costs accuracy at this short budget on shapes; CIFAR-10 below uses it.
-shape_loaders = data.loaders("shapes", batch_size=64, augment=False, n_train=N_TRAIN, n_val=2000, n_test=2000, device=DEVICE, on_device=True)
-cnnkit.seed_everything(SEED)
-cnn = build_cnn(**CNN_CONFIG)
-print("CNN parameters:", count_params(cnn))
-t0 = time.perf_counter()
-cnn_history = train(cnn, shape_loaders, epochs=EPOCHS, time_limit=TIME_LIMIT, device=DEVICE, lr=1e-2, live_plot=True)
-cnn_time = time.perf_counter() - t0
-save_model("cnn_checkpoint.pt", cnn, CNN_CONFIG)
-cnn_test = training.evaluate(cnn, shape_loaders["test"])[1]
-print(f"CNN: best val {cnn_history.best_val_acc:.3f}, test {cnn_test:.3f}, {cnn_time:.0f} s on {DEVICE}")
+# CI mode only checks that everything runs (tiny sizes, numbers meaningless); the comparison needs
+# the full sizes. CI machines vary in speed: there the epochs bound the run; on yours a budget too.
+N_EXP = 2000 if CI else (10_000 if DEVICE.type != "cuda" else 50_000)
+EPOCHS = 2 if CI else (8 if DEVICE.type != "cuda" else 15)
+SWEEP_EPOCHS = 1 if CI else 2
+LRS = [1e-3, 3e-3, 1e-2]
+TIME_LIMIT = None if CI else (120 if DEVICE.type != "cuda" else 60)
+# Data on the device, batches cut there (no worker processes). No augmentation in this experiment.
+exp_loaders = data.loaders("shapes", batch_size=64, augment=False, n_train=N_EXP, n_val=2000, n_test=2000, device=DEVICE, on_device=True)
+sweep_loaders = data.loaders("shapes", batch_size=64, augment=False, n_train=N_EXP // 2, n_val=1000, n_test=1000, device=DEVICE, on_device=True)
+mean, std = channel_stats(exp_loaders["train"])
+print("training-split channel mean", mean.tolist(), "std", std.tolist())
+makers = {
+    "CNN": lambda: nn.Sequential(Standardize(mean, std), build_cnn(**CNN_CONFIG)),
+    "MLP": lambda: nn.Sequential(Standardize(mean, std), build_mlp()),
+}
+best_lr = {}
+for name, make in makers.items():
+    scores = {}
+    for lr in LRS:  # the same search for both: one short run per peak learning rate
+        cnnkit.seed_everything(SEED)
+        scores[lr] = train(make(), sweep_loaders, epochs=SWEEP_EPOCHS, lr=lr).best_val_acc
+    best_lr[name] = max(scores, key=scores.get)
+    print(f"{name}: best val accuracy per peak lr", {f"{k:g}": round(v, 3) for k, v in scores.items()}, "-> lr", best_lr[name])
 
 # %% tags=["otter_ignore"]
-cnnkit.seed_everything(SEED)
-mlp = build_mlp()
-print("MLP parameters:", count_params(mlp))
-t0 = time.perf_counter()
-mlp_history = train(mlp, shape_loaders, epochs=EPOCHS, time_limit=TIME_LIMIT, device=DEVICE, lr=1e-3)
-mlp_time = time.perf_counter() - t0
-mlp_test = training.evaluate(mlp, shape_loaders["test"])[1]
-print(f"MLP: best val {mlp_history.best_val_acc:.3f}, test {mlp_test:.3f}, {mlp_time:.0f} s on {DEVICE}")
-
-# %% tags=["otter_ignore"]
+results, models = {}, {}
+for name, make in makers.items():
+    cnnkit.seed_everything(SEED)
+    models[name] = make()
+    hist = train(models[name], exp_loaders, epochs=EPOCHS, lr=best_lr[name], time_limit=TIME_LIMIT, live_plot=True)
+    results[name] = {
+        "history": hist,
+        "params": count_params(models[name]),
+        "test_acc": evaluate(models[name], exp_loaders["test"])[1],
+    }
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
-vis.plot_curves({"CNN val acc": cnn_history.val_acc, "MLP val acc": mlp_history.val_acc}, ax=axes[0])
-vis.plot_curves({"CNN train loss": cnn_history.train_loss, "MLP train loss": mlp_history.train_loss}, ax=axes[1])
+vis.plot_curves({f"{k} train loss": r["history"].train_loss for k, r in results.items()}, ax=axes[0], ylabel="loss")
+vis.plot_curves({f"{k} val acc": r["history"].val_acc for k, r in results.items()}, ax=axes[1], ylabel="accuracy")
 plt.show()
-reloaded = load_model("cnn_checkpoint.pt")
-print("reloaded checkpoint, test accuracy on the CPU:", training.evaluate(reloaded, shape_loaders["test"], device="cpu")[1])
+for name, r in results.items():
+    h = r["history"]
+    print(f"{name}: {r['params']:,} parameters, lr {best_lr[name]:g}, {len(h.train_loss)} epochs in {h.total_time:.0f} s, "
+          f"final train loss {h.train_loss[-1]:.3f}, best val acc {h.best_val_acc:.3f}, test acc {r['test_acc']:.3f}")
 
 # %% [markdown]
-# Expect the CNN well above 90% and the MLP far below — at this budget it stays close to chance
-# (about 10–12% in our CPU runs), although it has about 70 times more parameters.
+# Read your own numbers: both curves should show learning (the MLP well above the 10% of chance);
+# which model gets further with the same budget, and with how many parameters?
 #
-# **Why does the CNN win?** Write two or three sentences: what does weight sharing buy on this data,
-# what does pooling buy, and how many parameters does each model have?
+# **Where does the CNN go wrong?** The confusion matrix counts, for each true class (row), how the
+# test images were classified (column); the grid shows misclassified test images with their
+# predicted labels.
+
+# %% tags=["otter_ignore"]
+cnn_model = models["CNN"]
+X_test = torch.cat([x for x, _ in exp_loaders["test"]])
+y_test = torch.cat([y for _, y in exp_loaders["test"]]).to(X_test.device)
+pred = predict(cnn_model, X_test).to(X_test.device)
+n_cls = len(class_names)
+confusion = torch.bincount(y_test * n_cls + pred, minlength=n_cls * n_cls).reshape(n_cls, n_cls).cpu()
+fig, ax = plt.subplots(figsize=(5, 5))
+ax.imshow(confusion, cmap="Blues")
+ax.set_xticks(range(n_cls), class_names, rotation=90)
+ax.set_yticks(range(n_cls), class_names)
+ax.set_xlabel("predicted")
+ax.set_ylabel("true")
+for i in range(n_cls):
+    for j in range(n_cls):
+        ax.text(j, i, int(confusion[i, j]), ha="center", va="center", fontsize=7)
+plt.show()
+wrong = (pred != y_test).nonzero().flatten()[:16].cpu()
+print(f"{int((pred != y_test).sum())} of {len(y_test)} test images misclassified")
+if len(wrong):
+    vis.image_grid(X_test[wrong.to(X_test.device)].cpu().numpy(), pred[wrong.to(pred.device)].cpu().numpy(), class_names=class_names, ncols=8)
+    plt.show()
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: false
+""" # END TEST CONFIG
+def test_q5_channel_stats(channel_stats):
+    import torch
+
+    from cnnkit import checks
+
+    # Channel 0 holds the constant 2; channel 1 holds 0 and 4 in equal numbers (mean 2, std 2).
+    x = torch.zeros(6, 2, 2, 2)
+    x[:, 0] = 2.0
+    x[:, 1, :, 0] = 4.0
+    batches = [(x[:4], None), (x[4:], None)]
+    mean, std = channel_stats(batches)
+    checks.equal("shapes", (tuple(mean.shape), tuple(std.shape)), ((2,), (2,)))
+    checks.close("mean", mean, [2.0, 2.0], rtol=1e-6)
+    checks.close("std", std, [0.0, 2.0], rtol=1e-6, atol=1e-6)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: w3
+# points: 3
+# manual: true
+
+# %% [markdown]
+# ### Written question 3 (3 points) — Why the CNN beats the MLP
+# Use your own curves and the printed numbers of the experiment above (training loss, validation
+# accuracy, parameter counts, the same data, budget and learning-rate search for both). Which model
+# learns faster and generalises better, by how much, and with how many parameters each? Explain the
+# difference with what weight sharing and pooling buy on the `shapes` data, where the class is a local
+# arrangement of edges that can appear anywhere in the image.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** (Numbers from the student's run.) The CNN's training loss falls much faster and
+# its validation accuracy ends far higher than the MLP's, although the MLP has tens of times more
+# parameters (about 1.7M against about 24k for the default configurations); the MLP does learn (well
+# above 10% chance) but slowly, and its gap between training and validation shows it memorising
+# pixel positions. A conv filter is shared across positions: an edge or corner detector learned at one
+# place works everywhere, so each example teaches every position at once and the few parameters are
+# spent on local patterns. Pooling (and the global average pool) makes the decision tolerant to where
+# the shape sits. The MLP has a separate weight for each pixel position, must learn every shape at
+# every position and orientation separately, and needs far more data for the same accuracy.
 #
+# **Rubric (3 points).**
+# - 1 point: the comparison read from their own curves and numbers (which model is better, by how
+#   much, parameter counts of both), not generic statements.
+# - 1 point: weight sharing / translation equivariance: a local detector reused at every position,
+#   far fewer parameters, every image trains every position.
+# - 1 point: pooling / global pooling gives tolerance to position; the MLP must learn each position
+#   separately (fixed per-pixel weights), so it needs much more data or time.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q6
+
+# %% [markdown]
+# ## Question 6 — The challenge: your CNN, your budget
+#
+# Now train the network you hand in. The grader rebuilds it with `build_cnn(**config)` from the
+# configuration saved with it and feeds it **raw `[0, 1]` pixels** (no `Standardize` in front:
+# `build_cnn`'s BatchNorm after the first conv adapts to the input scale), so train it on the raw
+# loaders below. Change the configuration, the learning rate, the epochs and the budget as you like;
+# the budget is enforced in code by your `train` (`time_limit`), and your loop writes the best
+# epoch's weights to `cnn_checkpoint.pt`. The grader measures the accuracy of that file on fresh
+# `shapes` images (bands at 50%, 70%, 85% and 90%).
+
+# %% tags=["otter_ignore"]
+CHALLENGE_CONFIG = {"channels": [16, 32, 64], "global_pool": True}
+N_TRAIN = 10_000 if (CI or DEVICE.type != "cuda") else 50_000
+CHALLENGE_EPOCHS = 6 if DEVICE.type != "cuda" else 15
+CHALLENGE_BUDGET = None if CI else (120 if DEVICE.type != "cuda" else 60)  # seconds
+challenge_loaders = data.loaders("shapes", batch_size=64, augment=False, n_train=N_TRAIN, n_val=2000, n_test=2000, device=DEVICE, on_device=True)
+cnnkit.seed_everything(SEED)
+challenge_net = build_cnn(**CHALLENGE_CONFIG)
+challenge_history = train(challenge_net, challenge_loaders, epochs=CHALLENGE_EPOCHS, lr=1e-2, time_limit=CHALLENGE_BUDGET, checkpoint="cnn_checkpoint.pt", config=CHALLENGE_CONFIG)
+reloaded = load_model("cnn_checkpoint.pt")
+print(f"best val {challenge_history.best_val_acc:.3f} (epoch {challenge_history.best_epoch + 1}), "
+      f"{challenge_history.total_time:.0f} s on {DEVICE}, stopped by the budget: {challenge_history.stopped_early}; "
+      f"reloaded checkpoint, test accuracy on the CPU: {evaluate(reloaded, challenge_loaders['test'])[1]:.3f}")
+
+# %% [markdown]
 # ### On a GPU: CIFAR-10
 #
 # With a CUDA GPU the same `train` trains a wider network on CIFAR-10 (downloaded once by
-# `cnnkit.data`, about 170 MB) with the standard augmentation (random crop with 4 pixels of zero
-# padding, horizontal flip), mixed precision and `channels_last`. The **target** for this reference
-# configuration is 94% test accuracy in at most 2 minutes on one modern GPU (airbench reaches it in
-# seconds with more tricks); the cell prints what your GPU actually gives. It is skipped without a GPU.
+# `cnnkit.data` with its checksum, about 170 MB) with the standard augmentation (random crop with 4
+# pixels of zero padding, horizontal flip) and mixed precision, under a 60-second budget. Targets
+# from the field: EECS 498 asks for **at least 71%** validation accuracy within 60 s of training;
+# airbench reaches **94%** in a few seconds on an A100 with many more tricks. The kit's reference
+# configuration below has **not** been measured on CIFAR-10 (no copy was reachable from the GPU
+# machine that measured the rest of this stage); the cell prints what your GPU gives. It is skipped
+# without a GPU and in CI mode.
 
 # %% tags=["otter_ignore"]
 if torch.cuda.is_available() and not CI:
@@ -598,11 +1217,9 @@ if torch.cuda.is_available() and not CI:
     CIFAR_CONFIG = {"channels": [64, 128, 256], "convs_per_block": 2, "global_pool": True}
     cnnkit.seed_everything(SEED)
     cifar_cnn = build_cnn(**CIFAR_CONFIG)
-    t0 = time.perf_counter()
-    cifar_history = train(cifar_cnn, cifar_loaders, epochs=20, time_limit=120, device=DEVICE, lr=4e-3, live_plot=True)
-    cifar_time = time.perf_counter() - t0
-    cifar_test = training.evaluate(cifar_cnn, cifar_loaders["test"])[1]
-    print(f"CIFAR-10: test accuracy {cifar_test:.4f} in {cifar_time:.0f} s on {torch.cuda.get_device_name(0)} (target: >= 0.94 in <= 120 s)")
+    cifar_history = train(cifar_cnn, cifar_loaders, epochs=20, lr=4e-3, time_limit=60, live_plot=True)
+    cifar_test = evaluate(cifar_cnn, cifar_loaders["test"])[1]
+    print(f"CIFAR-10: test accuracy {cifar_test:.4f} in {cifar_history.total_time:.0f} s on {torch.cuda.get_device_name(0)} (EECS 498's bar: 0.71 in 60 s)")
 else:
     print("No CUDA GPU (or CI mode): the CIFAR-10 section is skipped.")
 

@@ -160,8 +160,13 @@ ORACLE_FREE = {
     ],
     "03_pytorch_cnn": [
         "test_q1_circuit_hidden",
+        "test_q2_forward_hidden",
+        "test_q2_module_and_sequential_hidden",
         "test_q4_train_step_hidden",
         "test_q4_predict_hidden",
+        "test_q4_evaluate_hidden",
+        "test_q4_train_hidden",
+        "test_q5_channel_stats_hidden",
     ],
     "04_transfer_learning": [
         "test_q1_preprocess_float_batch_hidden",

@@ -37,6 +37,22 @@ def test_default_step_is_gated_with_notebook_03():
     assert "n_correct = (scores.detach().argmax(dim=1) == y).sum()" in secrets.lines
 
 
+def test_fit_is_gated_with_notebook_03():
+    """training.fit is the reference of notebook 03's own loop: stages 01-03 get a stub, 04 the code;
+    History, LivePlot and evaluate stay in everybody's library."""
+    source = (repo_root() / "lib" / "cnnkit" / "training.py").read_text(encoding="utf-8")
+    for stage in ("01_backprop", "03_pytorch_cnn"):
+        ns: dict = {}
+        exec(compile(gate.gate_source(source, stage), "training.py", "exec"), ns)
+        with pytest.raises(NotImplementedError, match="fit is implemented by you in notebook 03"):
+            ns["fit"](None, [])
+        assert {"History", "LivePlot", "evaluate", "save_checkpoint"} <= set(ns)
+        assert "NotImplementedError" not in ns["evaluate"].__code__.co_names
+    ns = {}
+    exec(compile(gate.gate_source(source, "04_transfer_learning"), "training.py", "exec"), ns)
+    assert "NotImplementedError" not in ns["fit"].__code__.co_names
+
+
 def test_helper_repeating_a_solution_outside_a_region_fails_the_build(tmp_path):
     root = make_root(tmp_path / "repo")
     helper = root / "lib" / "cnnkit" / "toy_helper.py"

@@ -6,6 +6,15 @@ name = "q3"
 points = None
 
 @test_case(points=1, hidden=False)
+def test_q3_lecture_layers(count_params):
+    from torch import nn
+    from cnnkit import checks
+    checks.equal('Conv2d(3, 10, 5, padding=2)', count_params(nn.Conv2d(3, 10, 5, padding=2)), 5 * 5 * 3 * 10 + 10)
+    checks.equal('Conv2d(64, 32, 1)', count_params(nn.Conv2d(64, 32, 1)), 64 * 32 + 32)
+    checks.equal('Conv2d(4, 8, 3, groups=2)', count_params(nn.Conv2d(4, 8, 3, groups=2)), 3 * 3 * 2 * 8 + 8)
+    checks.equal('MaxPool2d(2)', count_params(nn.MaxPool2d(2)), 0)
+
+@test_case(points=1, hidden=False)
 def test_q3_default_cnn(build_cnn):
     import torch
     from torch import nn
@@ -28,6 +37,6 @@ def test_q3_mlp(build_mlp):
     model = build_mlp(hidden=(20,))
     checks.equal('output shape', tuple(model(torch.zeros(4, 3, 32, 32)).shape), (4, 10))
     checks.equal('no convs', any((isinstance(m, nn.Conv2d) for m in model.modules())), False)
-    n = sum((p.numel() for p in model.parameters()))
-    checks.equal('parameters', n, 3 * 32 * 32 * 20 + 20 + 20 * 10 + 10)
+    shapes = [str(tuple(v.shape)) for v in model.state_dict().values()]
+    checks.equal('weight and bias shapes', shapes, [str(s) for s in [(20, 3 * 32 * 32), (20,), (10, 20), (10,)]])
 

@@ -22,6 +22,7 @@ def test_q4_train_step(train_step):
     loss, n_correct, n = train_step(model, (x, y), opt, nn.CrossEntropyLoss())
     counts = [int((y == k).sum()) for k in range(5)]
     checks.close('loss', float(loss), math.log(5), rtol=1e-09)
+    checks.true('loss detached from the graph', not loss.requires_grad, 'the returned loss still holds its graph')
     checks.equal('n_correct', int(n_correct), counts[0], msg='count the correct predictions of the scores the loss was computed from')
     checks.equal('n', int(n), 6)
     checks.close("bias after one SGD step (lr 0.1) on this batch's gradients", model[1].bias.detach(), [-0.1 * (1 / 5 - c / 6) for c in counts], rtol=1e-09, atol=1e-12)
@@ -46,4 +47,20 @@ def test_q4_predict_and_checkpoint(predict, save_model, load_model, build_cnn):
         checks.true('checkpoint holds a config dict', isinstance(blob.get('config'), dict), 'no config dict in the checkpoint')
         again = load_model(path)
     checks.true('reloaded model predicts the same', torch.equal(predict(again, x), labels), 'the reloaded model predicts differently')
+
+@test_case(points=1, hidden=False)
+def test_q4_train_small_run(train):
+    import torch
+    from torch import nn
+    from cnnkit import checks
+    torch.manual_seed(0)
+    x = torch.randn(32, 1, 2, 2)
+    y = (x.flatten(1).sum(1) > 0).long()
+    batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)]
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    history = train(model, {'train': batches, 'val': batches}, epochs=2, lr=0.1, device='cpu')
+    checks.equal('epochs recorded', [len(history.train_loss), len(history.val_acc), len(history.lr)], [2, 2, 2])
+    checks.true('losses are Python floats', all((type(v) is float for v in history.train_loss + history.val_loss)), 'history holds tensors, not floats')
+    checks.true('lr annealed after the last batch', history.lr[-1] < 0.001, 'the learning rate at the end is still high: is the scheduler stepped after every batch?')
+    checks.true('a best epoch', history.best_epoch in (0, 1), 'history.best_epoch is not set')
 

@@ -531,7 +531,8 @@ def _stage_03(root: Path, sol, stu) -> dict[str, tuple]:
         "imports-reference": (
             replace(sol, "build_cnn", imports_ref),
             True,
-            {"q3": "zero", "q4": None, "*": "full"},
+            # q3's count_params (another cell) keeps its points
+            {"q3": "less", "q4": None, "*": "full"},
         ),
         "chaos": (_chaos(sol, after="count_params"), True, full),
         "foreign-kernelspec": (_foreign(sol), True, full),
