@@ -7,6 +7,8 @@ points = None
 
 @test_case(points=1, hidden=False)
 def test_q7_activations_public(tanh_forward, tanh_backward, leaky_relu_forward, leaky_relu_backward):
+    from cnnkit import checks
+    checks.numpy_only()
     import math
     import numpy as np
     from cnnkit import checks
