@@ -1,7 +1,7 @@
 """Transfer-learning helpers for notebook 04: the offline target task, feature extraction with a frozen
 backbone, linear probes, fine-tuning, and the "looking inside" tools (PCA, saliency, occlusion,
-adversarial examples, class visualization). The pipeline and the tools in `# BEGIN EXERCISE` regions
-are what students write in the notebook.
+adversarial examples, class visualization). The pipeline and the tools in exercise regions are
+what students write in the notebook.
 
 The target task ("which photo does this crop come from?") is built from real photos that ship with
 scikit-image and scikit-learn, so it works offline. Each photo is cut into vertical bands; the train,
