@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnnkit.grading import leaks, master
+from cnnkit.grading import leaks, master, written
 from cnnkit.grading.nbgrader import (
     GUARD,
     RedactHiddenTests,
@@ -238,14 +238,19 @@ def test_nbgrader_scores_equal_cnnkit_grade(course, bundled):
 
     from nbgrader.api import Gradebook
 
+    essays = {q.name for q in written.load_questions(ROOT, STAGE)}
+    assert essays  # the stage has written questions, so the manual path is exercised
     nbg: dict[str, dict[str, float]] = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for name in SAMPLES:
             scores: dict[str, float] = defaultdict(float)
             for notebook in gb.find_submission(STAGE, name).notebooks:
                 for grade in notebook.grades:
-                    if grade.needs_manual_grade and grade.auto_score is None:
-                        continue  # a written question: left to people, as `cnnkit grade` does
+                    if grade.name in essays:
+                        # left to people, as `cnnkit grade` does; nbgrader scores an answer cell the
+                        # student never changed 0 without asking a TA
+                        assert grade.needs_manual_grade or grade.auto_score == 0, grade.name
+                        continue
                     scores[grade.name.split("-", 1)[0]] += grade.score
             nbg[name] = dict(scores)
 

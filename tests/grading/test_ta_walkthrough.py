@@ -34,15 +34,21 @@ SAMPLES = ROOT / "autograder" / STAGE / "samples"
 NB = f"{STAGE}.ipynb"
 ART = "twolayer_params.npz"
 SLOW_CELL = "import time\ntime.sleep(1000)  # left from a long experiment\n"
-# (total, grading_status) per student; 45 possible, the artifact cases (q6) are 5 of them
+# The bundled samples' recorded scores (test_stage_samples.py checks them), so this walkthrough follows the
+# stage's points as they change.
+GOLDEN = json.loads((ROOT / "tests/grading/golden/samples" / f"{STAGE}.json").read_text())["rows"]
+FULL = GOLDEN["solution"]["total"]
+# (total, grading_status) per student
 EXPECTED = {
-    "alice": (45, "Completed"),
-    "bob": (38.5, "Completed"),  # partial-db-axis; a -Copy1 of the untouched notebook beside it
-    "dave": (40, "Completed"),  # the solution without its twolayer_params.npz
-    "erin": (45, "Completed"),  # a cell that sleeps: interrupted, the rest still runs
+    "alice": (FULL, "Completed"),
+    # partial-db-axis; a -Copy1 of the untouched notebook beside it
+    "bob": (GOLDEN["partial-db-axis"]["total"], "Completed"),
+    # the solution without its twolayer_params.npz: the artifact cases (q6) earn nothing
+    "dave": (FULL - GOLDEN["solution"]["questions"]["q6"], "Completed"),
+    "erin": (FULL, "Completed"),  # a cell that sleeps: interrupted, the rest still runs
     "frank": (0, "malformed notebook"),
     "mäller": (0, "Completed"),  # the untouched notebook
-    "müller": (45, "Completed"),
+    "müller": (FULL, "Completed"),
 }
 
 
@@ -159,7 +165,7 @@ def test_resume_grades_only_what_is_missing_and_says_what_failed(walk):
 
 def test_every_student_gets_the_right_row_and_nothing_else_is_a_row(walk):
     rows = _csv(walk["out"])
-    assert rows.pop("points-per-question")["total_points_earned"] == "45"
+    assert float(rows.pop("points-per-question")["total_points_earned"]) == FULL
     assert sorted(rows) == sorted(EXPECTED)
     for name, (total, status) in EXPECTED.items():
         assert float(rows[name]["total_points_earned"]) == total, name
@@ -182,8 +188,8 @@ def test_regrade_with_another_timeout_regrades_everyone_to_the_same_scores(walk)
 def test_feedback_files_are_per_student_unicode_and_tell_what_was_graded(walk):
     fb = walk["out"] / "feedback"
     assert sorted(p.name for p in fb.iterdir()) == sorted(f"{n}.md" for n in EXPECTED)
-    assert "**Total: 45 / 45**" in (fb / "müller.md").read_text()
-    assert "**Total: 0 / 45**" in (fb / "mäller.md").read_text()
+    assert f"**Total: {FULL:g} / {FULL:g}**" in (fb / "müller.md").read_text()
+    assert f"**Total: 0 / {FULL:g}**" in (fb / "mäller.md").read_text()
     bob = (fb / "bob.md").read_text()
     assert f"Graded notebook: `{NB}`" in bob
     assert f"Not graded: {STAGE}-Copy1.ipynb (a copy)" in bob

@@ -291,13 +291,11 @@ def test_a_batch_with_written_answers_end_to_end(tmp_path, capsys):
     (subs / "ann.ipynb").write_text(json.dumps(ann))
     (subs / "bob.ipynb").write_text(json.dumps(_answered(starter, {"w1": "No idea."})))
 
+    names = [q.name for q in written.load_questions(ROOT, STAGE)]
+    possible = sum(q.points for q in written.load_questions(ROOT, STAGE))
+    every = [(s, q) for s in ("ann.ipynb", "bob.ipynb") for q in names]
     result = grade(STAGE, [subs], out, workers=2, root=ROOT, progress=False)
-    assert sorted(result.manual.missing) == [
-        ("ann.ipynb", "w1"),
-        ("ann.ipynb", "w2"),
-        ("bob.ipynb", "w1"),
-        ("bob.ipynb", "w2"),
-    ]
+    assert sorted(result.manual.missing) == every
     page = (out / "written" / "w1.html").read_text()
     assert "About 1e-9: right." in page and "No idea." in page and "data:image/png" in page
     # before any score is merged the gradebook is the auto part, and the summary says so
@@ -307,19 +305,15 @@ def test_a_batch_with_written_answers_end_to_end(tmp_path, capsys):
     auto = {f: float(r["total_points_earned"]) for f, r in grades.items()}
 
     rows = list(csv.DictReader((out / "written" / "scores.csv").open()))
-    assert [(r["student"], r["question"]) for r in rows] == [
-        ("ann.ipynb", "w1"),
-        ("ann.ipynb", "w2"),
-        ("bob.ipynb", "w1"),
-        ("bob.ipynb", "w2"),
-    ]
+    assert [(r["student"], r["question"]) for r in rows] == every
     filled = {
         ("ann.ipynb", "w1"): ("2", "right order, no float32 reason"),
         ("ann.ipynb", "w2"): ("3", ""),
         ("bob.ipynb", "w1"): ("0", "no answer"),
+        ("bob.ipynb", "w2"): ("", ""),  # the TA has not graded it yet
     }
-    for r in rows:
-        r["points"], r["comment"] = filled.get((r["student"], r["question"]), ("", ""))
+    for r in rows:  # the questions after w2 get 0: unanswered
+        r["points"], r["comment"] = filled.get((r["student"], r["question"]), ("0", ""))
     scores = tmp_path / "scores.csv"
     with scores.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=written.COLUMNS)
@@ -334,7 +328,7 @@ def test_a_batch_with_written_answers_end_to_end(tmp_path, capsys):
     assert grades["points-per-question"]["w1"] == "3"
     assert (
         float(grades["points-per-question"]["total_points_earned"])
-        == auto["points-per-question"] + 6
+        == auto["points-per-question"] + possible
     )
     assert (grades["ann.ipynb"]["w1"], grades["ann.ipynb"]["w2"]) == ("2", "3")
     assert float(grades["ann.ipynb"]["total_points_earned"]) == auto["ann.ipynb"] + 5
@@ -353,7 +347,7 @@ def test_a_batch_with_written_answers_end_to_end(tmp_path, capsys):
     (subs / "ann.ipynb").write_text(json.dumps(changed))
     result = grade(STAGE, [subs], out, workers=2, root=ROOT, progress=False)
     assert result.manual.regrade == [("ann.ipynb", "w1")]
-    assert result.manual.scores["ann.ipynb"] == {"w2": 3.0}
+    assert result.manual.scores["ann.ipynb"] == {"w2": 3.0} | {q: 0.0 for q in names[2:]}
     grades = _read_csv(out / "final_grades.csv")
     assert (grades["ann.ipynb"]["w1"], grades["ann.ipynb"]["w2"]) == ("", "3")
     template = {
