@@ -495,9 +495,13 @@ def _stage_01(root: Path, sol, stu) -> dict[str, tuple]:
             {
                 "q3": "less",
                 "q4": None,
+                "q11": "less",  # FullyConnectedNet's loss runs the same affine_backward
                 "*": "full",
-                "failed": ["test_q3_affine_hidden"],
-                "error": {"test_q3_affine_hidden": NUMPY_ONLY},
+                "failed": ["test_q3_affine_hidden", "test_q11_loss_grads_hidden"],
+                "error": {
+                    "test_q3_affine_hidden": NUMPY_ONLY,
+                    "test_q11_loss_grads_hidden": NUMPY_ONLY,
+                },
             },
         ),
     }
@@ -594,7 +598,7 @@ def _stage_02(root: Path, sol, stu) -> dict[str, tuple]:
                 "*": "full",
                 "failed": [
                     "test_conv_fast_strides_pads_nonsquare",
-                    "test_conv_fast_vs_torch_public",
+                    "test_conv_fast_agrees_with_naive_public",
                 ],
                 "error": {"test_conv_fast_strides_pads_nonsquare": NUMPY_ONLY},
             },
@@ -618,14 +622,9 @@ def _stage_04(root: Path, sol, stu) -> dict[str, tuple]:
         "comparison-patch-keeps-honest": (
             insert(replace(sol, "saliency", q6), COMPARISON_PATCH + OTTER_RUNNER_PATCH),
             True,
-            # torch.equal replaced before grading voids the case that computes "the head learned"
-            {
-                "q6": "zero",
-                "q2": "less",
-                "*": "full",
-                "failed": ["test_q2_backbone_bit_identical_hidden"],
-                "error": {"test_q2_backbone_bit_identical_hidden": REPLACED},
-            },
+            # the hidden cases compare with numpy, not torch.equal: a patched torch.equal fools
+            # nothing, and the honest answers keep their points
+            {"q6": "zero", "*": "full"},
         ),
         # the kernel's cnnkit.transfer is the stage-gated copy: its exercises raise
         "imports-reference": (
