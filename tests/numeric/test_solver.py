@@ -116,3 +116,27 @@ def test_callable_update_rule_is_used():
 
     Solver(_model(), _data(), update_rule=rule, batch_size=10, num_epochs=1, progress=False).train()
     assert len(calls) == 5 * 4  # 5 iterations x 4 parameters
+
+
+def test_checks_per_epoch_spaces_the_checks_and_keeps_the_per_epoch_decay():
+    solver = Solver(
+        _model(),
+        _data(),
+        batch_size=10,
+        num_epochs=2,
+        checks_per_epoch=3,
+        optim_config={"learning_rate": 1e-2},
+        lr_decay=0.5,
+        progress=False,
+        seed=0,
+    )
+    solver.train()
+    per_epoch = solver.X_train.shape[0] // 10
+    assert len(solver.val_acc_history) == len(solver.check_iterations) == 6
+    assert solver.check_iterations[2] == per_epoch and solver.check_iterations[-1] == 2 * per_epoch
+    assert solver.check_iterations == sorted(set(solver.check_iterations))
+    assert len(solver.check_seconds) == 6 and solver.check_seconds == sorted(solver.check_seconds)
+    assert solver.epoch == 2
+    assert all(cfg["learning_rate"] == 1e-2 * 0.25 for cfg in solver.optim_configs.values())
+    with pytest.raises(ValueError, match="checks_per_epoch"):
+        Solver(_model(), _data(), checks_per_epoch=0)

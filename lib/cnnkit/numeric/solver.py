@@ -29,12 +29,16 @@ class Solver:
     """Trains a numpy classification model with minibatch updates from `cnnkit.numeric.optim`.
 
     Accuracy on (a sample of) the training set and on the validation set is measured at the end of
-    every epoch (and when the time budget runs out); the parameters with the best validation accuracy
-    are kept and put back into the model when training ends.
+    every epoch (`checks_per_epoch` times an epoch if asked, and when the time budget runs out); the
+    parameters with the best validation accuracy are kept and put back into the model when training
+    ends.
 
     Attributes after train():
     - loss_history: list of floats, the minibatch loss of every iteration.
     - train_acc_history, val_acc_history: lists of floats, one per accuracy check.
+    - check_iterations: list of ints, the iterations done at each accuracy check (its x-axis).
+    - check_seconds: list of floats, the seconds since train() started at each check (the clock of
+      `time_limit`, earlier checks included).
     - history: dict with keys "loss", "train_acc", "val_acc" (the three lists above).
     - best_val_acc: float; best_params: dict of arrays (copies).
     - stopped_early: True when the time limit ended training.
@@ -58,6 +62,8 @@ class Solver:
         - num_train_samples: int, training examples sampled for the train-accuracy check (None: all).
           Default 1000.
         - num_val_samples: int, validation examples used for the check (None: all). Default None.
+        - checks_per_epoch: int, accuracy checks per epoch, evenly spaced (finer learning curves; the
+          learning rate still decays once an epoch). Default 1.
         - seed: int, seeds minibatch sampling (None: drawn from numpy's global RNG, which
           cnnkit.seed_everything seeds).
         - progress: show a tqdm progress bar. Default True.
@@ -75,6 +81,9 @@ class Solver:
         self.time_limit = kwargs.pop("time_limit", None)
         self.num_train_samples = kwargs.pop("num_train_samples", 1000)
         self.num_val_samples = kwargs.pop("num_val_samples", None)
+        self.checks_per_epoch = int(kwargs.pop("checks_per_epoch", 1))
+        if self.checks_per_epoch < 1:
+            raise ValueError(f"checks_per_epoch must be >= 1, got {self.checks_per_epoch}")
         seed = kwargs.pop("seed", None)
         self.progress = kwargs.pop("progress", True)
         self.verbose = kwargs.pop("verbose", False)
@@ -102,6 +111,9 @@ class Solver:
         self.loss_history = []
         self.train_acc_history = []
         self.val_acc_history = []
+        self.check_iterations = []
+        self.check_seconds = []
+        self._start = time.perf_counter()
         self.stopped_early = False
         self.optim_configs = {k: dict(self.optim_config) for k in self.model.params}
 
@@ -155,6 +167,8 @@ class Solver:
         val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples)
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
+        self.check_iterations.append(len(self.loss_history))
+        self.check_seconds.append(time.perf_counter() - self._start)
         if val_acc > self.best_val_acc or len(self.val_acc_history) == 1:
             self.best_val_acc = val_acc
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
@@ -178,7 +192,10 @@ class Solver:
             raise ValueError(f"batch_size {self.batch_size} > {num_train} training examples")
         per_epoch = max(num_train // self.batch_size, 1)
         total = self.num_epochs * per_epoch
-        start = time.perf_counter()
+        # the iteration counts within an epoch after which accuracy is checked (the last one ends it)
+        k = min(self.checks_per_epoch, per_epoch)
+        checkpoints = {round(per_epoch * (i + 1) / k) for i in range(k)}
+        start = self._start = time.perf_counter()
         bar = tqdm(total=total, disable=not self.progress, unit="it", leave=True)
         since_check = 0
         try:
@@ -189,12 +206,14 @@ class Solver:
                 self._step()
                 since_check += 1
                 bar.update(1)
-                if (it + 1) % per_epoch == 0:
-                    since_check = 0
+                in_epoch = it % per_epoch + 1  # iterations done in the current epoch
+                if in_epoch == per_epoch:
                     self.epoch += 1
                     for cfg in self.optim_configs.values():
                         if "learning_rate" in cfg:
                             cfg["learning_rate"] *= self.lr_decay
+                if in_epoch in checkpoints:
+                    since_check = 0
                     _, val_acc = self._check()
                     bar.set_postfix(loss=f"{self.loss_history[-1]:.3f}", val_acc=f"{val_acc:.3f}")
         finally:
