@@ -257,20 +257,33 @@ def test_saved_params_load():
     checks.equal("W3 columns", p["W3"].shape[1], 10)
 
 
+# Held-out accuracy bands, set from measured runs of the reference (2026-12-05, 2-core CPU VM, one
+# thread; bench/bench_stage02_motivation.py, results in bench/results/stage02_motivation_*.json):
+# - the reference training cell in CI mode (10,000 images, 2 epochs; what the bundled samples carry)
+#   scores 81.6-85.8% on this grader's 2,000-image draws over seeds 0-2 (seed 0, the samples': 84.1-85.1%);
+#   the same ConvNet in the notebook's comparison (lr 4e-3) is at 71.6-74.2% validation after its
+#   first 100 minibatches and 78.5-80.8% after 200;
+# - at full size (55,000 images, 3 epochs, what students run) it reaches 90.8% validation, 89.4%
+#   test, 88.7-89.9% on the grader's draws (seed 0).
+# So 70 / 76 / 80: a ConvNet that learns at all clears 70, one that trained most of a CI-size run 76,
+# and the top band stays 1.6 points under the worst CI-mode reference so the reference sample keeps
+# full points. It is not raised to notebook 01's MLP bands (84) nor above the MLP's CI-size test
+# accuracy (81.9-82.5%): the CI-mode reference does not reliably exceed that (81.6% at worst). Students
+# training at full size clear all three with a wide margin.
 @case("q6", points=2, hidden=True)
-def test_heldout_accuracy_at_least_60():
+def test_heldout_accuracy_at_least_70():
     from cnnkit import checks, heldout
 
     acc = heldout.convnet_accuracy("convnet_params.npz", checks.rng())
-    checks.at_least("held-out accuracy", acc, 0.6)
+    checks.at_least("held-out accuracy", acc, 0.7)
 
 
 @case("q6", points=2, hidden=True)
-def test_heldout_accuracy_at_least_72():
+def test_heldout_accuracy_at_least_76():
     from cnnkit import checks, heldout
 
     acc = heldout.convnet_accuracy("convnet_params.npz", checks.rng())
-    checks.at_least("held-out accuracy", acc, 0.72)
+    checks.at_least("held-out accuracy", acc, 0.76)
 
 
 @case("q6", points=2, hidden=True)
@@ -279,6 +292,7 @@ def test_heldout_accuracy_at_least_80():
 
     acc = heldout.convnet_accuracy("convnet_params.npz", checks.rng())
     checks.at_least("held-out accuracy", acc, 0.8)
+
 
 @case("q7", points=2, hidden=True)
 def test_spatial_batchnorm_train_fresh(spatial_batchnorm_forward):
