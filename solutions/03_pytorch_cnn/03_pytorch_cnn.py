@@ -14,11 +14,16 @@
 #   that follow `cnnkit.get_device()` (never a hard-coded `'cuda'`), mixed precision with a
 #   `GradScaler` on CUDA, a learning-rate schedule stepped at the right place, a time budget enforced
 #   in code and best-checkpoint saving (the library only draws the live curves);
+# - **your own data pipeline**: a `Dataset` over the kit's arrays, normalization statistics from the
+#   training split only, random-crop and flip augmentation as tensor ops (checked against
+#   torchvision's `transforms.v2`), and `DataLoader` settings that work on Linux, macOS, Windows and
+#   Colab;
 # - an experiment you can trust: a CNN against an MLP with the same data, budget and tuning effort.
 #
-# **Time.** About 6–8 hours of work for a careful first pass: question 1 about 45 minutes,
+# **Time.** About 8–10 hours of work for a careful first pass: question 1 about 45 minutes,
 # question 2 (three levels) 1.5–2 hours, question 3 about 1 hour, question 4 (the loops) 2–2.5
-# hours, questions 5–6 and the written questions about 1.5 hours. Running the notebook top to
+# hours, question 5 (the data pipeline) about 2 hours, the experiment, question 6 and the written
+# questions about 1.5 hours. Running the notebook top to
 # bottom trains several models on the `shapes` set: on a laptop CPU plan on several minutes (the
 # training cells print their own times; the time budgets in questions 5 and 6 cap the longest runs
 # at two minutes each); on a GPU (Colab: *Runtime > Change runtime type > GPU*) the optional
@@ -26,7 +31,7 @@
 #
 # **How to submit.** Run the notebook top to bottom, then hand in **two files**: this notebook
 # (`03_pytorch_cnn.ipynb`, on Colab: *File > Download > Download .ipynb*) and `cnn_checkpoint.pt`,
-# which your training loop writes next to it in question 5 (on Colab: the file browser on the left,
+# which your training loop writes next to it in question 6 (on Colab: the file browser on the left,
 # right-click > Download). The checkpoint is graded as it is: the grader rebuilds your model from the
 # saved configuration with the course's `build_cnn`, loads your weights on a CPU and measures its
 # accuracy on fresh images you never see. Grading never retrains.
@@ -51,9 +56,12 @@ bootstrap("03_pytorch_cnn")
 import copy
 import json
 import math
+import os
+import sys
 import time
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -780,7 +788,12 @@ print(f"after 40 steps: loss {loss.item():.4f}, accuracy on the 64 images {acc:.
 # much: this run checks the mechanics.)
 
 # %% tags=["otter_ignore"]
-small = data.loaders("shapes", batch_size=64, augment=False, n_train=1024, n_val=512, n_test=512, device=DEVICE, on_device=True)
+# Plain torch loaders over tensors for now (question 5 writes the real pipeline).
+small = {}
+for split, n in (("train", 1024), ("val", 512), ("test", 512)):
+    X_split, y_split, _ = data.load("shapes", split, n=n)
+    tensors = torch.utils.data.TensorDataset(torch.tensor(X_split), torch.tensor(y_split))
+    small[split] = torch.utils.data.DataLoader(tensors, batch_size=64, shuffle=split == "train")
 cnnkit.seed_everything(SEED)
 small_net = build_cnn(channels=(8, 16), global_pool=True)
 h = train(small_net, small, epochs=2, lr=1e-2, checkpoint="small_checkpoint.pt", config={"channels": [8, 16], "global_pool": True})
@@ -970,7 +983,342 @@ def test_q4_train_small_run(train):
 # name: q5
 
 # %% [markdown]
-# ## Question 5 — Experiment: a CNN against an MLP, same data, same budget, same tuning
+# ## Question 5 — Your data pipeline, then a fair experiment
+#
+# So far the images came as ready-made tensors. Real training code feeds a model through a
+# `torch.utils.data.Dataset` (how to get item `i`) and a `DataLoader` (batching, shuffling, worker
+# processes, pinned memory). Here you write that pipeline for the kit's arrays
+# (`cnnkit.data.load(name, split)` returns numpy `X` `(N, C, H, W)` float32 in `[0, 1]` and `y` `(N,)`
+# int64), then use it in the experiment and the challenge below.
+#
+# 1. `ImageDataset(x, y, transform=None)`, a `torch.utils.data.Dataset` subclass: `__len__` is `N`;
+#    `__getitem__(i)` returns `(image, label)` with `image` a **float32** tensor `(C, H, W)` (whatever
+#    the array's dtype: convert, with `torch.tensor(..., dtype=torch.float32)`, which copies, so the
+#    kit's read-only arrays stay untouched) and `label` an **int64** tensor of shape `()`; when a
+#    `transform` is given it is applied to the image of every item (`DataLoader`'s default collate
+#    stacks the items to `(B, C, H, W)` and `(B,)`).
+# 2. `channel_stats(x_train)`: the mean and the population standard deviation `sqrt(E[x^2] - E[x]^2)`
+#    of each channel over all pixels of all training images, as two float32 tensors `(C,)` on the CPU.
+#    Accumulate the sums of `x` and `x**2` per channel in float64, a chunk of images at a time
+#    (CIFAR-10's training split in float64 at once would take 1.2 GB). **Only the training split**:
+#    the validation and test images stand for data the model has never seen; statistics computed
+#    from them let the test set leak into training, and make the test score optimistic.
+# 3. `normalize(x, mean, std)`: `(x - mean) / std` per channel, for one image `(C, H, W)` or a batch
+#    `(N, C, H, W)` (reshape the statistics to `(C, 1, 1)` and let broadcasting do the rest).
+# 4. Augmentation as tensor ops, for one image `(C, H, W)` or a batch `(N, C, H, W)` (each image of a
+#    batch drawn independently), with every random number drawn from `generator` (a
+#    `torch.Generator`, or `None` for torch's global one: `torch.randint(..., generator=generator)`),
+#    so a seeded generator reproduces the same augmentation:
+#    - `random_crop(x, padding, generator=None)`: pad every side with `padding` **zeros**
+#      (`F.pad`), then cut an `H x W` window at a random offset, top and left each uniform in
+#      `0 .. 2 * padding`: the image shifted by up to `padding` pixels, the uncovered border black.
+#      This is what torchvision's `transforms.v2.RandomCrop(size, padding=padding)` does; the check
+#      below compares your outputs with the outputs torchvision can produce.
+#    - `random_flip(x, generator=None)`: mirror each image left-right (`x.flip(-1)`) with probability
+#      1/2, as `transforms.v2.RandomHorizontalFlip()` does; the others stay as they are.
+#
+#    Both return new tensors (never change `x` in place) of `x`'s shape.
+# 5. `make_loaders(splits, batch_size=64, augment=True, padding=4, standardize=True, device=None,
+#    num_workers=None, seed=0)`: `splits` maps `'train'`, `'val'`, `'test'` to `(x, y)` arrays. Return
+#    a dict of three `DataLoader`s over `ImageDataset`s, with:
+#    - `shuffle=True` for `'train'` only (a `torch.Generator` seeded with `seed` as the loader's
+#      `generator`); validation and test keep their order;
+#    - augmentation **only on the training split**: with `augment`, each training image goes
+#      through `random_crop(image, padding)` then `random_flip(image)` (the global generator: a
+#      `DataLoader` seeds it per worker process). Validation and test measure the model on the
+#      images as they are; augmenting them would measure it on random variants instead;
+#    - with `standardize`, `normalize` with the **training** split's `channel_stats` for all three
+#      splits (the same numbers: the model expects one input distribution), after the augmentation
+#      (the padding is black in pixel space, as with torchvision's `RandomCrop` before `Normalize`);
+#    - `pin_memory=True` exactly when the device is CUDA (page-locked host memory makes the copy to
+#      the GPU faster and lets `.to(device, non_blocking=True)` overlap it with compute; without a
+#      GPU it only costs memory). The device is `device`, or `cnnkit.get_device(verbose=False)` when
+#      it is `None`: never a hard-coded `'cuda'`;
+#    - `num_workers`: when `None`, **0** (load in the notebook's own process) on Windows and macOS
+#      (`sys.platform` `'win32'` / `'darwin'`) and whenever the device is not CUDA; on Linux with a
+#      GPU (Colab) `max(1, min(2, os.cpu_count() - 1))`; else the number given, with
+#      `persistent_workers=True` whenever there are workers. Why: Windows and macOS start worker
+#      processes by *spawning* a fresh interpreter that re-imports `__main__`, and a Jupyter kernel's
+#      `__main__` is not an importable file, so a Dataset class or a transform defined in a notebook
+#      cannot be sent to the workers (`Can't get attribute 'ImageDataset' on <module '__main__'>`),
+#      and every epoch would pay seconds of start-up. Linux *forks* its workers, which inherit the
+#      notebook's objects. The data here already sits in memory and the transforms are cheap, so on
+#      a CPU extra processes would only take cores from the training itself; Colab has two CPU
+#      cores, one of which keeps the GPU busy.
+#    Check the result on your machine: the loaders' attributes `num_workers` and `pin_memory`.
+
+# %%
+class ImageDataset(torch.utils.data.Dataset):
+    """The kit's in-memory images and labels as a Dataset, with an optional per-image transform.
+
+    Inputs:
+    - x: (N, C, H, W) numpy array of real numbers (float32 in [0, 1] from cnnkit.data.load).
+    - y: (N,) numpy array of integer labels.
+    - transform: None, or a callable taking and returning one (C, H, W) float32 tensor.
+    """
+
+    def __init__(self, x, y, transform=None):
+        # BEGIN SOLUTION
+        self.x = torch.tensor(x, dtype=torch.float32)
+        self.y = torch.tensor(y, dtype=torch.int64)
+        self.transform = transform
+        # END SOLUTION
+
+    def __len__(self):
+        """The number of images N."""
+        # BEGIN SOLUTION
+        return len(self.y)
+        # END SOLUTION
+
+    def __getitem__(self, i):
+        """Item i: (image float32 (C, H, W), transformed when a transform is set; label int64 ())."""
+        # BEGIN SOLUTION
+        image = self.x[i]
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, self.y[i]
+        # END SOLUTION
+
+
+def channel_stats(x_train):
+    """Per-channel mean and population standard deviation over every pixel of the training images.
+
+    Inputs:
+    - x_train: (N, C, H, W) numpy array, the training split only.
+
+    Returns:
+    - mean: (C,) float32 tensor on the CPU.
+    - std: (C,) float32 tensor on the CPU, sqrt(E[x^2] - E[x]^2) (computed in float64).
+    """
+    # BEGIN SOLUTION
+    total = total_sq = 0.0
+    for start in range(0, len(x_train), 4096):
+        chunk = torch.tensor(x_train[start : start + 4096], dtype=torch.float64)
+        total = total + chunk.sum(dim=(0, 2, 3))
+        total_sq = total_sq + (chunk * chunk).sum(dim=(0, 2, 3))
+    count = x_train.shape[0] * x_train.shape[2] * x_train.shape[3]
+    mean = total / count
+    std = (total_sq / count - mean * mean).clamp_min(0).sqrt()
+    return mean.float(), std.float()
+    # END SOLUTION
+
+
+def normalize(x, mean, std):
+    """(x - mean) / std per channel.
+
+    Inputs:
+    - x: (C, H, W) or (N, C, H, W) float tensor.
+    - mean, std: (C,) tensors.
+
+    Returns:
+    - out: a new tensor of x's shape.
+    """
+    # BEGIN SOLUTION
+    return (x - mean.view(-1, 1, 1)) / std.view(-1, 1, 1)
+    # END SOLUTION
+
+
+def random_crop(x, padding, generator=None):
+    """Zero-pad each image by `padding` pixels on every side, then crop it back at a random offset.
+
+    Inputs:
+    - x: (C, H, W) image or (N, C, H, W) batch (each image cropped at its own offset).
+    - padding: int >= 0.
+    - generator: a torch.Generator for every random number, or None for torch's global one.
+
+    Returns:
+    - out: a new tensor of x's shape; image k is padded[k, :, top:top + H, left:left + W] with top and
+      left uniform in 0 .. 2 * padding.
+    """
+    # BEGIN SOLUTION
+    batch = x if x.dim() == 4 else x.unsqueeze(0)
+    n, _, h, w = batch.shape
+    padded = F.pad(batch, (padding, padding, padding, padding))
+    device = generator.device if generator is not None else "cpu"
+    tops = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=device).tolist()
+    lefts = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=device).tolist()
+    out = torch.stack([padded[k, :, t : t + h, s : s + w] for k, (t, s) in enumerate(zip(tops, lefts))])
+    return out if x.dim() == 4 else out[0]
+    # END SOLUTION
+
+
+def random_flip(x, generator=None):
+    """Mirror each image left-right with probability 1/2.
+
+    Inputs:
+    - x: (C, H, W) image or (N, C, H, W) batch (each image decided on its own).
+    - generator: a torch.Generator for every random number, or None for torch's global one.
+
+    Returns:
+    - out: a new tensor of x's shape; each image is x's image or its mirror x.flip(-1).
+    """
+    # BEGIN SOLUTION
+    batch = x if x.dim() == 4 else x.unsqueeze(0)
+    device = generator.device if generator is not None else "cpu"
+    flip = torch.rand(batch.shape[0], generator=generator, device=device) < 0.5
+    out = torch.where(flip.to(batch.device).view(-1, 1, 1, 1), batch.flip(-1), batch)
+    return out if x.dim() == 4 else out[0]
+    # END SOLUTION
+
+
+def make_loaders(splits, batch_size=64, augment=True, padding=4, standardize=True, device=None, num_workers=None, seed=0):
+    """Train/val/test DataLoaders: shuffling and augmentation on train only, train statistics for all.
+
+    Inputs:
+    - splits: dict 'train', 'val', 'test' -> (x (N, C, H, W) numpy array, y (N,) numpy int array).
+    - batch_size: images per batch, for every loader.
+    - augment: random_crop(padding) then random_flip on each training image (never on val/test).
+    - padding: the crop's zero padding in pixels.
+    - standardize: normalize every split with channel_stats of the training images (after augmenting).
+    - device: the device the model trains on; None means cnnkit.get_device(verbose=False).
+    - num_workers: worker processes; None means the portable default (0 except on Linux with CUDA).
+    - seed: seeds the order of the training batches.
+
+    Returns:
+    - loaders: dict 'train', 'val', 'test' -> torch.utils.data.DataLoader over an ImageDataset,
+      yielding (x float32 (B, C, H, W), y int64 (B,)); only 'train' shuffles; pin_memory exactly
+      when the device is CUDA.
+    """
+    # BEGIN SOLUTION
+    device = cnnkit.get_device(verbose=False) if device is None else torch.device(device)
+    if num_workers is None:
+        portable = sys.platform not in ("win32", "darwin") and device.type == "cuda"
+        num_workers = max(1, min(2, (os.cpu_count() or 2) - 1)) if portable else 0
+    mean, std = channel_stats(splits["train"][0]) if standardize else (None, None)
+
+    def train_transform(image):
+        if augment:
+            image = random_flip(random_crop(image, padding))
+        return normalize(image, mean, std) if standardize else image
+
+    def eval_transform(image):
+        return normalize(image, mean, std)
+
+    loaders = {}
+    for name in ("train", "val", "test"):
+        x, y = splits[name][0], splits[name][1]
+        is_train = name == "train"
+        if is_train:
+            transform = train_transform if (augment or standardize) else None
+        else:
+            transform = eval_transform if standardize else None
+        loaders[name] = torch.utils.data.DataLoader(
+            ImageDataset(x, y, transform),
+            batch_size=batch_size,
+            shuffle=is_train,
+            generator=torch.Generator().manual_seed(seed) if is_train else None,
+            num_workers=num_workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=num_workers > 0,
+        )
+    return loaders
+    # END SOLUTION
+
+# %% [markdown]
+# Your pipeline on a few hundred `shapes` images: the training split's statistics, what the
+# augmentation does to one image (eight draws), and one batch of each loader.
+
+# %% tags=["otter_ignore"]
+def shapes_splits(n_train, n_val, n_test):
+    """(X, y) arrays of the three splits of the kit's `shapes` set."""
+    sizes = {"train": n_train, "val": n_val, "test": n_test}
+    return {name: tuple(data.load("shapes", name, n=n)[:2]) for name, n in sizes.items()}
+
+
+demo_splits = shapes_splits(512, 256, 256)
+demo_mean, demo_std = channel_stats(demo_splits["train"][0])
+print("training-split channel mean", demo_mean.tolist(), "std", demo_std.tolist())
+one = torch.tensor(demo_splits["train"][0][0])
+g = torch.Generator().manual_seed(SEED)
+variants = torch.stack([one] + [random_flip(random_crop(one, 4, g), g) for _ in range(7)])
+vis.image_grid(variants.numpy(), ncols=8)
+plt.show()
+demo_loaders = make_loaders(demo_splits, batch_size=64, device=DEVICE)
+for name, loader in demo_loaders.items():
+    xb, yb = next(iter(loader))
+    print(f"{name}: {len(loader)} batches, x {tuple(xb.shape)} {xb.dtype}, y {tuple(yb.shape)} {yb.dtype}, "
+          f"num_workers {loader.num_workers}, pin_memory {loader.pin_memory}, batch mean per channel {xb.mean(dim=(0, 2, 3)).tolist()}")
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: false
+""" # END TEST CONFIG
+def test_q5_dataset_and_stats(ImageDataset, channel_stats, normalize):
+    import numpy as np
+    import torch
+
+    from cnnkit import checks
+
+    # Channel 0 holds the constant 2; channel 1 holds 0 and 4 in equal numbers (mean 2, std 2).
+    x = np.zeros((6, 2, 2, 2))
+    x[:, 0] = 2.0
+    x[:, 1, :, 0] = 4.0
+    mean, std = channel_stats(x)
+    checks.equal("stats shapes and dtypes", [str(tuple(mean.shape)), str(tuple(std.shape)), str(mean.dtype), str(std.dtype)], ["(2,)", "(2,)", "torch.float32", "torch.float32"])
+    checks.close("mean", mean, [2.0, 2.0], rtol=1e-6)
+    checks.close("population std", std, [0.0, 2.0], rtol=1e-6, atol=1e-6)
+    # Standardised with its own statistics, every channel has mean 0 and standard deviation 1.
+    rng = checks.rng()
+    z = rng.standard_normal((5, 3, 4, 2)) * [[[[3.0]], [[0.5]], [[1.0]]]] + [[[[1.0]], [[-2.0]], [[0.0]]]]
+    m, s = channel_stats(z)
+    out = normalize(torch.tensor(z, dtype=torch.float32), m, s)
+    checks.close("channel means after normalize", out.double().mean(dim=(0, 2, 3)), [0.0, 0.0, 0.0], atol=1e-5)
+    checks.close("channel stds after normalize", out.double().std(dim=(0, 2, 3), unbiased=False), [1.0, 1.0, 1.0], rtol=1e-4)
+    checks.equal("one image keeps its shape", tuple(normalize(out[0], m, s).shape), (3, 4, 2))
+    labels = np.array([3, 1, 4, 1, 5], dtype=np.int32)
+    ds = ImageDataset(z, labels)
+    image, label = ds[2]
+    checks.equal("len", len(ds), 5)
+    checks.equal("image type, dtype and shape", [type(image).__name__, str(getattr(image, "dtype", None)), str(tuple(image.shape))], ["Tensor", "torch.float32", "(3, 4, 2)"])
+    checks.equal("label dtype and shape", [str(torch.as_tensor(label).dtype), str(tuple(torch.as_tensor(label).shape))], ["torch.int64", "()"])
+    checks.close("image values", image, z[2], rtol=1e-6, atol=1e-6)
+    checks.equal("label value", int(label), 4)
+    shifted = ImageDataset(z, labels, transform=lambda t: t + 10.0)
+    checks.close("transform applied to the item", shifted[2][0], z[2] + 10.0, rtol=1e-6, atol=1e-5)
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: false
+""" # END TEST CONFIG
+def test_q5_augmentation_like_torchvision(random_crop, random_flip):
+    import torch
+    from torchvision.transforms import v2
+
+    from cnnkit import checks
+
+    # Every output torchvision can produce for one small image with distinct positive values: many
+    # seeded draws of RandomCrop(padding=1) (9 possible shifts) and RandomHorizontalFlip (2 images).
+    image = torch.arange(1.0, 1.0 + 2 * 3 * 4).view(2, 3, 4)
+    torch.manual_seed(0)
+    crop_tv = v2.RandomCrop((3, 4), padding=1)
+    possible = {tuple(crop_tv(image).flatten().tolist()) for _ in range(400)}
+    flip_tv = v2.RandomHorizontalFlip()
+    mirrors = {tuple(flip_tv(image).flatten().tolist()) for _ in range(100)}
+    g = torch.Generator().manual_seed(0)
+    singles = [random_crop(image, 1, g) for _ in range(200)]
+    checks.equal("crop keeps the shape of one image", tuple(singles[0].shape), (2, 3, 4))
+    seen = {tuple(o.flatten().tolist()) for o in singles}
+    checks.equal("crops torchvision's RandomCrop(padding=1) cannot produce", len(seen - possible), 0)
+    checks.equal("of torchvision's 9 possible crops, never produced", len(possible - seen), 0)
+    batch = random_crop(image.expand(64, 2, 3, 4).clone(), 1, g)
+    checks.equal("crop keeps the shape of a batch", tuple(batch.shape), (64, 2, 3, 4))
+    rows = {tuple(o.flatten().tolist()) for o in batch}
+    checks.equal("batch crops torchvision cannot produce", len(rows - possible), 0)
+    checks.true("each image of a batch cropped at its own offset", len(rows) > 1, "every image of the batch got the same crop")
+    again = [random_crop(image, 1, torch.Generator().manual_seed(7)) for _ in range(2)]
+    checks.true("the same seed gives the same crop", float((again[0] - again[1]).abs().max()) == 0, "two generators with the same seed gave different crops: draw every random number from `generator`")
+    flipped = random_flip(image.expand(400, 2, 3, 4).clone(), torch.Generator().manual_seed(1))
+    checks.equal("flip keeps the shape", tuple(flipped.shape), (400, 2, 3, 4))
+    outs = [tuple(o.flatten().tolist()) for o in flipped]
+    checks.equal("flips that are neither the image nor its mirror", sum(o not in mirrors for o in outs), 0)
+    share = sum(o != tuple(image.flatten().tolist()) for o in outs) / len(outs)
+    checks.true("roughly half of the images flipped", 0.4 <= share <= 0.6, f"{share:.0%} of the images were flipped, not about half")
+    checks.equal("flip of one image keeps its shape", tuple(random_flip(image, g).shape), (2, 3, 4))
+
+# %% [markdown]
+# ### The experiment: a CNN against an MLP, same data, same budget, same tuning
 #
 # The `shapes` set (`cnnkit.data`) is CIFAR-shaped (32x32 RGB, 10 classes) and generated offline:
 # coloured, rotated, noisy shapes where colour says nothing about the class. Only local arrangements
@@ -978,56 +1326,14 @@ def test_q4_train_small_run(train):
 # are built for.
 #
 # A comparison is only worth something if both sides get the same chance. Both models here see
-# the same images, **standardised** with per-channel statistics of the **training** split (the
-# validation and test images are unseen data: their statistics must not leak into training), get the
-# same learning-rate search (each picks its best of the same few peak rates on a short run), then
-# the same epochs and time budget. An MLP on raw `[0, 1]` pixels whose mean is 0.5 trains badly
-# (every first-layer unit starts with a large shared offset); that is an optimisation problem of the
-# setup, not a limit of MLPs, and standardising removes it.
-#
-# Write `channel_stats(loader)`: the mean and standard deviation of each channel over all pixels
-# of all images of a loader, accumulated batch by batch (sums of `x` and of `x**2` per channel, in
-# float64: one pass, no concatenation of the whole set), as two float32 tensors of shape `(C,)`
-# on the CPU. Use the population standard deviation `sqrt(E[x^2] - E[x]^2)`.
-
-# %%
-def channel_stats(loader):
-    """Per-channel mean and standard deviation over every pixel of every image of a loader.
-
-    Inputs:
-    - loader: iterable of (x (B, C, H, W), y) batches on any device.
-
-    Returns:
-    - mean: (C,) float32 tensor on the CPU.
-    - std: (C,) float32 tensor on the CPU, the population standard deviation.
-    """
-    # BEGIN SOLUTION
-    total = total_sq = None
-    count = 0
-    for x, _ in loader:
-        x = x.detach().to("cpu", torch.float64)
-        s, s2 = x.sum(dim=(0, 2, 3)), (x * x).sum(dim=(0, 2, 3))
-        total = s if total is None else total + s
-        total_sq = s2 if total_sq is None else total_sq + s2
-        count += x.shape[0] * x.shape[2] * x.shape[3]
-    mean = total / count
-    std = (total_sq / count - mean * mean).clamp_min(0).sqrt()
-    return mean.float(), std.float()
-    # END SOLUTION
+# the same images through your `make_loaders`, **standardised** with the training split's
+# statistics, get the same learning-rate search (each picks its best of the same few peak rates on a
+# short run), then the same epochs and time budget. An MLP on raw `[0, 1]` pixels whose mean is 0.5
+# trains badly (every first-layer unit starts with a large shared offset); that is an optimisation
+# problem of the setup, not a limit of MLPs, and standardising removes it. No augmentation here:
+# both models see the same fixed images.
 
 # %% tags=["otter_ignore"]
-class Standardize(nn.Module):
-    """(x - mean) / std per channel, with the statistics stored as buffers (they move with .to())."""
-
-    def __init__(self, mean, std):
-        super().__init__()
-        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
-
-    def forward(self, x):
-        return (x - self.mean) / self.std
-
-
 CNN_CONFIG = {"channels": [16, 32, 64], "global_pool": True}
 # CI mode only checks that everything runs (tiny sizes, numbers meaningless); the comparison needs
 # the full sizes. CI machines vary in speed: there the epochs bound the run; on yours a budget too.
@@ -1036,15 +1342,13 @@ EPOCHS = 2 if CI else (8 if DEVICE.type != "cuda" else 15)
 SWEEP_EPOCHS = 1 if CI else 2
 LRS = [1e-3, 3e-3, 1e-2]
 TIME_LIMIT = None if CI else (120 if DEVICE.type != "cuda" else 60)
-# Data on the device, batches cut there (no worker processes). No augmentation in this experiment.
-exp_loaders = data.loaders("shapes", batch_size=64, augment=False, n_train=N_EXP, n_val=2000, n_test=2000, device=DEVICE, on_device=True)
-sweep_loaders = data.loaders("shapes", batch_size=64, augment=False, n_train=N_EXP // 2, n_val=1000, n_test=1000, device=DEVICE, on_device=True)
-mean, std = channel_stats(exp_loaders["train"])
+exp_splits = shapes_splits(N_EXP, 2000, 2000)
+sweep_splits = shapes_splits(N_EXP // 2, 1000, 1000)
+exp_loaders = make_loaders(exp_splits, batch_size=64, augment=False, device=DEVICE)
+sweep_loaders = make_loaders(sweep_splits, batch_size=64, augment=False, device=DEVICE)
+mean, std = channel_stats(exp_splits["train"][0])
 print("training-split channel mean", mean.tolist(), "std", std.tolist())
-makers = {
-    "CNN": lambda: nn.Sequential(Standardize(mean, std), build_cnn(**CNN_CONFIG)),
-    "MLP": lambda: nn.Sequential(Standardize(mean, std), build_mlp()),
-}
+makers = {"CNN": lambda: build_cnn(**CNN_CONFIG), "MLP": lambda: build_mlp()}
 best_lr = {}
 for name, make in makers.items():
     scores = {}
@@ -1102,28 +1406,9 @@ plt.show()
 wrong = (pred != y_test).nonzero().flatten()[:16].cpu()
 print(f"{int((pred != y_test).sum())} of {len(y_test)} test images misclassified")
 if len(wrong):
-    vis.image_grid(X_test[wrong.to(X_test.device)].cpu().numpy(), pred[wrong.to(pred.device)].cpu().numpy(), class_names=class_names, ncols=8)
+    raw_test = torch.tensor(exp_splits["test"][0])  # the pixels as they are, not standardised
+    vis.image_grid(raw_test[wrong].numpy(), pred[wrong.to(pred.device)].cpu().numpy(), class_names=class_names, ncols=8)
     plt.show()
-
-# %%
-""" # BEGIN TEST CONFIG
-points: 1
-hidden: false
-""" # END TEST CONFIG
-def test_q5_channel_stats(channel_stats):
-    import torch
-
-    from cnnkit import checks
-
-    # Channel 0 holds the constant 2; channel 1 holds 0 and 4 in equal numbers (mean 2, std 2).
-    x = torch.zeros(6, 2, 2, 2)
-    x[:, 0] = 2.0
-    x[:, 1, :, 0] = 4.0
-    batches = [(x[:4], None), (x[4:], None)]
-    mean, std = channel_stats(batches)
-    checks.equal("shapes", (tuple(mean.shape), tuple(std.shape)), ((2,), (2,)))
-    checks.close("mean", mean, [2.0, 2.0], rtol=1e-6)
-    checks.close("std", std, [0.0, 2.0], rtol=1e-6, atol=1e-6)
 
 # %% [raw]
 # # END QUESTION
@@ -1178,9 +1463,12 @@ def test_q5_channel_stats(channel_stats):
 # ## Question 6 — The challenge: your CNN, your budget
 #
 # Now train the network you hand in. The grader rebuilds it with `build_cnn(**config)` from the
-# configuration saved with it and feeds it **raw `[0, 1]` pixels** (no `Standardize` in front:
-# `build_cnn`'s BatchNorm after the first conv adapts to the input scale), so train it on the raw
-# loaders below. Change the configuration, the learning rate, the epochs and the budget as you like;
+# configuration saved with it and feeds it **raw `[0, 1]` pixels** (not standardised: `build_cnn`'s
+# BatchNorm after the first conv adapts to the input scale), so train it on your loaders with
+# `standardize=False`. Change the configuration, the learning rate, the epochs, the budget and the
+# augmentation (`CHALLENGE_AUGMENT`: your random crops and flips show the network shifted and mirrored
+# shapes, a little more work per epoch; with very few epochs they can cost accuracy, so compare on
+# validation) as you like;
 # the budget is enforced in code by your `train` (`time_limit`), and your loop writes the best
 # epoch's weights to `cnn_checkpoint.pt`. The grader measures the accuracy of that file on fresh
 # `shapes` images (bands at 50%, 70%, 85% and 90%).
@@ -1190,7 +1478,8 @@ CHALLENGE_CONFIG = {"channels": [16, 32, 64], "global_pool": True}
 N_TRAIN = 10_000 if (CI or DEVICE.type != "cuda") else 50_000
 CHALLENGE_EPOCHS = 6 if DEVICE.type != "cuda" else 15
 CHALLENGE_BUDGET = None if CI else (120 if DEVICE.type != "cuda" else 60)  # seconds
-challenge_loaders = data.loaders("shapes", batch_size=64, augment=False, n_train=N_TRAIN, n_val=2000, n_test=2000, device=DEVICE, on_device=True)
+CHALLENGE_AUGMENT = True  # your random_crop + random_flip on the training split
+challenge_loaders = make_loaders(shapes_splits(N_TRAIN, 2000, 2000), batch_size=64, augment=CHALLENGE_AUGMENT, standardize=False, device=DEVICE)
 cnnkit.seed_everything(SEED)
 challenge_net = build_cnn(**CHALLENGE_CONFIG)
 challenge_history = train(challenge_net, challenge_loaders, epochs=CHALLENGE_EPOCHS, lr=1e-2, time_limit=CHALLENGE_BUDGET, checkpoint="cnn_checkpoint.pt", config=CHALLENGE_CONFIG)
@@ -1203,8 +1492,9 @@ print(f"best val {challenge_history.best_val_acc:.3f} (epoch {challenge_history.
 # ### On a GPU: CIFAR-10
 #
 # With a CUDA GPU the same `train` trains a wider network on CIFAR-10 (downloaded once by
-# `cnnkit.data` with its checksum, about 170 MB) with the standard augmentation (random crop with 4
-# pixels of zero padding, horizontal flip) and mixed precision, under a 60-second budget. Targets
+# `cnnkit.data` with its checksum, about 170 MB), fed by your `make_loaders` with the standard
+# augmentation (your random crop with 4 pixels of zero padding and flip) and the training split's
+# statistics, and mixed precision, under a 60-second budget. Targets
 # from the field: EECS 498 asks for **at least 71%** validation accuracy within 60 s of training;
 # airbench reaches **94%** in a few seconds on an A100 with many more tricks. The kit's reference
 # configuration below has **not** been measured on CIFAR-10 (no copy was reachable from the GPU
@@ -1213,7 +1503,8 @@ print(f"best val {challenge_history.best_val_acc:.3f} (epoch {challenge_history.
 
 # %% tags=["otter_ignore"]
 if torch.cuda.is_available() and not CI:
-    cifar_loaders = data.loaders("cifar10", batch_size=256, augment=True, device=DEVICE)
+    cifar_splits = {name: tuple(data.load("cifar10", name)[:2]) for name in ("train", "val", "test")}
+    cifar_loaders = make_loaders(cifar_splits, batch_size=256, augment=True, padding=4, device=DEVICE)
     CIFAR_CONFIG = {"channels": [64, 128, 256], "convs_per_block": 2, "global_pool": True}
     cnnkit.seed_everything(SEED)
     cifar_cnn = build_cnn(**CIFAR_CONFIG)

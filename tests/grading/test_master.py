@@ -275,8 +275,14 @@ AWAITING_MASTER: set[str] = set()  # every library exercise is named by a master
 
 
 # Library code gated with a stage because its students write the same job themselves, in their
-# own design (no master names it): notebook 03's students write their own training loop.
-GATED_REFERENCES = {"fit"}  # lib/cnnkit/training.py, 03_pytorch_cnn
+# own design (no master names it): notebook 03's students write their own training loop and their
+# own data pipeline (a Dataset, crop and flip as tensor ops, portable DataLoader settings).
+GATED_REFERENCES = {
+    "fit",  # lib/cnnkit/training.py, 03_pytorch_cnn
+    "ArrayDataset",  # lib/cnnkit/data/torch.py, 03_pytorch_cnn (ImageDataset in the master)
+    "augment_batch",  # random_crop + random_flip
+    "default_num_workers",  # make_loaders' portable num_workers
+}
 
 
 def test_each_library_exercise_has_one_source():

@@ -29,6 +29,23 @@ AUGMENT = {
 }
 
 
+def standard_transform(size: int, pad: int, flip: bool):
+    """torchvision's standard training augmentation for small images (None when there is nothing to do)."""
+    from torchvision import transforms
+
+    steps = []
+    if pad:
+        steps.append(transforms.RandomCrop(size, padding=pad))
+    if flip:
+        steps.append(transforms.RandomHorizontalFlip())
+    return transforms.Compose(steps) if steps else None
+
+
+# BEGIN EXERCISE 03_pytorch_cnn
+# Notebook 03's students write a Dataset, crop/flip augmentation as tensor ops and portable DataLoader
+# settings themselves (their own design): stages 01-03 get these stubbed, stage 04 the code.
+
+
 class ArrayDataset(torch.utils.data.Dataset):
     """Images and labels held in memory as tensors, with an optional per-image transform.
 
@@ -53,18 +70,6 @@ class ArrayDataset(torch.utils.data.Dataset):
         if self.transform is not None:
             x = self.transform(x)
         return x, self.y[i]
-
-
-def standard_transform(size: int, pad: int, flip: bool):
-    """torchvision's standard training augmentation for small images (None when there is nothing to do)."""
-    from torchvision import transforms
-
-    steps = []
-    if pad:
-        steps.append(transforms.RandomCrop(size, padding=pad))
-    if flip:
-        steps.append(transforms.RandomHorizontalFlip())
-    return transforms.Compose(steps) if steps else None
 
 
 def augment_batch(x, pad: int = 4, flip: bool = True, generator=None, return_params: bool = False):
@@ -108,6 +113,23 @@ def augment_batch(x, pad: int = 4, flip: bool = True, generator=None, return_par
     if return_params:
         return out, {"top": top, "left": left, "flipped": flipped}
     return out
+
+
+def default_num_workers(device) -> int:
+    """DataLoader workers: 0 except on Linux feeding a CUDA GPU.
+
+    Windows and macOS start workers by spawning fresh interpreters that re-import the notebook's
+    __main__: a Dataset or transform defined in a notebook then fails to pickle, and every epoch pays
+    seconds of start-up. The data here is already in memory and the transforms are cheap, so loading in
+    the main process (0) is the safe choice there, and on a CPU-only machine workers would only take cores
+    from the training itself. On Linux with a GPU a few forked workers keep the GPU fed.
+    """
+    if sys.platform in ("win32", "darwin") or torch.device(device).type != "cuda":
+        return 0
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+# END EXERCISE
 
 
 class DeviceLoader:
@@ -168,20 +190,6 @@ class DeviceLoader:
             if self.pad or self.flip:
                 xb = augment_batch(xb, self.pad, self.flip, generator=self.generator)
             yield xb, self.y[idx]
-
-
-def default_num_workers(device) -> int:
-    """DataLoader workers: 0 except on Linux feeding a CUDA GPU.
-
-    Windows and macOS start workers by spawning fresh interpreters that re-import the notebook's
-    __main__: a Dataset or transform defined in a notebook then fails to pickle, and every epoch pays
-    seconds of start-up. The data here is already in memory and the transforms are cheap, so loading in
-    the main process (0) is the safe choice there, and on a CPU-only machine workers would only take cores
-    from the training itself. On Linux with a GPU a few forked workers keep the GPU fed.
-    """
-    if sys.platform in ("win32", "darwin") or torch.device(device).type != "cuda":
-        return 0
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
 def loaders(
