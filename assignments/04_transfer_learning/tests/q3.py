@@ -26,6 +26,7 @@ def test_q3_cache_runs_the_network_once(cached_features):
     import tempfile
     import torch
     from torchvision.models import mobilenet_v2
+    from torchvision.transforms import v2
     from cnnkit import checks
     rng = checks.rng()
     torch.manual_seed(int(rng.integers(2 ** 31)))
@@ -33,10 +34,11 @@ def test_q3_cache_runs_the_network_once(cached_features):
     calls = []
     model.features.register_forward_hook(lambda *a: calls.append(1))
     X = torch.from_numpy(rng.random((3, 3, 32, 32), dtype='float32'))
+    prep = v2.Normalize([0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
     with tempfile.TemporaryDirectory() as tmp:
-        first = cached_features(model, 'tiny', X, lambda x: x, tmp)
+        first = cached_features(model, 'tiny', X, prep, tmp)
         ran = len(calls)
-        second = cached_features(model, 'tiny', X, lambda x: x, tmp)
+        second = cached_features(model, 'tiny', X, prep, tmp)
     checks.true('the first call runs the network', ran > 0, 'nothing ran the model on a cold cache')
     checks.equal('forward passes of the second, identical call', len(calls) - ran, 0)
     checks.close('cached features', second, first, rtol=0, atol=0)
