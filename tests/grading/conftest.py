@@ -32,8 +32,7 @@ import gradebooks  # noqa: E402
 import toystage  # noqa: E402
 
 ROOT = gradebooks.ROOT
-# the samples' limits: the default ones for a 600 s wall clock (`cnnkit grade --timeout 600`)
-TIMEOUT = 600
+TIMEOUT = gradebooks.TIMEOUT
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "golden"
 # one grading seed for every golden batch: the hidden cases' random inputs are a function of it
 SEED = 20261204
+# the bundled samples' limits: the default ones for a 600 s wall clock (`cnnkit grade --timeout 600`)
+TIMEOUT = 600
 RECORD_ENV = "CNNKIT_GOLDEN_RECORD"
 TEST_FILES = ["test_stage_samples.py", "test_adversarial.py", "test_escapes.py"]
 

@@ -1,5 +1,7 @@
 """Class analytics and similarity on a real stage: the bundled samples of stage 01 plus generated
-near-copies and one independently written submission, graded once (module-scoped batch).
+near-copies and one independently written submission, graded once (module-scoped batch). The bundled
+samples' rows come from the run's shared gradebook (conftest.py's `bundled`) through the grader's own
+row cache, so only the generated submissions run here.
 
 The bundled partial samples are the solution with one bug each, so at the exercise level they ARE
 copies of the solution in every exercise they did not touch; the submissions that must not be flagged
@@ -10,6 +12,7 @@ import base64
 import csv
 import json
 import re
+import shutil
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,6 +20,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+sys.path.insert(0, str(Path(__file__).parent))
+import gradebooks  # noqa: E402
 from copies import INDEPENDENT, independent, near_copy  # noqa: E402
 
 from cnnkit.grading import analytics, report_html  # noqa: E402
@@ -35,7 +40,7 @@ GENERATED = {"copy-renamed": "solution", "copy-of-partial": "partial-db-axis"}
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory):
+def batch(tmp_path_factory, bundled):
     gen = tmp_path_factory.mktemp("generated")
     for name, source in GENERATED.items():
         near_copy(SAMPLES / source / f"{STAGE}.ipynb", gen / name / f"{STAGE}.ipynb")
@@ -43,7 +48,18 @@ def batch(tmp_path_factory):
     independent(student, gen / "independent" / f"{STAGE}.ipynb")
     subs = [SAMPLES / n for n in MANIFEST] + [gen / n for n in [*GENERATED, "independent"]]
     out = tmp_path_factory.mktemp("out")
-    grade(STAGE, subs, out, workers=2, progress=False, seed=1234)
+    # same seed and limits as the shared gradebook: its cached rows are this batch's rows
+    shutil.copytree(bundled(STAGE).out / ".cache", out / ".cache")
+    result = grade(
+        STAGE,
+        subs,
+        out,
+        workers=2,
+        timeout=gradebooks.TIMEOUT,
+        progress=False,
+        seed=gradebooks.SEED,
+    )
+    assert result.graded_now == len(GENERATED) + 1, "the bundled rows were not reused"
     return out
 
 
