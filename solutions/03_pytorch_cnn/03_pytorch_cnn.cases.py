@@ -635,7 +635,7 @@ def test_q5_random_flip_hidden(random_flip):
     checks.true("one image: itself or its mirror", tuple(one.shape) == (c, h, w) and min(float((one - x[0]).abs().max()), float((one - x[0].flip(-1)).abs().max())) == 0, "one image is neither itself nor its mirror")
 
 
-@case("q5", points=3, hidden=True)
+@case("q5", points=2, hidden=True)
 def test_q5_make_loaders_hidden(make_loaders):
     import torch
 

@@ -1317,6 +1317,51 @@ def test_q5_augmentation_like_torchvision(random_crop, random_flip):
     checks.true("roughly half of the images flipped", 0.4 <= share <= 0.6, f"{share:.0%} of the images were flipped, not about half")
     checks.equal("flip of one image keeps its shape", tuple(random_flip(image, g).shape), (2, 3, 4))
 
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: false
+""" # END TEST CONFIG
+def test_q5_loaders_properties(make_loaders):
+    import numpy as np
+    import torch
+
+    from cnnkit import checks
+
+    # Validation and test are the training images plus 1: standardised with the training statistics,
+    # training channels have mean 0 and std 1, and theirs mean 1 / (training std) and std 1.
+    rng = checks.rng()
+    x = rng.uniform(0, 1, (12, 2, 3, 3)).astype("float32")
+    y = np.arange(12)
+    splits = {"train": (x, y), "val": (x + 1, y), "test": (x + 1, y)}
+
+    def drain(loader):
+        batches = list(loader)
+        return torch.cat([b[0] for b in batches]).double(), torch.cat([b[1] for b in batches])
+
+    loaders = make_loaders(splits, batch_size=5, augment=False, device="cpu")
+    xb, yb = next(iter(loaders["val"]))
+    checks.equal("val batch dtypes and shapes", [str(xb.dtype), str(tuple(xb.shape)), str(yb.dtype), str(tuple(yb.shape))], ["torch.float32", "(5, 2, 3, 3)", "torch.int64", "(5,)"])
+    checks.equal("batch size, workers and pin_memory on the CPU", [[loaders[k].batch_size, loaders[k].num_workers, bool(loaders[k].pin_memory)] for k in ("train", "val", "test")], [[5, 0, False]] * 3)
+    xt, yt = drain(loaders["train"])
+    checks.equal("train: each image once per epoch", sorted(yt.tolist()), list(range(12)))
+    orders = [yt.tolist()] + [drain(loaders["train"])[1].tolist() for _ in range(3)]
+    checks.true("train shuffled", len({tuple(o) for o in orders}) > 1, "four epochs came in the same order: shuffle the training split")
+    checks.close("train channel means", xt.mean(dim=(0, 2, 3)), [0.0, 0.0], atol=1e-5)
+    checks.close("train channel stds", xt.std(dim=(0, 2, 3), unbiased=False), [1.0, 1.0], rtol=1e-4)
+    inv_std = 1 / x.astype("float64").std(axis=(0, 2, 3))
+    for k in ("val", "test"):
+        xv, yv = drain(loaders[k])
+        checks.equal(f"{k} keeps its order", yv.tolist(), list(range(12)))
+        checks.close(f"{k} channel means (training statistics: 1 / training std)", xv.mean(dim=(0, 2, 3)), inv_std, rtol=1e-4)
+        checks.close(f"{k} channel stds", xv.std(dim=(0, 2, 3), unbiased=False), [1.0, 1.0], rtol=1e-4)
+    aug = make_loaders(splits, batch_size=5, augment=True, padding=1, device="cpu")
+    views = [drain(aug["train"]) for _ in range(2)]
+    a, b = (v[0][v[1].argsort()] for v in views)
+    checks.true("augment: training images change from one epoch to the next", float((a - b).abs().max()) > 1e-3, "two epochs gave identical training images: augment each training image as it is loaded")
+    va, vb = drain(aug["val"])[0], drain(aug["val"])[0]
+    checks.true("augment: validation images stay as they are", float((va - vb).abs().max()) == 0, "the validation images change from one pass to the next: augment the training split only")
+
 # %% [markdown]
 # ### The experiment: a CNN against an MLP, same data, same budget, same tuning
 #
