@@ -115,23 +115,28 @@ def main():
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "runs": [],
     }
+
+    def mlp_for_seconds(seed, lr, seconds):
+        """The MLP trained for `seconds` (epochs unbounded): its row, printed."""
+        model, s, secs = run("mlp", seed, lr, full, 100, time_limit=seconds)
+        row = {
+            "seed": seed,
+            "model": "mlp-same-seconds",
+            "lr": lr,
+            "epochs": s.epoch,
+            "best_val": s.best_val_acc,
+            "test_acc": test_accuracy(model, X_te, y_te),
+            "train_seconds": round(secs, 1),
+        }
+        print(json.dumps(row), flush=True)
+        return row
+
     t0 = time.perf_counter()
     for seed in args.seeds:
         if args.same_seconds:
             search = {lr: run("mlp", seed, lr, tune, 1)[1].best_val_acc for lr in LRS}
             lr = max(LRS, key=lambda v: search[v])
-            model, s, secs = run("mlp", seed, lr, full, 100, time_limit=args.same_seconds)
-            row = {
-                "seed": seed,
-                "model": "mlp-same-seconds",
-                "lr": lr,
-                "epochs": s.epoch,
-                "best_val": s.best_val_acc,
-                "test_acc": test_accuracy(model, X_te, y_te),
-                "train_seconds": round(secs, 1),
-            }
-            print(json.dumps(row), flush=True)
-            results["runs"].append(row)
+            results["runs"].append(mlp_for_seconds(seed, lr, args.same_seconds))
             continue
         for kind in ("convnet", "mlp"):
             search = {lr: run(kind, seed, lr, tune, 1)[1].best_val_acc for lr in LRS}
@@ -153,18 +158,7 @@ def main():
             if kind == "convnet":
                 convnet_seconds = secs
         # the notebook's "MLP, same seconds": the MLP's lr, the ConvNet's seconds of this seed
-        model, s, secs = run("mlp", seed, lr, full, 100, time_limit=convnet_seconds)
-        row = {
-            "seed": seed,
-            "model": "mlp-same-seconds",
-            "lr": lr,
-            "epochs": s.epoch,
-            "best_val": s.best_val_acc,
-            "test_acc": test_accuracy(model, X_te, y_te),
-            "train_seconds": round(secs, 1),
-        }
-        print(json.dumps(row), flush=True)
-        results["runs"].append(row)
+        results["runs"].append(mlp_for_seconds(seed, lr, convnet_seconds))
         # notebook 02's q5 cell as it stands (lr 2e-3, one check an epoch): what q6 grades
         model, s, secs = run("convnet", seed, 2e-3, full, args.epochs)
         with tempfile.TemporaryDirectory() as tmp:
