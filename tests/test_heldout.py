@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnnkit import data, heldout, training
-from cnnkit.models import build_cnn
+from cnnkit import data, heldout
 
 # A model that always answers class C scores the share of class C in the draw: a known accuracy.
 C = 3
@@ -43,14 +42,53 @@ def test_convnet_accuracy_of_a_constant_net(tmp_path):
     assert got == pytest.approx(np.mean(y[idx] == C))
 
 
-def test_checkpoint_accuracy_of_a_constant_cnn(tmp_path):
-    config = {"channels": [4], "batchnorm": False, "image_size": 32, "num_classes": 10}
-    model = build_cnn(**config)
-    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
-    with torch.no_grad():
-        last.weight.zero_()
-        last.bias.zero_()
-        last.bias[C] = 1.0
-    path = training.save_checkpoint(tmp_path / "cnn.pt", model, config=config)
+def _export(model, path, size=32):
+    model.eval()
+    x = torch.zeros(2, 3, size, size)
+    program = torch.export.export(model, (x,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(program, path)
+    return path
+
+
+class _Constant(torch.nn.Module):
+    """A network of the student's own: a conv and a bias that always names class C."""
+
+    def __init__(self, k=10):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 2, 3)
+        self.bias = torch.nn.Parameter(torch.zeros(k))
+        with torch.no_grad():
+            self.bias[C] = 1.0
+
+    def forward(self, x):
+        return 0.0 * self.conv(x).flatten(1)[:, :1] + self.bias
+
+
+def test_program_accuracy_of_a_class_the_grader_never_sees(tmp_path):
+    path = _export(_Constant(), tmp_path / "cnn_model.pt2")
     _, y, _ = data.shapes.generate(200, seed=11)
-    assert heldout.checkpoint_accuracy(path, n=200, seed=11) == pytest.approx(np.mean(y == C))
+    assert heldout.program_accuracy(path, n=200, seed=11, batch_size=64) == pytest.approx(
+        np.mean(y == C)
+    )
+
+
+def test_program_refusals_say_why(tmp_path):
+    model = _Constant()
+    pickled = tmp_path / "pickled.pt2"
+    torch.save(model, pickled)
+    with pytest.raises(ValueError, match="does not load with torch.export.load"):
+        heldout.load_program(pickled)
+    state = tmp_path / "state.pt2"
+    torch.save(model.state_dict(), state)
+    with pytest.raises(ValueError, match="not torch.save"):
+        heldout.load_program(state)
+    path = _export(_Constant(), tmp_path / "cnn_model.pt2")
+    big = tmp_path / "big.pt2"
+    big.write_bytes(path.read_bytes() + b"\0" * heldout.MAX_PROGRAM_BYTES)
+    with pytest.raises(ValueError, match="the limit is 50 MiB"):
+        heldout.load_program(big)
+    seven = _export(_Constant(k=7), tmp_path / "seven.pt2")
+    with pytest.raises(ValueError, match=r"not \(batch, 10\)"):
+        heldout.program_accuracy(seven, n=20, seed=1)
+    with pytest.raises(TimeoutError, match="more than 0 s"):
+        heldout.program_accuracy(path, n=20, seed=1, batch_size=10, time_limit=0.0)

@@ -1,6 +1,7 @@
 """Held-out accuracy of each stage's saved artefact: the computation the artefact cases share.
 
-Each function loads a submitted file the way a grader must (`allow_pickle=False`, `weights_only=True`),
+Each function loads a submitted file the way a grader must (`allow_pickle=False`, `weights_only=True`,
+or `torch.export.load` for a whole network, which needs no class of the student's),
 draws fresh held-out examples from the seed or generator the case passes (a case draws it with
 `cnnkit.checks.rng()`, so the student's run and the grader's agree), and returns an accuracy in [0, 1];
 the case then checks its band with `cnnkit.checks.at_least`. Stage 04's is `features.head_accuracy`.
@@ -59,28 +60,77 @@ def convnet_accuracy(path, rng: np.random.Generator, n: int = 2000) -> float:
     return float((scores.argmax(1).numpy() == y[idx]).mean())
 
 
-def checkpoint_accuracy(path, n: int, seed: int, batch_size: int = 500) -> float:
-    """Accuracy of a saved CNN checkpoint (cnn_checkpoint.pt, notebook 03) on fresh `shapes` images.
+# The grader's limits on a stage-03 program, stated to students in the notebook's question 6.
+MAX_PROGRAM_BYTES = 50 * 2**20
+EVAL_SECONDS = 60.0
+
+
+def load_program(path):
+    """Load an exported model (cnn_model.pt2, notebook 03: `torch.export.save`'s graph and weights)
+    as a module on the CPU, within the grader's limits. Only ever called inside the sandbox.
 
     Inputs:
-    - path: a cnnkit checkpoint of `cnnkit.models.build_cnn` (its config rebuilds the model).
+    - path: the .pt2 file.
+
+    Returns:
+    - program: nn.Module running the saved graph (its mode fixed at export).
+
+    Raises ValueError, with the reason, for a file over MAX_PROGRAM_BYTES or one that
+    torch.export.load refuses (a pickled module, a state_dict, a broken file).
+    """
+    import os
+
+    import torch
+
+    size = os.path.getsize(path)
+    if size > MAX_PROGRAM_BYTES:
+        raise ValueError(
+            f"{path} is {size / 2**20:.1f} MiB; the limit is {MAX_PROGRAM_BYTES // 2**20} MiB"
+        )
+    try:
+        return torch.export.load(path).module()
+    except Exception as e:  # any refusal is the submission's fault: say which, don't crash the case
+        raise ValueError(
+            f"{path} does not load with torch.export.load ({type(e).__name__}); "
+            "save it with save_model (torch.export.save), not torch.save"
+        ) from None
+
+
+def program_accuracy(
+    path, n: int, seed: int, batch_size: int = 500, time_limit: float = EVAL_SECONDS
+) -> float:
+    """Accuracy of an exported model (cnn_model.pt2, notebook 03) on fresh `shapes` images, fed as
+    raw [0, 1] pixels.
+
+    Inputs:
+    - path: the .pt2 file (see load_program for its limits).
     - n: images generated; seed: their draw; batch_size: images per forward pass.
+    - time_limit: seconds the n images may take, on the grader's CPU.
 
     Returns:
     - acc: float in [0, 1].
+
+    Raises ValueError for scores that are not (batch, 10), TimeoutError past time_limit.
     """
+    import time
+
     import torch
 
-    from cnnkit import data, training
-    from cnnkit.models import build_cnn
+    from cnnkit import data
 
-    model, _ = training.load_checkpoint(path, builder=build_cnn)
+    program = load_program(path)
     X, y, _ = data.shapes.generate(n, seed=seed)
+    t0, pred = time.perf_counter(), []
     with torch.no_grad():
-        pred = torch.cat(
-            [
-                model(torch.tensor(X[i : i + batch_size])).argmax(1)
-                for i in range(0, len(X), batch_size)
-            ]
-        )
-    return float((pred.numpy() == y).mean())
+        for i in range(0, len(X), batch_size):
+            scores = program(torch.tensor(X[i : i + batch_size]))
+            if tuple(scores.shape) != (len(X[i : i + batch_size]), 10):
+                raise ValueError(
+                    f"the program returns scores of shape {tuple(scores.shape)}, not (batch, 10)"
+                )
+            pred.append(scores.argmax(1))
+            if time.perf_counter() - t0 > time_limit:
+                raise TimeoutError(
+                    f"{n} images take more than {time_limit:.0f} s on the grader's CPU"
+                )
+    return float((torch.cat(pred).numpy() == y).mean())

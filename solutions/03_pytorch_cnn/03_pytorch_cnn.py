@@ -30,11 +30,11 @@
 # CIFAR-10 section adds a one-minute run.
 #
 # **How to submit.** Run the notebook top to bottom, then hand in **two files**: this notebook
-# (`03_pytorch_cnn.ipynb`, on Colab: *File > Download > Download .ipynb*) and `cnn_checkpoint.pt`,
+# (`03_pytorch_cnn.ipynb`, on Colab: *File > Download > Download .ipynb*) and `cnn_model.pt2`,
 # which your training loop writes next to it in question 6 (on Colab: the file browser on the left,
-# right-click > Download). The checkpoint is graded as it is: the grader rebuilds your model from the
-# saved configuration with the course's `build_cnn`, loads your weights on a CPU and measures its
-# accuracy on fresh images you never see. Grading never retrains.
+# right-click > Download). That file is your own network, exported with `torch.export`: the graph
+# and the weights, no Python class needed. It is graded as it is: the grader loads it on a CPU and
+# measures its accuracy on fresh images you never see. Grading never retrains.
 #
 # **Tests.** `grader.check("qN")` runs the *public* tests of a question. **Hidden tests exist and are
 # worth most of the points**: they call your functions on fresh inputs (other models, shapes, loaders,
@@ -119,15 +119,14 @@ hidden: false
 def test_q1_circuit_lecture_values(sigmoid_circuit_autograd):
     from cnnkit import checks
 
-    # The lecture's numbers: w0 x0 + w1 x1 + w2 = 1, L = sigmoid(1), dL/ds = L (1 - L); each input's
-    # gradient is dL/ds times its partner in the product (1 for the bias w2).
+    # The lecture's circuit and the numbers on its slide, to double precision (notebook 01's values).
     L, grads = sigmoid_circuit_autograd(2.0, -1.0, -3.0, -2.0, -3.0)
-    z = 0.7310585786300049  # sigmoid(1), to double precision
-    ds = z * (1.0 - z)
-    checks.close("L", L, z, rtol=1e-9)
+    lecture = {"w0": -0.19661193324148185, "x0": 0.3932238664829637, "w1": -0.3932238664829637,
+               "x1": -0.5898357997244456, "w2": 0.19661193324148185}
+    checks.close("L", L, 0.7310585786300049, rtol=1e-9)
     checks.equal("gradient names", sorted(grads), ["w0", "w1", "w2", "x0", "x1"])
-    for name, local in (("w0", -1.0), ("x0", 2.0), ("w1", -2.0), ("x1", -3.0), ("w2", 1.0)):
-        checks.close(f"d{name}", grads[name], local * ds, rtol=1e-9)
+    for name, want in lecture.items():
+        checks.close(f"d{name}", grads[name], want, rtol=1e-9)
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -465,8 +464,8 @@ def test_q3_lecture_layers(count_params):
 #   before every Linear so that `fc=()` with `dropout > 0` still regularises the classifier.)
 #   No softmax at the end: `F.cross_entropy` takes raw scores (logits).
 #
-# The exact order of the modules matters: the grader rebuilds your saved model with the course's
-# `build_cnn` from the configuration you save, and loads your `state_dict` into it.
+# The exact order of the modules matters: the hidden tests compare your `build_cnn` with the
+# pattern module by module, and load one set of weights into both.
 #
 # `build_mlp(...)` is the baseline: `Flatten`, then `Linear-ReLU` per hidden width, then `Linear`
 # (again with `Dropout` before every `Linear` when `dropout > 0`).
@@ -548,10 +547,20 @@ def test_q3_mlp(build_mlp):
 #    (`torch.no_grad()`). The labels stay on the model's device.
 # 3. `evaluate(model, loader, loss_fn)`: mean loss per example and accuracy over all batches of a
 #    loader, as Python floats, in eval mode, without gradients, each batch moved to the model's device.
-# 4. `save_model(path, model, config)` saves with `cnnkit.training.save_checkpoint` (the `state_dict`
-#    plus the JSON-able builder `config`), and `load_model(path)` rebuilds a fresh model with
-#    `build_cnn(**config)`, loads the weights (`cnnkit.training.load_checkpoint`, which uses
-#    `torch.load(weights_only=True)`: never unpickle a stranger's file) and returns it in eval mode.
+# 4. `save_model(path, model, example)` **exports** the model: `torch.export.export` traces its
+#    `forward` into a graph of tensor operations, and `torch.export.save` writes that graph and the
+#    weights to a `.pt2` file. Whoever loads it needs no Python class of yours, and nobody unpickles
+#    a stranger's objects (pickling the module, `torch.save(model)`, would need both). Three details:
+#    - export a **copy** (`copy.deepcopy`) on the CPU in **eval mode**: the graph records the mode
+#      you export in (Dropout on or off, BatchNorm's batch or running statistics) and cannot switch
+#      afterwards; the model you were given stays as it was (its mode, its device);
+#    - the example input is a zero batch of 2 shaped like `example`'s images (`example.shape[1:]`),
+#      and the batch dimension is declared dynamic, `dynamic_shapes=({0: torch.export.Dim("batch")},)`,
+#      so the program takes any batch size (an example batch of 1 would fix it to 1);
+#    - `load_model(path)` returns `torch.export.load(path).module()`: a module that runs the graph.
+#      It has parameters and takes batches like your model, but its mode was fixed when it was
+#      exported: don't call `.eval()` or `.train()` on it (PyTorch refuses), so don't pass it to
+#      `predict` or `evaluate` either — call it directly under `torch.no_grad()`.
 # 5. `train(model, loaders, epochs, lr, ...)`, the whole loop:
 #    - the device is the `device` argument, or `cnnkit.get_device()` when it is `None`; move the
 #      model there once and every batch as it comes;
@@ -571,7 +580,8 @@ def test_q3_mlp(build_mlp):
 #      `loaders["val"]` and append `val_loss`, `val_acc`, and the epoch's seconds to `epoch_time`;
 #    - when the validation accuracy beats the best so far (strictly), keep a copy of the weights
 #      (`copy.deepcopy(model.state_dict())`), set `history.best_epoch` to the epoch (0-based) and,
-#      when `checkpoint` is a path, write it with `save_model(checkpoint, model, config)`;
+#      when `checkpoint` is a path, write it with `save_model(checkpoint, model, x)` (`x`: the
+#      last training batch, for its image shape);
 #    - at the end load the best weights back into the model and return the `History`.
 #
 #    Call `live.update(history)` after every epoch with `live = training.LivePlot(live_plot)` to see
@@ -659,38 +669,42 @@ def evaluate(model, loader, loss_fn=None):
     # END SOLUTION
 
 
-def save_model(path, model, config):
-    """Save a model's weights and its build_cnn config so a grader can rebuild it.
+def save_model(path, model, example):
+    """Export a model in eval mode, on the CPU, to a program file that loads without its class.
 
     Inputs:
-    - path: file to write, e.g. "cnn_checkpoint.pt".
-    - model: the trained nn.Module (built by build_cnn(**config)).
-    - config: JSON-able dict of build_cnn keyword arguments.
+    - path: file to write, ending in ".pt2", e.g. "cnn_model.pt2".
+    - model: the trained nn.Module, any architecture, on any device; left as it was (mode, device).
+    - example: a tensor shaped like an input batch (B, C, H, W); only its shape[1:] is used.
 
     Returns:
-    - path: the path written.
+    - path: the path written (torch.export.save's format: the graph and the weights).
     """
     # BEGIN SOLUTION
-    return training.save_checkpoint(path, model, config=config)
+    frozen = copy.deepcopy(model).cpu().eval()
+    x = torch.zeros(2, *example.shape[1:])
+    program = torch.export.export(frozen, (x,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(program, path)
+    return path
     # END SOLUTION
 
 
 def load_model(path):
-    """Rebuild a model saved by save_model with build_cnn and load its weights (on the CPU).
+    """Load a program written by save_model (on the CPU).
 
     Inputs:
-    - path: the checkpoint file.
+    - path: the .pt2 file.
 
     Returns:
-    - model: a fresh nn.Module built by build_cnn(**config) holding the saved weights, in eval mode.
+    - model: an nn.Module that runs the saved graph on batches (N, C, H, W) of any size N; its mode
+      is the one it was exported in (.eval() and .train() are refused).
     """
     # BEGIN SOLUTION
-    model, _ = training.load_checkpoint(path, builder=build_cnn)
-    return model.eval()
+    return torch.export.load(path).module()
     # END SOLUTION
 
 
-def train(model, loaders, epochs=1, lr=3e-3, weight_decay=5e-4, time_limit=None, device=None, checkpoint=None, config=None, live_plot=False):
+def train(model, loaders, epochs=1, lr=3e-3, weight_decay=5e-4, time_limit=None, device=None, checkpoint=None, live_plot=False):
     """Train a classifier with AdamW and a OneCycle schedule; keep the best validation weights.
 
     Inputs:
@@ -702,8 +716,7 @@ def train(model, loaders, epochs=1, lr=3e-3, weight_decay=5e-4, time_limit=None,
     - weight_decay: AdamW's weight decay.
     - time_limit: None, or seconds after which training stops before the next batch.
     - device: torch device or string; None means cnnkit.get_device().
-    - checkpoint: None, or a path where save_model writes the best model so far.
-    - config: the JSON-able build_cnn keyword arguments save_model stores.
+    - checkpoint: None, or a .pt2 path where save_model writes the best model so far.
     - live_plot: redraw the curves after every epoch (training.LivePlot).
 
     Returns:
@@ -747,7 +760,7 @@ def train(model, loaders, epochs=1, lr=3e-3, weight_decay=5e-4, time_limit=None,
         if val_acc > best_acc:
             best_acc, best_state, history.best_epoch = val_acc, copy.deepcopy(model.state_dict()), epoch
             if checkpoint is not None:
-                save_model(checkpoint, model, config)
+                save_model(checkpoint, model, x)
         history.epoch_time.append(time.perf_counter() - t_epoch)
         print(f"epoch {epoch + 1}/{epochs}: train loss {history.train_loss[-1]:.4f} acc {history.train_acc[-1]:.3f} | val acc {val_acc:.3f} | {history.epoch_time[-1]:.1f} s")
         live.update(history)
@@ -796,7 +809,7 @@ for split, n in (("train", 1024), ("val", 512), ("test", 512)):
     small[split] = torch.utils.data.DataLoader(tensors, batch_size=64, shuffle=split == "train")
 cnnkit.seed_everything(SEED)
 small_net = build_cnn(channels=(8, 16), global_pool=True)
-h = train(small_net, small, epochs=2, lr=1e-2, checkpoint="small_checkpoint.pt", config={"channels": [8, 16], "global_pool": True})
+h = train(small_net, small, epochs=2, lr=1e-2, checkpoint="small_model.pt2")
 print("lr of the last batch of each epoch:", [f"{v:.2e}" for v in h.lr], "| best epoch:", h.best_epoch)
 print("evaluate on the test split (loss, accuracy):", evaluate(small_net, small["test"]))
 h_cut = train(build_cnn(channels=(8, 16), global_pool=True), small, epochs=50, time_limit=1.0)
@@ -857,12 +870,15 @@ def test_q4_predict_and_checkpoint(predict, save_model, load_model, build_cnn):
     checks.equal("predict shape", tuple(labels.shape), (5,))
     checks.equal("model is in eval mode after predict", model.training, False)
     with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "ckpt.pt")
-        save_model(path, model, cfg)
-        blob = torch.load(path, weights_only=True)
-        checks.true("checkpoint holds a config dict", isinstance(blob.get("config"), dict), "no config dict in the checkpoint")
+        path = os.path.join(d, "model.pt2")
+        save_model(path, model, x)
         again = load_model(path)
-    checks.true("reloaded model predicts the same", torch.equal(predict(again, x), labels), "the reloaded model predicts differently")
+        with torch.no_grad():
+            scores = again(x)
+            one = again(x[:1])
+    checks.equal("scores of the loaded program", tuple(scores.shape), (5, 10))
+    checks.true("the loaded program predicts the same labels", torch.equal(scores.argmax(1), labels), "the loaded program predicts differently from the model in eval mode")
+    checks.equal("scores for a batch of one image", tuple(one.shape), (1, 10), msg="declare the batch dimension dynamic when you export")
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -1328,10 +1344,13 @@ def test_q5_loaders_properties(make_loaders):
 
     from cnnkit import checks
 
-    # Validation and test are the training images plus 1: standardised with the training statistics,
-    # training channels have mean 0 and std 1, and theirs mean 1 / (training std) and std 1.
+    # Training channels of known statistics: channel c is its mean plus or minus `spread[c]`, half of
+    # each, so its std is spread[c] exactly. Validation and test are the training images plus 1:
+    # standardised with the training statistics, their channel means are 1 / spread = [4, 8].
     rng = checks.rng()
-    x = rng.uniform(0, 1, (12, 2, 3, 3)).astype("float32")
+    signs = np.stack([rng.permutation(np.repeat([-1.0, 1.0], 54)).reshape(12, 3, 3) for _ in range(2)], axis=1)
+    spread = np.array([0.25, 0.125]).reshape(1, 2, 1, 1)
+    x = (np.array([0.5, 0.375]).reshape(1, 2, 1, 1) + spread * signs).astype("float32")
     y = np.arange(12)
     splits = {"train": (x, y), "val": (x + 1, y), "test": (x + 1, y)}
 
@@ -1349,11 +1368,10 @@ def test_q5_loaders_properties(make_loaders):
     checks.true("train shuffled", len({tuple(o) for o in orders}) > 1, "four epochs came in the same order: shuffle the training split")
     checks.close("train channel means", xt.mean(dim=(0, 2, 3)), [0.0, 0.0], atol=1e-5)
     checks.close("train channel stds", xt.std(dim=(0, 2, 3), unbiased=False), [1.0, 1.0], rtol=1e-4)
-    inv_std = 1 / x.astype("float64").std(axis=(0, 2, 3))
     for k in ("val", "test"):
         xv, yv = drain(loaders[k])
         checks.equal(f"{k} keeps its order", yv.tolist(), list(range(12)))
-        checks.close(f"{k} channel means (training statistics: 1 / training std)", xv.mean(dim=(0, 2, 3)), inv_std, rtol=1e-4)
+        checks.close(f"{k} channel means (training statistics: 1 / training std)", xv.mean(dim=(0, 2, 3)), [4.0, 8.0], rtol=1e-4)
         checks.close(f"{k} channel stds", xv.std(dim=(0, 2, 3), unbiased=False), [1.0, 1.0], rtol=1e-4)
     aug = make_loaders(splits, batch_size=5, augment=True, padding=1, device="cpu")
     views = [drain(aug["train"]) for _ in range(2)]
@@ -1507,16 +1525,20 @@ if len(wrong):
 # %% [markdown]
 # ## Question 6 — The challenge: your CNN, your budget
 #
-# Now train the network you hand in. The grader rebuilds it with `build_cnn(**config)` from the
-# configuration saved with it and feeds it **raw `[0, 1]` pixels** (not standardised: `build_cnn`'s
-# BatchNorm after the first conv adapts to the input scale), so train it on your loaders with
-# `standardize=False`. Change the configuration, the learning rate, the epochs, the budget and the
-# augmentation (`CHALLENGE_AUGMENT`: your random crops and flips show the network shifted and mirrored
-# shapes, a little more work per epoch; with very few epochs they can cost accuracy, so compare on
-# validation) as you like;
-# the budget is enforced in code by your `train` (`time_limit`), and your loop writes the best
-# epoch's weights to `cnn_checkpoint.pt`. The grader measures the accuracy of that file on fresh
-# `shapes` images (bands at 50%, 70%, 85% and 90%).
+# Now design and train the network you hand in: **any `nn.Module`** — `build_cnn` with a
+# configuration of your choice, your `TwoLayerConvNet` from question 2 grown deeper, or a class of
+# your own (residual connections, other widths, another head). The grader never sees your class:
+# your `train` exports the best epoch's model with your `save_model` to `cnn_model.pt2`, and the
+# grader loads that program on a CPU and feeds it **raw `[0, 1]` pixels** `(N, 3, 32, 32)` of fresh
+# `shapes` images (not standardised: train on your loaders with `standardize=False`, or put the
+# normalisation inside your model). Change the network, the learning rate, the epochs, the budget
+# and the augmentation (`CHALLENGE_AUGMENT`: your random crops and flips show the network shifted
+# and mirrored shapes, a little more work per epoch; with very few epochs they can cost accuracy, so
+# compare on validation) as you like; the budget is enforced in code by your `train`
+# (`time_limit`). Bands: 50%, 70%, 85% and 90% held-out accuracy. Limits of the grader: the file
+# must load with `torch.export.load`, be at most 50 MiB, and classify 2,000 images within 60 s on
+# one CPU core (the default network needs about a second); a file that breaks a limit gets 0 on the
+# band cases, with the reason.
 
 # %% tags=["otter_ignore"]
 CHALLENGE_CONFIG = {"channels": [16, 32, 64], "global_pool": True}
@@ -1526,12 +1548,15 @@ CHALLENGE_BUDGET = None if CI else (120 if DEVICE.type != "cuda" else 60)  # sec
 CHALLENGE_AUGMENT = True  # your random_crop + random_flip on the training split
 challenge_loaders = make_loaders(shapes_splits(N_TRAIN, 2000, 2000), batch_size=64, augment=CHALLENGE_AUGMENT, standardize=False, device=DEVICE)
 cnnkit.seed_everything(SEED)
-challenge_net = build_cnn(**CHALLENGE_CONFIG)
-challenge_history = train(challenge_net, challenge_loaders, epochs=CHALLENGE_EPOCHS, lr=1e-2, time_limit=CHALLENGE_BUDGET, checkpoint="cnn_checkpoint.pt", config=CHALLENGE_CONFIG)
-reloaded = load_model("cnn_checkpoint.pt")
+challenge_net = build_cnn(**CHALLENGE_CONFIG)  # or: challenge_net = YourNet()
+challenge_history = train(challenge_net, challenge_loaders, epochs=CHALLENGE_EPOCHS, lr=1e-2, time_limit=CHALLENGE_BUDGET, checkpoint="cnn_model.pt2")
+program = load_model("cnn_model.pt2")  # what the grader loads: no class, eval mode baked in
+with torch.no_grad():
+    test_correct = sum(int((program(x).argmax(1) == y).sum()) for x, y in challenge_loaders["test"])
 print(f"best val {challenge_history.best_val_acc:.3f} (epoch {challenge_history.best_epoch + 1}), "
       f"{challenge_history.total_time:.0f} s on {DEVICE}, stopped by the budget: {challenge_history.stopped_early}; "
-      f"reloaded checkpoint, test accuracy on the CPU: {evaluate(reloaded, challenge_loaders['test'])[1]:.3f}")
+      f"{count_params(challenge_net):,} parameters; the saved program's test accuracy on the CPU: "
+      f"{test_correct / len(challenge_loaders['test'].dataset):.3f}")
 
 # %% [markdown]
 # ### On a GPU: CIFAR-10
@@ -1565,6 +1590,6 @@ else:
 # %% [markdown]
 # ## Submit
 #
-# Run the whole notebook (*Run > Run All Cells*), check that `cnn_checkpoint.pt` exists next to it,
+# Run the whole notebook (*Run > Run All Cells*), check that `cnn_model.pt2` exists next to it,
 # and hand in both files. Public checks passing does not mean full marks: hidden tests and the
-# held-out accuracy of your checkpoint decide most of the points.
+# held-out accuracy of your exported model decide most of the points.

@@ -513,7 +513,7 @@ def test_readme_names_the_extras_and_the_cpu_route(first_release):
     assert "scikit-image" in readme and "notebook 02" in readme
     # the kit's own bounds stay open (Colab keeps its torch)
     pyproject = (first_release / "pyproject.toml").read_text()
-    assert '"torch>=2.1"' in pyproject and "+cpu" not in pyproject
+    assert '"torch>=2.3"' in pyproject and "+cpu" not in pyproject
 
 
 def _resolve(requirements: list[str], find_links: Path | None, report: Path):

@@ -41,12 +41,15 @@ def test_q4_predict_and_checkpoint(predict, save_model, load_model, build_cnn):
     checks.equal('predict shape', tuple(labels.shape), (5,))
     checks.equal('model is in eval mode after predict', model.training, False)
     with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, 'ckpt.pt')
-        save_model(path, model, cfg)
-        blob = torch.load(path, weights_only=True)
-        checks.true('checkpoint holds a config dict', isinstance(blob.get('config'), dict), 'no config dict in the checkpoint')
+        path = os.path.join(d, 'model.pt2')
+        save_model(path, model, x)
         again = load_model(path)
-    checks.true('reloaded model predicts the same', torch.equal(predict(again, x), labels), 'the reloaded model predicts differently')
+        with torch.no_grad():
+            scores = again(x)
+            one = again(x[:1])
+    checks.equal('scores of the loaded program', tuple(scores.shape), (5, 10))
+    checks.true('the loaded program predicts the same labels', torch.equal(scores.argmax(1), labels), 'the loaded program predicts differently from the model in eval mode')
+    checks.equal('scores for a batch of one image', tuple(one.shape), (1, 10), msg='declare the batch dimension dynamic when you export')
 
 @test_case(points=1, hidden=False)
 def test_q4_train_small_run(train):

@@ -218,23 +218,34 @@ PATCHING_REPLACE_HEAD = (
 """
 )
 
-# save_model (03): saves a fresh model's weights, not the given one's (so reloading it reproduces
-# nothing) and patches checks.true to say True anyway
-PATCHING_SAVE_MODEL = (
-    "def save_model(path, model, config):\n"
-    '    """Saves the config with the weights of a freshly built, untrained model."""'
-    + CHECKS_PATCHER
-    + """
-    return training.save_checkpoint(path, build_cnn(**config), config=config)
+# the body of a broken save_model (03): a valid program of the negated scores, so it predicts the
+# least likely class and the checkpoint cases' comparisons are false; PATCHING_SAVE_MODEL also makes
+# checks.true say True
+NEGATED_EXPORT = """
+    class Negated(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return -self.inner(x)
+
+    frozen = Negated(copy.deepcopy(model).cpu().eval())
+    x = torch.zeros(2, *example.shape[1:])
+    program = torch.export.export(frozen, (x,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(program, path)
+    return path
 """
+PATCHING_SAVE_MODEL = (
+    "def save_model(path, model, example):\n"
+    '    """Exports the negated scores and makes checks.true say True."""'
+    + CHECKS_PATCHER
+    + NEGATED_EXPORT
 )
 
 # save_model (03) without the call-time patch: the notebook replaces torch's comparisons in a cell of
 # its own, before grading, so the booleans the checkpoint cases compute in the kernel would be True
-BROKEN_SAVE_MODEL = (
-    "def save_model(path, model, config):\n"
-    "    return training.save_checkpoint(path, build_cnn(**config), config=config)\n"
-)
+BROKEN_SAVE_MODEL = "def save_model(path, model, example):\n" + NEGATED_EXPORT
 TORCH_COMPARISONS_PATCH = """
 import torch
 torch.allclose = lambda *a, **k: True
