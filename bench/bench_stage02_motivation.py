@@ -7,6 +7,7 @@ short run (one epoch over the first --tune-n training images), the best by valid
 
 - convnet: notebook 02's q5 network (16 3x3 filters, hidden 100, weight scale 5e-2), the library's
   reference `ThreeLayerConvNet`;
+- convnet-bn: the same with question 7's spatial batch norm after the conv (`ThreeLayerConvNetBN`);
 - mlp: notebook 01's best MLP (its Q6 settings: one hidden layer of 200, reg 1e-4) as a
   `FullyConnectedNet([200])` with Kaiming init.
 
@@ -20,6 +21,7 @@ it has spent the ConvNet's seconds of that seed (at most 100 epochs). Seconds de
 load: compare them within one seed's rows.
 
 --same-seconds S: only the MLP, with its search, for S seconds (a ConvNet time measured earlier).
+--only KIND: only that model's search and run per seed (no same-seconds or q5-cell rows).
 
 Usage: OMP_NUM_THREADS=1 python bench/bench_stage02_motivation.py --n-train 10000 --n-val 1000
            --epochs 2 --seeds 0 1 2 --out bench/results/stage02_motivation_ci.json
@@ -40,7 +42,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from cnnkit import data, heldout  # noqa: E402
-from cnnkit.numeric.cnn import ThreeLayerConvNet  # noqa: E402
+from cnnkit.numeric.cnn import ThreeLayerConvNet, ThreeLayerConvNetBN  # noqa: E402
 from cnnkit.numeric.fc_net import FullyConnectedNet  # noqa: E402
 from cnnkit.numeric.solver import Solver  # noqa: E402
 
@@ -49,8 +51,9 @@ LRS = (1e-3, 2e-3, 4e-3)
 
 def make(kind, seed):
     np.random.seed(seed)
-    if kind == "convnet":
-        return ThreeLayerConvNet(
+    if kind in ("convnet", "convnet-bn"):
+        net = ThreeLayerConvNetBN if kind == "convnet-bn" else ThreeLayerConvNet
+        return net(
             input_dim=(1, 28, 28), num_filters=16, filter_size=3, hidden_dim=100, weight_scale=5e-2
         )
     return FullyConnectedNet(
@@ -92,6 +95,7 @@ def main():
     ap.add_argument("--tune-n", type=int, default=2000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--same-seconds", type=float, default=None)
+    ap.add_argument("--only", choices=("convnet", "convnet-bn", "mlp"), default=None)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     X_tr, y_tr, _ = data.load("fashion_mnist", "train", n=args.n_train)
@@ -138,7 +142,7 @@ def main():
             lr = max(LRS, key=lambda v: search[v])
             results["runs"].append(mlp_for_seconds(seed, lr, args.same_seconds))
             continue
-        for kind in ("convnet", "mlp"):
+        for kind in [args.only] if args.only else ("convnet", "convnet-bn", "mlp"):
             search = {lr: run(kind, seed, lr, tune, 1)[1].best_val_acc for lr in LRS}
             lr = max(LRS, key=lambda v: search[v])
             model, s, secs = run(kind, seed, lr, full, args.epochs, checks=4)
@@ -157,6 +161,8 @@ def main():
             results["runs"].append(row)
             if kind == "convnet":
                 convnet_seconds = secs
+        if args.only:
+            continue
         # the notebook's "MLP, same seconds": the MLP's lr, the ConvNet's seconds of this seed
         results["runs"].append(mlp_for_seconds(seed, lr, convnet_seconds))
         # notebook 02's q5 cell as it stands (lr 2e-3, one check an epoch): what q6 grades

@@ -380,6 +380,61 @@ def test_spatial_batchnorm_backward_fresh(spatial_batchnorm_forward, spatial_bat
     checks.close("dbeta", dbeta, lambda: oracle("beta"), rtol=1e-8, atol=1e-10, msg="wrong dbeta")
 
 
+@case("q7", points=3, hidden=True)
+def test_convnet_bn_fresh(ThreeLayerConvNetBN):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from cnnkit import checks
+
+    def oracle(params, batches, X_test, pad, reg):
+        """torch float64: each training batch's loss and gradients, then test-mode scores."""
+        F1 = params["W1"].shape[0]
+        rm, rv = torch.zeros(F1, dtype=torch.float64), torch.ones(F1, dtype=torch.float64)
+
+        def scores(t, X, training):
+            a = F.conv2d(torch.tensor(X), t["W1"], padding=pad)
+            n = F.batch_norm(a, rm, rv, t["gamma1"], t["beta1"], training=training, momentum=0.1, eps=1e-5)
+            h = F.max_pool2d(F.relu(n), 2, 2)
+            return F.relu(h.flatten(1) @ t["W2"] + t["b2"]) @ t["W3"] + t["b3"]
+
+        out = {}
+        for j, (X, y) in enumerate(batches):
+            t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+            loss = F.cross_entropy(scores(t, X, True), torch.tensor(y)) + 0.5 * reg * sum((t[k] ** 2).sum() for k in ("W1", "W2", "W3"))
+            loss.backward()
+            out[f"loss {j}"] = loss.item()
+            out.update({f"grads {j} {k}": t[k].grad.numpy() for k in t})
+        with torch.no_grad():
+            out["test scores"] = scores({k: torch.tensor(v) for k, v in params.items()}, X_test, False).numpy()
+        return out
+
+    rng = checks.rng()
+    dim, fs, reg = (2, int(rng.choice([6, 8])), int(rng.choice([6, 10]))), int(rng.choice([1, 3])), float(rng.choice([0.0, 0.2]))
+    model = ThreeLayerConvNetBN(input_dim=dim, num_filters=3, filter_size=fs, hidden_dim=6, num_classes=4, weight_scale=0.2, reg=reg, dtype=np.float64)
+    keys = ["W1", "W2", "W3", "b2", "b3", "beta1", "gamma1"]
+    checks.equal("parameter names", sorted(model.params), keys, msg="wrong parameters")
+    params = {k: rng.standard_normal(np.shape(model.params[k])) * 0.4 for k in keys}
+    params["gamma1"] = 1 + 0.3 * rng.standard_normal(3)
+    model.params.update({k: v.copy() for k, v in params.items()})
+    batches = [(3 * rng.standard_normal((5, *dim)) + 1, rng.integers(0, 4, 5)) for _ in range(2)]
+    X_test = rng.standard_normal((4, *dim))
+    expected = {}
+
+    def get(key, inputs=(params, [(X.copy(), y.copy()) for X, y in batches], X_test.copy(), (fs - 1) // 2, reg)):
+        if not expected:
+            expected.update(oracle(*inputs))
+        return expected[key]
+
+    for j, (X, y) in enumerate(batches):  # two training steps' worth of forward/backward, no update
+        loss, grads = model.loss(X.copy(), y.copy())
+        checks.close(f"batch {j} loss (train mode)", loss, lambda j=j: get(f"loss {j}"), rtol=1e-9, msg="wrong")
+        for k in keys:
+            checks.close(f"batch {j} grads[{k!r}]", grads.get(k), lambda j=j, k=k: get(f"grads {j} {k}"), rtol=1e-7, atol=1e-10, msg="wrong")
+    checks.close("test-mode scores after the two batches (running averages)", model.loss(X_test.copy()), lambda: get("test scores"), rtol=1e-8, atol=1e-10, msg="wrong")
+
+
 @case("q7", points=2, hidden=True)
 def test_spatial_groupnorm_fresh(spatial_groupnorm_forward, spatial_groupnorm_backward):
     import numpy as np

@@ -37,8 +37,9 @@
 # pool layers with their backward passes, 1–1.5 h; question 4, the vectorized layers (im2col and its
 # backward col2im: the hard part of this notebook), 1.5–2.5 h; question 5, the ConvNet and its sanity
 # ladder, 1 h; training and question 6, 15 min of your time while it runs; question 7, spatial batch
-# and group normalization, 45 min–1 h; the comparison with the MLP, 10 minutes of your time while it
-# runs; the three written questions, 30–45 min.
+# and group normalization and your ConvNet with batch norm, 1–1.5 h; the comparison with the MLP,
+# 15 minutes of your time while it runs; the three written questions, 30–45 min. In all about
+# 7–9 hours.
 
 # %% [raw]
 # # ASSIGNMENT CONFIG
@@ -791,6 +792,16 @@ plt.show()
 #    W` positions (so train and test mode are the same); `gamma` and `beta` stay per channel. Its
 #    backward pass is batch normalization's closed form with the `C // G * H * W` values of a group in
 #    place of the batch.
+# 3. `ThreeLayerConvNetBN`, a subclass of your question-5 `ThreeLayerConvNet` with spatial batch norm
+#    between the conv layer and its ReLU: conv – spatial BN – relu – pool – affine – relu – affine. It
+#    is the lecture's pattern (normalize after the conv, before the nonlinearity) and the ConvNet the
+#    comparison below trains next to yours. Start from your question-5 `loss`; what changes:
+#    - the normalization subtracts each channel's mean, so a conv bias would do nothing: drop `b1`
+#      from `params` and give the conv layer zeros as its bias; add `gamma1` (ones) and `beta1`
+#      (zeros), one per filter; keep the batch norm's `bn_param` in `self.bn_param`;
+#    - `loss(X, y)` (training) runs the batch norm in **train** mode, `loss(X)` (scores, which the
+#      `Solver` uses to measure accuracy) in **test** mode, with the running averages;
+#    - L2 regularization stays on `W1`, `W2`, `W3` only.
 #
 # As everywhere in this notebook, numpy only: a graded function that calls torch or scipy earns
 # nothing, whatever it returns.
@@ -803,6 +814,9 @@ from cnnkit.numeric.deep_layers import batchnorm_backward_alt, batchnorm_forward
 
 # %%
 # EXERCISE cnnkit.numeric.deep_layers.spatial_groupnorm_forward, spatial_groupnorm_backward
+
+# %%
+# EXERCISE cnnkit.numeric.cnn.ThreeLayerConvNetBN
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -893,6 +907,38 @@ def test_spatial_groupnorm_public(spatial_groupnorm_forward, spatial_groupnorm_b
     ]:
         err = rel_error(got, num) if np.shape(got) == np.shape(num) else np.inf
         checks.true(f"{name} matches the numeric gradient", err < 1e-6, f"{name}: relative error {err:.1e} vs the numeric gradient")
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: false
+""" # END TEST CONFIG
+def test_convnet_bn_ladder_and_modes(ThreeLayerConvNetBN):
+    import math
+
+    import numpy as np
+
+    from cnnkit import checks
+    from cnnkit.numeric.gradcheck import eval_numerical_gradient
+    from cnnkit.oracles import grad_error
+
+    rng = checks.rng()
+    np.random.seed(2)
+    model = ThreeLayerConvNetBN(input_dim=(2, 6, 6), num_filters=3, filter_size=3, hidden_dim=5, num_classes=4, weight_scale=0.3, reg=0.1, dtype=np.float64)
+    checks.equal("parameter names", sorted(model.params), ["W1", "W2", "W3", "b2", "b3", "beta1", "gamma1"], msg="no b1 (the batch norm's beta1 takes its place); gamma1 and beta1 per filter")
+    X, y = rng.standard_normal((6, 2, 6, 6)), rng.integers(0, 4, 6)
+    loss, grads = model.loss(X, y)
+    for k in sorted(model.params):
+        num = eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[k])
+        err = grad_error(grads.get(k), num) if np.shape(grads.get(k)) == np.shape(num) else np.inf
+        checks.true(f"grads[{k!r}] matches numeric (train mode)", err < 1e-6, f"grads[{k!r}]: relative error {err:.1e} vs the numeric gradient")
+    # Test mode normalizes with the running averages: an image's scores do not depend on the others.
+    scores = model.loss(X)
+    checks.close("test-mode scores of the first 2 images alone vs within the batch of 6", model.loss(X[:2]), scores[:2], rtol=1e-9, atol=1e-12, msg="loss(X) must use the running averages (test mode), not the batch's statistics")
+    np.random.seed(3)
+    small = ThreeLayerConvNetBN(input_dim=(1, 8, 8), num_filters=4, hidden_dim=10, filter_size=3)
+    loss0, _ = small.loss(rng.random((20, 1, 8, 8)), np.arange(20) % 10)
+    checks.close("initial loss (small weights, 10 classes)", loss0, math.log(10), rtol=0.0, atol=0.05)
 
 # %% [raw]
 # # END QUESTION
@@ -997,10 +1043,11 @@ def test_spatial_groupnorm_public(spatial_groupnorm_forward, spatial_groupnorm_b
 #
 # The MLP is notebook 01's best: one hidden layer of 200 units with L2 strength `1e-4` (notebook 01's
 # question-6 settings), Kaiming initialization, as the library's `FullyConnectedNet` (which holds your
-# notebook-01 answers now that notebook 01 is behind you). The ConvNet is yours from question 5, with
-# the training cell's architecture (no normalization: question 7's spatial batch norm would sit between
-# the conv layer and its ReLU, an extension left to you). Nothing here is graded; the two cells take
-# about twice the training cell's time (a minute in CI mode, 5–10 minutes at full size on a laptop).
+# notebook-01 answers now that notebook 01 is behind you). The ConvNets are yours: question 5's, with
+# the training cell's architecture, and the same with your question-7 spatial batch norm
+# (`ThreeLayerConvNetBN`), given the same search and budget. Nothing here is graded; the two cells
+# take about three times the training cell's time (two minutes in CI mode, 10–20 minutes at full
+# size on a laptop).
 
 # %% tags=["otter_ignore"]
 import time
@@ -1018,6 +1065,8 @@ def new_model(kind):
     np.random.seed(SEED)
     if kind == "ConvNet":
         return ThreeLayerConvNet(input_dim=(1, 28, 28), num_filters=16, filter_size=3, hidden_dim=100, weight_scale=5e-2)
+    if kind == "ConvNet + BN":
+        return ThreeLayerConvNetBN(input_dim=(1, 28, 28), num_filters=16, filter_size=3, hidden_dim=100, weight_scale=5e-2)
     return FullyConnectedNet([200], input_dim=28 * 28, num_classes=10, init="kaiming", reg=1e-4, seed=SEED)
 
 
@@ -1035,7 +1084,7 @@ def train_for_comparison(kind, lr, split, epochs, checks_per_epoch=1, time_limit
 
 
 runs = {}
-for kind in ("ConvNet", "MLP"):
+for kind in ("ConvNet", "ConvNet + BN", "MLP"):
     search = {lr: train_for_comparison(kind, lr, tuning_split, 1)["solver"].best_val_acc for lr in LEARNING_RATES}
     best_lr = max(search, key=search.get)
     print(f"{kind:>7} search (1 epoch on 2,000 images): " + ", ".join(f"lr {lr:g}: {acc:.3f}" for lr, acc in search.items()) + f" -> lr {best_lr:g}")
@@ -1068,8 +1117,9 @@ for kind, run in runs.items():
     counts = {name: v.size for name, v in run["model"].params.items()}
     print(f"{kind}: {sum(counts.values()):,} parameters (" + ", ".join(f"{name} {n:,}" for name, n in counts.items()) + ")")
     print(f"    lr {run['lr']:g}, {run['solver'].epoch} epochs in {run['seconds']:.0f} s, best validation accuracy {run['solver'].best_val_acc:.3f}")
-gap = runs["ConvNet"]["solver"].best_val_acc - runs["MLP"]["solver"].best_val_acc
-print(f"ConvNet - MLP, same epochs ({EPOCHS} over {len(X_train):,} images): {100 * gap:+.1f} points of validation accuracy")
+for kind in ("ConvNet", "ConvNet + BN"):
+    gap = runs[kind]["solver"].best_val_acc - runs["MLP"]["solver"].best_val_acc
+    print(f"{kind} - MLP, same epochs ({EPOCHS} over {len(X_train):,} images): {100 * gap:+.1f} points of validation accuracy")
 gap = runs["ConvNet"]["solver"].best_val_acc - runs["MLP, same seconds"]["solver"].best_val_acc
 print(f"ConvNet - MLP, same seconds: {100 * gap:+.1f} points")
 

@@ -71,3 +71,29 @@ def test_spatial_groupnorm_public(spatial_groupnorm_forward, spatial_groupnorm_b
         err = rel_error(got, num) if np.shape(got) == np.shape(num) else np.inf
         checks.true(f'{name} matches the numeric gradient', err < 1e-06, f'{name}: relative error {err:.1e} vs the numeric gradient')
 
+@test_case(points=1, hidden=False)
+def test_convnet_bn_ladder_and_modes(ThreeLayerConvNetBN):
+    from cnnkit import checks
+    checks.numpy_only()
+    import math
+    import numpy as np
+    from cnnkit import checks
+    from cnnkit.numeric.gradcheck import eval_numerical_gradient
+    from cnnkit.oracles import grad_error
+    rng = checks.rng()
+    np.random.seed(2)
+    model = ThreeLayerConvNetBN(input_dim=(2, 6, 6), num_filters=3, filter_size=3, hidden_dim=5, num_classes=4, weight_scale=0.3, reg=0.1, dtype=np.float64)
+    checks.equal('parameter names', sorted(model.params), ['W1', 'W2', 'W3', 'b2', 'b3', 'beta1', 'gamma1'], msg="no b1 (the batch norm's beta1 takes its place); gamma1 and beta1 per filter")
+    X, y = (rng.standard_normal((6, 2, 6, 6)), rng.integers(0, 4, 6))
+    loss, grads = model.loss(X, y)
+    for k in sorted(model.params):
+        num = eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[k])
+        err = grad_error(grads.get(k), num) if np.shape(grads.get(k)) == np.shape(num) else np.inf
+        checks.true(f'grads[{k!r}] matches numeric (train mode)', err < 1e-06, f'grads[{k!r}]: relative error {err:.1e} vs the numeric gradient')
+    scores = model.loss(X)
+    checks.close('test-mode scores of the first 2 images alone vs within the batch of 6', model.loss(X[:2]), scores[:2], rtol=1e-09, atol=1e-12, msg="loss(X) must use the running averages (test mode), not the batch's statistics")
+    np.random.seed(3)
+    small = ThreeLayerConvNetBN(input_dim=(1, 8, 8), num_filters=4, hidden_dim=10, filter_size=3)
+    loss0, _ = small.loss(rng.random((20, 1, 8, 8)), np.arange(20) % 10)
+    checks.close('initial loss (small weights, 10 classes)', loss0, math.log(10), rtol=0.0, atol=0.05)
+

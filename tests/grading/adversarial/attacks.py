@@ -603,15 +603,22 @@ def _stage_02(root: Path, sol, stu) -> dict[str, tuple]:
                 TORCH_CONV_BACKWARD_FAST,
             ),
             True,
+            # the ConvNets of q5 and q7 call the torch conv too: their cases earn nothing either
             {
                 "q4": "less",
                 "q5": None,
+                "q7": "less",
                 "*": "full",
                 "failed": [
                     "test_conv_fast_strides_pads_nonsquare",
                     "test_conv_fast_agrees_with_naive_public",
+                    "test_convnet_bn_ladder_and_modes",
+                    "test_convnet_bn_fresh",
                 ],
-                "error": {"test_conv_fast_strides_pads_nonsquare": NUMPY_ONLY},
+                "error": {
+                    "test_conv_fast_strides_pads_nonsquare": NUMPY_ONLY,
+                    "test_convnet_bn_fresh": NUMPY_ONLY,
+                },
             },
         ),
     }
