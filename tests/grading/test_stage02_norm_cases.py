@@ -1,4 +1,4 @@
-"""Stage 02's question 7 (spatial batch and group normalization): its hidden cases, run in check mode
+"""Stage 02's question 7 (spatial batch and group normalization, the ConvNet with batch norm): its hidden cases, run in check mode
 on the library's reference and on typical student bugs, must pass the one and fail the others.
 
 The cases are read from the master (`solutions/02_conv_layers/02_conv_layers.cases.py`) as the build
@@ -12,6 +12,7 @@ import pytest
 
 from cnnkit import checks
 from cnnkit.grading import master
+from cnnkit.numeric import cnn
 from cnnkit.numeric import deep_layers as dl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +35,7 @@ REFERENCE = {
     "spatial_batchnorm_backward": dl.spatial_batchnorm_backward,
     "spatial_groupnorm_forward": dl.spatial_groupnorm_forward,
     "spatial_groupnorm_backward": dl.spatial_groupnorm_backward,
+    "ThreeLayerConvNetBN": cnn.ThreeLayerConvNetBN,
 }
 
 
@@ -89,6 +91,17 @@ def _groupnorm_per_channel(x, gamma, beta, G, gn_param):  # instance norm: G ign
     return dl.spatial_groupnorm_forward(x, gamma, beta, x.shape[1], gn_param)
 
 
+class _AlwaysTrain(dict):
+    def __setitem__(self, key, value):  # a mode switch that never reaches the layer
+        super().__setitem__(key, "train" if key == "mode" else value)
+
+
+class _BatchStatsAtTest(cnn.ThreeLayerConvNetBN):  # scores normalized by the test batch itself
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bn_param = _AlwaysTrain(self.bn_param)
+
+
 def test_the_reference_passes_every_case():
     assert {n: _run(n) for n in CASES} == dict.fromkeys(CASES)
 
@@ -126,6 +139,11 @@ def test_the_reference_passes_every_case():
             {"spatial_groupnorm_forward": _groupnorm_per_channel},
             "wrong output",
         ),
+        (
+            "test_convnet_bn_fresh",
+            {"ThreeLayerConvNetBN": _BatchStatsAtTest},
+            "test-mode scores",
+        ),
         # the public checks tell the size of the error on the same bugs
         (
             "test_spatial_batchnorm_forward_statistics",
@@ -136,6 +154,11 @@ def test_the_reference_passes_every_case():
             "test_spatial_batchnorm_forward_statistics",
             {"spatial_batchnorm_forward": _running_stats_in_train},
             "per-channel",
+        ),
+        (
+            "test_convnet_bn_ladder_and_modes",
+            {"ThreeLayerConvNetBN": _BatchStatsAtTest},
+            "running averages",
         ),
         (
             "test_spatial_batchnorm_backward_numeric",
