@@ -1,5 +1,6 @@
-"""Stage 02's question 7 (spatial batch and group normalization, the ConvNet with batch norm): its hidden cases, run in check mode
-on the library's reference and on typical student bugs, must pass the one and fail the others.
+"""Stage 02's question 7 (spatial batch and group normalization, the ConvNet with batch norm): its
+hidden cases, run in check mode on the library's reference and on typical student bugs, must pass
+the one and fail the others.
 
 The cases are read from the master (`solutions/02_conv_layers/02_conv_layers.cases.py`) as the build
 reads them, and called as `grader.check` would call them (check mode: the torch float64 oracles run).
