@@ -208,3 +208,71 @@ def test_grader_check_fails_the_case_with_the_same_message():
 def test_artefact_cases_are_left_alone():
     src = '""" # BEGIN TEST CONFIG\npoints: 1\n""" # END TEST CONFIG\ndef test_file():\n    pass\n'
     assert with_numpy_only(src) == src
+
+
+def _fresh(code: str) -> str:
+    """Run `code` in a fresh interpreter (nothing of torch imported yet); its stdout."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def test_preimport_imports_the_watched_packages_the_tests_import():
+    got = _fresh(
+        """
+        import json, sys
+        from cnnkit import numpy_only
+
+        sources = [
+            "def t(f):\\n    import numpy as np\\n    import torch.nn.functional as F\\n",
+            "def u(f):\\n    from scipy import ndimage\\n    from . import sibling\\n",
+            "def v(f):\\n    import scipy.signal.no_such_module\\n",
+            "def w(f) broken syntax",
+        ]
+        done = numpy_only.preimport(sources)
+        print(json.dumps({"done": done, "loaded": [m in sys.modules for m in done]}))
+        """
+    )
+    info = json.loads(got)
+    # torch's lazily imported optimizer machinery comes with it; numpy is not the guard's concern,
+    # a module that does not exist is left for the case to fail on
+    assert info["done"] == ["torch.nn.functional", "torch._dynamo", "scipy.ndimage"], info
+    assert all(info["loaded"])
+
+
+def test_the_probe_imports_them_before_the_first_case(tmp_path):
+    """In a numpy-only stage the case finds torch's optimizer machinery imported (not under its
+    guard's profiler); elsewhere the probe imports nothing for it."""
+    case = (
+        "def test_case(f):\n"
+        "    import sys\n"
+        "    present = 'torch._dynamo' in sys.modules\n"
+        "    import torch\n"
+        "    from cnnkit import checks\n"
+        "    checks.true('preimported', present, 'no')\n"
+    )
+    seen = {}
+    for numpy_only_stage in (True, False):
+        out = tmp_path / str(numpy_only_stage)
+        spec = {
+            "mode": "record",
+            "seed": 7,
+            "out": str(out),
+            "tests": [{"name": "test_case", "source": case, "params": ["f"]}],
+            "checks_source": CHECKS_SOURCE,
+            "case_seconds": 60,
+            "numpy_only": numpy_only_stage,
+        }
+        _fresh(
+            f"""
+            from cnnkit.grading.kernel.runtime import run_probe
+            run_probe({{"f": len, "__name__": "__main__"}}, {spec!r})
+            """
+        )
+        (rec,) = load_records(out)["test_case"]["records"]
+        seen[numpy_only_stage] = rec["value"]
+    assert seen == {True: True, False: False}

@@ -21,7 +21,9 @@ records (judge.py) against the reference run's.
 Numpy only. In a numpy-only stage (`spec.numpy_only`, from `Stage.numpy_only`) each case runs under a
 `numpy_only.Guard` (shipped by its text like this module): a case whose student code called torch or
 scipy's convolutions gets "forbidden": "<what it called>" in its entry, and the grader's judge gives
-it 0 points with the reason; nothing else changes.
+it 0 points with the reason; nothing else changes. What the tests import of the watched packages is
+imported before the first case and before the tamper baseline (`numpy_only.preimport`): under the
+guard's profiler an import costs seconds.
 """
 
 import builtins
@@ -132,6 +134,8 @@ def run_probe(nb_globals, spec):
     os.makedirs(out, exist_ok=True)
     checks = types.ModuleType("cnnkit.checks")
     results = {}
+    if spec.numpy_only:  # imported under the guard they would cost seconds (numpy_only.preimport)
+        numpy_only.preimport([t.source for t in spec.tests])
     # Before the first case: what the notebook left in the watched modules. The reference kernel
     # writes them all; a student's kernel gets from the grader the digests of what its cases
     # depend on ("pristine") and each case's list of them ("depends").
