@@ -396,16 +396,21 @@ def test_q2_three_levels_agree(convnet_params, convnet_forward, ConvNet, convnet
 
 # %% [markdown]
 # Now check the formula on two famous networks. torchvision builds them without downloading anything
-# when `weights=None`. VGG-16 is the lecture's table plus biases (138,357,544). torchvision's AlexNet is
-# **not** the lecture's: it follows the later single-GPU version ("one weird trick", Krizhevsky 2014)
-# with 64/192/384/256/256 filters instead of 96/256/384/384/256, no Local Response Normalization, and an
-# adaptive average pool that makes the 6x6x256 input of FC6 independent of the image size — so it has
-# about 61.1M parameters instead of the lecture's 62.4M. Dropout has no parameters: AlexNet's two
-# dropout layers sit before FC6 and FC7 (printed below), none before the last layer.
+# when `weights=None`, and on PyTorch's meta device without even allocating their weights (shapes
+# only: a parameter count needs nothing else). VGG-16 is the lecture's table plus biases
+# (138,357,544). torchvision's AlexNet is **not** the lecture's: it follows the later single-GPU
+# version ("one weird trick", Krizhevsky 2014) with 64/192/384/256/256 filters instead of
+# 96/256/384/384/256, no Local Response Normalization, and an adaptive average pool that makes the
+# 6x6x256 input of FC6 independent of the image size — so it has about 61.1M parameters instead of
+# the lecture's 62.4M. Dropout has no parameters: AlexNet's two dropout layers sit before FC6 and
+# FC7 (printed below), none before the last layer.
 
 # %%
 from torchvision.models import alexnet, vgg16
 
+# drawing VGG-16's 138M random weights takes seconds; on the meta device the modules hold no storage
+with torch.device("meta"):
+    vgg, tv_alexnet = vgg16(weights=None), alexnet(weights=None)
 
 def conv_formula(F_, C, K, groups=1, bias=True):
     return F_ * F_ * (C // groups) * K + (K if bias else 0)
@@ -417,16 +422,16 @@ for v in vgg_cfg:
     if v != "M":
         vgg_formula, c = vgg_formula + conv_formula(3, c, v), v
 vgg_formula += (7 * 7 * 512 + 1) * 4096 + (4096 + 1) * 4096 + (4096 + 1) * 1000
-print(f"VGG-16   torchvision {count_params(vgg16(weights=None)):,}  formula {vgg_formula:,}")
+print(f"VGG-16   torchvision {count_params(vgg):,}  formula {vgg_formula:,}")
 
 tv_spec = [(11, 3, 64), (5, 64, 192), (3, 192, 384), (3, 384, 256), (3, 256, 256)]
 lecture_spec = [(11, 3, 96), (5, 96, 256), (3, 256, 384), (3, 384, 384), (3, 384, 256)]
 fc_part = (256 * 6 * 6 + 1) * 4096 + (4096 + 1) * 4096 + (4096 + 1) * 1000
 tv_formula = sum(conv_formula(*s) for s in tv_spec) + fc_part
 lecture_formula = sum(conv_formula(*s) for s in lecture_spec) + fc_part
-print(f"AlexNet  torchvision {count_params(alexnet(weights=None)):,}  formula {tv_formula:,}")
+print(f"AlexNet  torchvision {count_params(tv_alexnet):,}  formula {tv_formula:,}")
 print(f"AlexNet  lecture (96/256/384/384/256, no grouping) {lecture_formula:,}")
-print("AlexNet's classifier:", [type(m).__name__ for m in alexnet(weights=None).classifier])
+print("AlexNet's classifier:", [type(m).__name__ for m in tv_alexnet.classifier])
 print("grouped 3x3, 4->8, groups=2:", count_params(nn.Conv2d(4, 8, 3, groups=2)))
 print("dilated 3x3, 4->8, dilation=2:", count_params(nn.Conv2d(4, 8, 3, dilation=2)))
 
