@@ -75,25 +75,28 @@ def _fixed_costs(work: Path, lib: Path) -> dict:
 
 
 def profile_stage(stage: str, root: Path, work: Path) -> dict:
+    from cnnkit.grading import batch as batch_mod
     from cnnkit.grading import grade as grade_mod
+    from cnnkit.grading import runs as runs_mod
 
     log: list = []
+    # each patched where its caller looks it up
     patched = {
-        "execute": grade_mod.execute,
-        "execute_checks": grade_mod.execute_checks,
-        "reference_run": grade_mod.reference_run,
-        "gated_copy": grade_mod.gated_copy,
+        (runs_mod, "execute"): runs_mod.execute,
+        (runs_mod, "execute_checks"): runs_mod.execute_checks,
+        (batch_mod, "reference_run"): batch_mod.reference_run,
+        (batch_mod, "gated_copy"): batch_mod.gated_copy,
     }
-    for name, fn in patched.items():
-        setattr(grade_mod, name, _timed(fn, log, name))
+    for (mod, name), fn in patched.items():
+        setattr(mod, name, _timed(fn, log, name))
     try:
         sample = root / "autograder" / stage / "samples" / "solution"
         t0 = time.perf_counter()
         res = grade_mod.grade(stage, [sample], work / stage, workers=1, root=root, progress=False)
         total = time.perf_counter() - t0
     finally:
-        for name, fn in patched.items():
-            setattr(grade_mod, name, fn)
+        for (mod, name), fn in patched.items():
+            setattr(mod, name, fn)
     # calls in order: gated_copy, reference_run(execute, execute_checks), execute, execute_checks
     ref = sum(s for label, s in log if label == "reference_run")
     runs = [(label, s) for label, s in log if label in ("execute", "execute_checks")]
@@ -119,7 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     root = Path(args.root).resolve()
-    stages = args.stage or ["01_backprop", "02_conv_layers"]
+    stages = args.stage or [
+        "01_backprop",
+        "02_conv_layers",
+        "03_pytorch_cnn",
+        "04_transfer_learning",
+    ]
     import cnnkit
 
     lib = Path(cnnkit.__file__).resolve().parent.parent

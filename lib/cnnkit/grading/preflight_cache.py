@@ -1,6 +1,6 @@
 """The preflight's result, kept in the output folder and reused while nothing that decides it changed.
 
-The reference run (the solution graded in "reference" mode, `grade.reference_run`) is both the
+The reference run (the solution graded in "reference" mode, `runs.reference_run`) is both the
 preflight (the solution must score full marks here) and the source of the reference values every
 submission is judged against. It costs a whole notebook run before anyone is graded. Its outcome is
 decided by: the stage's build (the autograder zip, the solution folder), the grader's code
