@@ -15,7 +15,8 @@ Who uses it: the in-kernel probe (`runtime.py`, shipped by its text with this mo
 see `kernel.probe_cell`) wraps each student case of such a stage and writes what it found as data
 (the grader's judge gives the case 0 points and says why); `cnnkit.checks.numpy_only()` (the first
 line the build puts in each test of such a stage) does the same for `grader.check`, whose next check
-then fails with `message(found)`.
+then fails with `message(found)`. The probe first calls `preimport` with the tests' sources, so the
+imports of the tests' own oracles do not run under the profiler.
 
 This catches the known ways (direct calls, calls through a library helper, autograd, threads); code
 written against this module (a function whose globals claim another `__name__`) can hide from it.
@@ -30,9 +31,9 @@ import types
 PACKAGES = ("torch", "torchvision", "functorch", "scipy.signal", "scipy.ndimage")
 _PREFIXES = tuple(p + "." for p in PACKAGES)
 _module_type = types.ModuleType
-# what a watched package imports lazily on first use: torch's optimizers import torch._dynamo (about
-# 900 modules) through `torch._disable_dynamo` when first constructed
-_LAZY = {"torch": ("torch._dynamo",)}
+# what code that uses a name imports lazily: torch's optimizers import torch._dynamo (about 900
+# modules, 2 s) through `torch._disable_dynamo` when first constructed
+_LAZY = {"torch.optim": ("torch._dynamo",)}
 
 
 def watched(module):
@@ -61,13 +62,23 @@ def _c_name(fn):
     return f"{module}.{name.replace('_VariableFunctionsClass.', '')}"
 
 
+def _dotted(node):
+    """ "torch.optim.SGD" for the attribute chain `torch.optim.SGD`, else None."""
+    parts = []
+    while type(node) is ast.Attribute:
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if type(node) is ast.Name else None
+
+
 def preimport(sources):
     """Import the watched packages that test code imports, before any guard runs.
 
     Under the profiler every Python call of an import is an event: importing torch's optimizer
-    machinery inside a guarded case took 5-8 s of a stage-01 submission's 13 (2026-12-06). Imported
-    here first, the case finds it in `sys.modules`. A package that cannot be imported is left for
-    the case to fail on, as it would have.
+    machinery inside a guarded case took 5-8 s of a stage-01 submission's 13-15 s (2026-12-06).
+    Imported here first, the case finds it in `sys.modules`. What a used name imports lazily
+    (`_LAZY`: an optimizer's torch._dynamo) comes only with code that uses the name. A package that
+    cannot be imported is left for the case to fail on, as it would have.
 
     Inputs:
     - sources: the test functions' source texts.
@@ -81,6 +92,7 @@ def preimport(sources):
             tree = ast.parse(source)
         except SyntaxError:
             continue
+        used = set()
         for node in ast.walk(tree):
             if type(node) is ast.Import:
                 found = [a.name for a in node.names]
@@ -88,11 +100,14 @@ def preimport(sources):
                 # `from scipy import ndimage` imports a watched package by its attribute name
                 found = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             else:
+                if type(node) is ast.Attribute:
+                    used.add(_dotted(node))
                 continue
-            for name in found:
-                if watched(name) and name not in names:
-                    names.append(name)
-                    names.extend(m for m in _LAZY.get(name.split(".")[0], ()) if m not in names)
+            used.update(found)
+            names.extend(n for n in found if watched(n) and n not in names)
+        for trigger, lazy in _LAZY.items():
+            if any(type(u) is str and (u + ".").startswith(trigger + ".") for u in used):
+                names.extend(m for m in lazy if m not in names)
     done = []
     for name in names:
         try:

@@ -227,21 +227,25 @@ def test_preimport_imports_the_watched_packages_the_tests_import():
         import json, sys
         from cnnkit import numpy_only
 
-        sources = [
+        plain = [
             "def t(f):\\n    import numpy as np\\n    import torch.nn.functional as F\\n",
             "def u(f):\\n    from scipy import ndimage\\n    from . import sibling\\n",
             "def v(f):\\n    import scipy.signal.no_such_module\\n",
             "def w(f) broken syntax",
         ]
-        done = numpy_only.preimport(sources)
-        print(json.dumps({"done": done, "loaded": [m in sys.modules for m in done]}))
+        first = numpy_only.preimport(plain)
+        dynamo_after_plain = "torch._dynamo" in sys.modules
+        optim = ["def x(f):\\n    import torch\\n    opt = torch.optim.SGD([], lr=0.1)\\n"]
+        second = numpy_only.preimport(optim)
+        print(json.dumps([first, dynamo_after_plain, second]))
         """
     )
-    info = json.loads(got)
-    # torch's lazily imported optimizer machinery comes with it; numpy is not the guard's concern,
-    # a module that does not exist is left for the case to fail on
-    assert info["done"] == ["torch.nn.functional", "torch._dynamo", "scipy.ndimage"], info
-    assert all(info["loaded"])
+    first, dynamo_after_plain, second = json.loads(got)
+    # numpy is not the guard's concern; a module that does not exist is left for the case to fail on
+    assert first == ["torch.nn.functional", "scipy.ndimage"]
+    # torch's optimizers import torch._dynamo on first use: it comes only with a test that uses one
+    assert not dynamo_after_plain
+    assert second == ["torch", "torch._dynamo"]
 
 
 def test_the_probe_imports_them_before_the_first_case(tmp_path):
@@ -252,6 +256,7 @@ def test_the_probe_imports_them_before_the_first_case(tmp_path):
         "    import sys\n"
         "    present = 'torch._dynamo' in sys.modules\n"
         "    import torch\n"
+        "    torch.optim.SGD\n"
         "    from cnnkit import checks\n"
         "    checks.true('preimported', present, 'no')\n"
     )
