@@ -397,7 +397,9 @@ def test_q2_three_levels_agree(convnet_params, convnet_forward, ConvNet, convnet
 # %% [markdown]
 # Now check the formula on two famous networks. torchvision builds them without downloading anything
 # when `weights=None`, and on PyTorch's meta device without even allocating their weights (shapes
-# only: a parameter count needs nothing else). VGG-16 is the lecture's table plus biases
+# only, all a parameter count needs, provided your `count_params` counts with `p.numel()`: reading
+# values with `.numpy()` fails on the meta device, and telling tensors apart by `data_ptr()`
+# miscounts, since every meta tensor's is 0). VGG-16 is the lecture's table plus biases
 # (138,357,544). torchvision's AlexNet is **not** the lecture's: it follows the later single-GPU
 # version ("one weird trick", Krizhevsky 2014) with 64/192/384/256/256 filters instead of
 # 96/256/384/384/256, no Local Response Normalization, and an adaptive average pool that makes the
@@ -411,6 +413,7 @@ from torchvision.models import alexnet, vgg16
 # drawing VGG-16's 138M random weights takes seconds; on the meta device the modules hold no storage
 with torch.device("meta"):
     vgg, tv_alexnet = vgg16(weights=None), alexnet(weights=None)
+
 
 def conv_formula(F_, C, K, groups=1, bias=True):
     return F_ * F_ * (C // groups) * K + (K if bias else 0)
