@@ -34,7 +34,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-STAGES = ["01_backprop", "02_conv_layers", "03_pytorch_cnn"]
+STAGES = ["01_backprop", "02_conv_layers", "03_pytorch_cnn", "04_transfer_learning"]
 
 
 def _otter_run(zip_path: Path, nb: Path, out: Path) -> float | None:

@@ -49,7 +49,7 @@ def _fixed_costs(work: Path, lib: Path) -> dict:
         str(nb_dir / "sub" / "e.ipynb"),
     )
     t0 = time.perf_counter()
-    execute(Path("e.ipynb"), nb_dir, lib, limits)
+    ran = execute(Path("e.ipynb"), nb_dir, lib, limits)
     empty_kernel = time.perf_counter() - t0
     box = work / "empty-checks"
     records = box / "records"
@@ -61,13 +61,17 @@ def _fixed_costs(work: Path, lib: Path) -> dict:
         "checks_source": "",
         "always": [],
         "pristine": {},
-        "case_timeout": 60,
+        "case_seconds": 60,
         "memory_bytes": limits.memory_bytes,
     }
     (box / "sub").mkdir(parents=True)
     t0 = time.perf_counter()
-    execute_checks(spec, box, lib, limits, writable=[records])
+    checked = execute_checks(spec, box, lib, limits, writable=[records])
     empty_checks = time.perf_counter() - t0
+    # a run that failed early would time less than a real start
+    for what, outcome in (("empty notebook", ran), ("empty artifact step", checked)):
+        if outcome.status != "ok" or outcome.reason:
+            raise RuntimeError(f"{what}: {outcome.status} {outcome.reason}")
     return {
         "empty_notebook_s": round(empty_kernel, 2),
         "empty_artifact_step_s": round(empty_checks, 2),

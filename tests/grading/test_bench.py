@@ -43,6 +43,17 @@ def test_profile_grading_times_the_preflight_and_the_submission(toy, tmp_path):
 def test_bench_grading_counts_the_preflight_as_setup(toy, tmp_path):
     row = _bench("bench_grading").bench_stage(STAGE, toy, n=2, workers=1, work=tmp_path)
     assert row["cnnkit_failed"] == []
-    assert len(row["cnnkit_scores"]) == 2 and len(row["otter_scores"]) == 2
+    assert len(row["cnnkit_scores"]) == 2
+    # otter run graded both (None: it failed)
+    assert len(row["otter_scores"]) == 2 and None not in row["otter_scores"], row["otter_scores"]
     assert 0 < row["cnnkit_setup_s"] < row["cnnkit_grade_s"]
     assert row["cnnkit_per_submission_worker_s"] > 0
+
+
+def test_profile_grading_fixed_costs_are_runs_that_succeeded(tmp_path):
+    import cnnkit
+
+    lib = Path(cnnkit.__file__).resolve().parents[1]
+    # raises when the empty notebook or the empty artifact step did not run to the end
+    costs = _bench("profile_grading")._fixed_costs(tmp_path, lib)
+    assert costs["empty_notebook_s"] > 0 and costs["empty_artifact_step_s"] > 0
