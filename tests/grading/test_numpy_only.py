@@ -134,17 +134,21 @@ def test_the_stage_says_which_stages_are_numpy_only():
     ] == ["01_backprop", "02_conv_layers"]
 
 
-def _probe(tmp_path, f, numpy_only_stage=True):
-    spec = {
+def _spec(out, source=CASE, numpy_only_stage=True, case_seconds=30):
+    """A ProbeSpec's dict: one case `test_case(f)` of `source`, recorded into `out`."""
+    return {
         "mode": "record",
         "seed": 7,
-        "out": str(tmp_path),
-        "tests": [{"name": "test_case", "source": CASE, "params": ["f"]}],
+        "out": str(out),
+        "tests": [{"name": "test_case", "source": source, "params": ["f"]}],
         "checks_source": CHECKS_SOURCE,
-        "case_seconds": 30,
+        "case_seconds": case_seconds,
         "numpy_only": numpy_only_stage,
     }
-    run_probe({"f": f}, spec)
+
+
+def _probe(tmp_path, f, numpy_only_stage=True):
+    run_probe({"f": f}, _spec(tmp_path, numpy_only_stage=numpy_only_stage))
     return load_records(tmp_path)
 
 
@@ -169,16 +173,7 @@ def test_the_probe_records_the_call_and_the_judge_gives_nothing(tmp_path):
 
 def test_the_probe_cell_ships_the_guard_by_its_text(tmp_path):
     student = _student()
-    spec = {
-        "mode": "record",
-        "seed": 7,
-        "out": str(tmp_path),
-        "tests": [{"name": "test_case", "source": CASE, "params": ["f"]}],
-        "checks_source": CHECKS_SOURCE,
-        "case_seconds": 30,
-        "numpy_only": True,
-    }
-    src = probe_cell(spec)
+    src = probe_cell(_spec(tmp_path))
     assert "class Guard" in src
     exec(compile(src, "<probe>", "exec"), {**student, "f": student["torch_autograd"]})
     assert json.loads((tmp_path / "records.json").read_text())["test_case"]["forbidden"]
@@ -263,15 +258,7 @@ def test_the_probe_imports_them_before_the_first_case(tmp_path):
     seen = {}
     for numpy_only_stage in (True, False):
         out = tmp_path / str(numpy_only_stage)
-        spec = {
-            "mode": "record",
-            "seed": 7,
-            "out": str(out),
-            "tests": [{"name": "test_case", "source": case, "params": ["f"]}],
-            "checks_source": CHECKS_SOURCE,
-            "case_seconds": 60,
-            "numpy_only": numpy_only_stage,
-        }
+        spec = _spec(out, case, numpy_only_stage, case_seconds=60)
         _fresh(
             f"""
             from cnnkit.grading.kernel.runtime import run_probe
