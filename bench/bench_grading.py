@@ -32,9 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from cnnkit.grading.stage import NAMES
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-STAGES = ["01_backprop", "02_conv_layers", "03_pytorch_cnn", "04_transfer_learning"]
 
 
 def _otter_run(zip_path: Path, nb: Path, out: Path) -> float | None:
@@ -149,7 +150,7 @@ def bench_stage(stage: str, root: Path, n: int, workers: int, work: Path) -> dic
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--stage", action="append", default=None, help=f"default: {STAGES}")
+    p.add_argument("--stage", action="append", default=None, help=f"default: {list(NAMES)}")
     p.add_argument("--n", type=int, default=12)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--root", default=str(REPO))
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     work = Path(tempfile.mkdtemp(prefix="cnnkit-bench-"))
     try:
-        for stage in args.stage or STAGES:
+        for stage in args.stage or NAMES:
             rows.append(bench_stage(stage, root, args.n, args.workers, work))
             print(json.dumps(rows[-1], indent=1), flush=True)
             _write(Path(args.out), rows)  # each stage as it ends: a long run keeps what it measured

@@ -126,12 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     root = Path(args.root).resolve()
-    stages = args.stage or [
-        "01_backprop",
-        "02_conv_layers",
-        "03_pytorch_cnn",
-        "04_transfer_learning",
-    ]
+    from cnnkit.grading.stage import NAMES
+
+    stages = args.stage or list(NAMES)
     import cnnkit
 
     lib = Path(cnnkit.__file__).resolve().parent.parent
