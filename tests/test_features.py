@@ -263,3 +263,33 @@ def test_head_accuracy_round_trip(tmp_path):
     save_checkpoint(path, head, config={**cfg, "arch": "resnet18"})
     with pytest.raises(ValueError, match="mobilenet_v2"):
         features.head_accuracy(path, n_per_class=1)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _pretrained_available(), reason="offline MobileNetV2 weights not seeded")
+def test_heldout_features_are_kept_and_read_back(tmp_path, monkeypatch):
+    from cnnkit.training import save_checkpoint
+
+    size, n = 32, 2
+    head = torch.nn.Linear(1280, len(features.PHOTOS))
+    cfg = {"arch": "mobilenet_v2", "weights": "IMAGENET1K_V1", "image_size": size}
+    path = save_checkpoint(tmp_path / "transfer_head.pt", head, config=cfg)
+    fresh = features.head_accuracy(path, n_per_class=n, seed=9)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv(features.HELDOUT_CACHE_ENV, str(cache))
+    feats, y = features.heldout_features(n, 9, size)  # computed, then kept
+    assert feats.shape == (n * len(features.PHOTOS), 1280) and feats.dtype == np.float32
+    assert np.array_equal(y, np.repeat(np.arange(len(features.PHOTOS)), n))
+    (kept,) = cache.iterdir()
+    # the kept file is what is read: the same accuracy as computed fresh; a planted value shows
+    # that the backbone did not run again
+    assert features.head_accuracy(path, n_per_class=n, seed=9) == fresh
+    planted = np.zeros_like(feats)
+    with open(kept, "wb") as f:
+        np.savez(f, feats=planted, y=y)
+    assert np.array_equal(features.heldout_features(n, 9, size)[0], planted)
+    # a file of another shape is not trusted: recomputed (and replaced)
+    with open(kept, "wb") as f:
+        np.savez(f, feats=planted[:3], y=y[:3])
+    assert np.array_equal(features.heldout_features(n, 9, size)[0], feats)

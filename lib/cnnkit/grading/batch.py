@@ -209,6 +209,9 @@ def grade_batch(
         # the sandbox shows only what it binds (bwrap), so the data the cases read comes in too
         data_paths, data_env = _sandbox_data(tmp)
         shown = sorted({*limits.read_only, *data_paths})
+        # the held-out features the reference run leaves (runs.run_artifact_cases): covered in every
+        # kernel, shown to the artifact cases only
+        hide.append(str(tmp / "heldout"))
         limits = Limits(**{**asdict(limits), "hide": sorted(hide), "read_only": shown})
         gated = gated_copy(stage, tmp / "gated", library=pkg).parent
         plan = Plan(

@@ -29,6 +29,7 @@ from pathlib import Path
 from cnnkit.grading.records import load_environment, load_records
 
 FOLDER = "preflight"
+HELDOUT = "heldout"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Reference:
 
     records: dict
     pristine: dict
+    heldout: Path | None = None  # the artifact cases' held-out features (runs._keep_heldout)
 
 
 def environment_digest() -> str:
@@ -143,10 +145,10 @@ def load(cache: Path, entry_key: str) -> Reference | None:
     records = load_records(folder)
     if not records or any(r["error"] for r in records.values()):
         return None  # only passing preflights are stored; anything else is not ours
-    return Reference(records, load_environment(folder))
+    return Reference(records, load_environment(folder), folder / HELDOUT)
 
 
-def store(cache: Path, entry_key: str, records_dir: Path) -> None:
+def store(cache: Path, entry_key: str, records_dir: Path, heldout: Path | None = None) -> None:
     """Keep a passing reference run's probe output under `entry_key` (atomically: a copy, then a
     rename; older entries of the folder are removed, only the latest build's is worth keeping).
 
@@ -154,15 +156,18 @@ def store(cache: Path, entry_key: str, records_dir: Path) -> None:
     - cache: the output folder's `.cache`.
     - entry_key: from `key`.
     - records_dir: the reference probe's output directory (records.json, .npy, environment.json).
+    - heldout: the reference artifact cases' held-out features (.npz files), kept in `heldout/`.
     """
     base = Path(cache) / FOLDER
     base.mkdir(parents=True, exist_ok=True)
     tmp = base / f".{entry_key}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    for f in Path(records_dir).iterdir():
-        if f.is_file() and not f.is_symlink():
-            shutil.copyfile(f, tmp / f.name)
+    for src, dest, pattern in ((records_dir, tmp, "*"), (heldout, tmp / HELDOUT, "*.npz")):
+        for f in Path(src).glob(pattern) if src is not None and Path(src).is_dir() else []:
+            if f.is_file() and not f.is_symlink():
+                dest.mkdir(exist_ok=True)
+                shutil.copyfile(f, dest / f.name)
     for old in base.iterdir():
         if old.name != tmp.name:
             shutil.rmtree(old, ignore_errors=True)

@@ -16,9 +16,10 @@ import hashlib
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from cnnkit.features import HELDOUT_CACHE_ENV
 from cnnkit.grading.autograder import Autograder, Case
 from cnnkit.grading.contract import CaseSpec, Limits, ProbeSpec
 from cnnkit.grading.errors import PreflightError
@@ -52,6 +53,9 @@ class Plan:
     # environment of the artifact checks (TORCH_HOME: the batch's read-only copy of the weights)
     data_env: dict = field(default_factory=dict)
     grader: str = ""  # grader_version(): the cnnkit version and a hash of the grading code
+    # the batch's held-out features (features.HELDOUT_CACHE_ENV), filled by the reference run's
+    # artifact cases; shown read-only to every submission's artifact cases, to nothing else
+    heldout: str = ""
 
 
 def grader_version(package: Path) -> str:
@@ -140,16 +144,19 @@ def run_kernel_cases(
     return load_records(records), outcome, env
 
 
-def run_artifact_cases(plan: Plan, files: Path, work: Path) -> dict:
+def run_artifact_cases(plan: Plan, files: Path, work: Path, fill: bool = False) -> dict:
     """Run the artifact cases (no parameters) in the sandbox, on the submission's artifact files.
 
     The checks run as the kernel does (sandbox.execute_checks: unprivileged uid, `python -I`, the
     same filesystem and limits), in a work dir of their own whose cwd holds only the stage's
     artifact names (`Autograder.artifacts`) copied from `files`: nothing else the submission holds
-    (a `json.py`) is there to be imported or run.
+    (a `json.py`) is there to be imported or run. They read the batch's held-out features
+    (`plan.heldout`) when the reference run left any.
 
     Inputs:
     - plan: the batch's Plan; files: the materialized submission; work: this submission's work dir.
+    - fill: the reference run only: the cases write the held-out features they compute to
+      `work/artifacts/heldout` (see _keep_heldout).
 
     Returns:
     - records: {case: {"error", "records"}}; a case without records gets a timeout error.
@@ -166,9 +173,18 @@ def run_artifact_cases(plan: Plan, files: Path, work: Path) -> dict:
             shutil.copyfile(f, cwd / name)
     records = box / "records"
     spec = probe_spec(plan, "check", records, cases)
-    outcome = execute_checks(
-        spec, box, plan.full, plan.limits, extra_env=plan.data_env, writable=[records]
-    )
+    env, limits, writable = dict(plan.data_env), plan.limits, [records]
+    if fill:  # the trusted solution's run computes the held-out features and keeps them
+        writable.append(box / "heldout")
+        env[HELDOUT_CACHE_ENV] = str(box / "heldout")
+    elif plan.heldout:
+        env[HELDOUT_CACHE_ENV] = plan.heldout
+        limits = replace(
+            limits,
+            read_only=[*limits.read_only, plan.heldout],
+            hide=[h for h in limits.hide if h != plan.heldout],
+        )
+    outcome = execute_checks(spec, box, plan.full, limits, extra_env=env, writable=writable)
     got = load_records(records)
     missing = "TimeoutError: the case did not finish"
     if outcome.status == "crashed":
@@ -191,6 +207,7 @@ def reference_run(plan: Plan, root: Path) -> dict:
     kept = preflight_cache.load(plan.cache, preflight_key)
     if kept is not None:  # the same build, grader, limits, seed and environment passed before
         plan.pristine = kept.pristine
+        _keep_heldout(plan, kept.heldout)
         return kept.records
     work = Path(tempfile.mkdtemp(prefix="cnnkit-ref-", dir=plan.tmp))
     try:
@@ -216,8 +233,9 @@ def reference_run(plan: Plan, root: Path) -> dict:
             elif entry["error"]:
                 failing.append(f"{c.question}/{c.name}: {entry['error'].strip()}")
         arts = [c for c in plan.ag.cases if c.artifact]
+        heldout = work / "artifacts" / "heldout"
         if arts and _has_artifacts(files, arts):
-            art = run_artifact_cases(plan, files, work)
+            art = run_artifact_cases(plan, files, work, fill=True)
             for c in arts:
                 if art[c.name]["error"]:
                     failing.append(f"{c.question}/{c.name}: {art[c.name]['error'].strip()}")
@@ -227,10 +245,30 @@ def reference_run(plan: Plan, root: Path) -> dict:
                 "grading environment, so grading would be wrong for everyone. Failing cases:\n  "
                 + "\n  ".join(failing)
             )
-        preflight_cache.store(plan.cache, preflight_key, work / "records")
+        preflight_cache.store(plan.cache, preflight_key, work / "records", heldout)
+        _keep_heldout(plan, heldout)
         return got
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _keep_heldout(plan: Plan, source: Path | None) -> None:
+    """Copy the reference run's held-out features (plain .npz files) to the batch's read-only
+    folder `plan.tmp/heldout` and point `plan.heldout` at it (left empty when there are none)."""
+    files = sorted(
+        f
+        for f in (source.iterdir() if source is not None and source.is_dir() else [])
+        if f.suffix == ".npz" and f.is_file() and not f.is_symlink()
+    )
+    if not files:
+        return
+    dest = Path(plan.tmp) / "heldout"
+    dest.mkdir(exist_ok=True)
+    for f in files:
+        shutil.copyfile(f, dest / f.name)
+        (dest / f.name).chmod(0o644)
+    dest.chmod(0o755)
+    plan.heldout = str(dest)
 
 
 def _reference_artifacts(samples: Path, files: Path) -> None:
