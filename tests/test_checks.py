@@ -36,6 +36,19 @@ def test_rng_same_stream_for_record_and_reference_and_differs_by_seed():
     assert not np.array_equal(draws[("record", 11)], draws[("check", None)])
 
 
+def test_shared_rng_is_one_stream_per_label_and_run_seed_across_tests():
+    def draw(test, label, seed):
+        checks._begin(test, "record", seed)
+        return checks.shared_rng(label).integers(2**31, size=3)
+
+    a = draw("test_at_least_70", "q6 images", 11)
+    np.testing.assert_array_equal(a, draw("test_at_least_90", "q6 images", 11))
+    assert not np.array_equal(a, draw("test_at_least_70", "q6 images", 12))
+    assert not np.array_equal(a, draw("test_at_least_70", "q5 images", 11))
+    checks._begin("test_at_least_70", "record", 11)
+    assert not np.array_equal(a, checks.rng().integers(2**31, size=3))  # not the test's own stream
+
+
 def test_check_mode_passes_and_fails_without_printing_expected():
     secret = np.array([0.123456789, 9.87654321])
     checks.close("dx", secret * (1 + 1e-9), lambda: secret)

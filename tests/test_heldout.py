@@ -92,3 +92,25 @@ def test_program_refusals_say_why(tmp_path):
         heldout.program_accuracy(seven, n=20, seed=1)
     with pytest.raises(TimeoutError, match="more than 0 s"):
         heldout.program_accuracy(path, n=20, seed=1, batch_size=10, time_limit=0.0)
+
+
+def test_program_runs_once_per_file_and_draw(tmp_path, monkeypatch):
+    loads = []
+    real = heldout.load_program
+    monkeypatch.setattr(heldout, "load_program", lambda p: loads.append(p) or real(p))
+    path = _export(_Constant(), tmp_path / "cnn_model.pt2")
+    first = heldout.program_accuracy(path, n=50, seed=3)
+    # the thresholds' cases of one draw: the program is not loaded or run again
+    assert heldout.program_accuracy(path, n=50, seed=3) == first and len(loads) == 1
+    heldout.program_accuracy(path, n=50, seed=4)  # another draw runs
+    assert len(loads) == 2
+    # a failure is told to every case that asks, without running again
+    seven = _export(_Constant(k=7), tmp_path / "seven.pt2")
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"not \(batch, 10\)"):
+            heldout.program_accuracy(seven, n=20, seed=3)
+    assert len(loads) == 3
+    # a replaced file is a new program
+    _export(_Constant(k=7), path)
+    with pytest.raises(ValueError, match=r"not \(batch, 10\)"):
+        heldout.program_accuracy(path, n=50, seed=3)

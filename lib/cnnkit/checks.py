@@ -142,6 +142,20 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(_seed_for(test, _state["seed"], call))
 
 
+def shared_rng(label: str) -> np.random.Generator:
+    """A numpy Generator that every case passing the same `label` gets, seeded as `rng()` is but from
+    the label instead of the test name: cases that grade one artifact at several thresholds draw one
+    held-out set, which the grader then computes once (cnnkit.heldout keeps the result).
+
+    Inputs:
+    - label: names the draw, e.g. "q6 held-out images".
+
+    Returns:
+    - gen: a numpy.random.Generator (a new one, at the start of the same stream, on every call).
+    """
+    return np.random.default_rng(_seed_for(f"shared|{label}", _state["seed"], 0))
+
+
 def _plain(value: Any) -> Any:
     """Convert a recorded value to plain data, or raise NonNumericValue."""
     if value is None or isinstance(value, (bool, str)):

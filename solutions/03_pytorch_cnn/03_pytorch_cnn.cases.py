@@ -735,7 +735,7 @@ def test_q6_exported_model_file():
 def test_q6_heldout_accuracy_at_least_50():
     from cnnkit import checks, heldout
 
-    acc = heldout.program_accuracy("cnn_model.pt2", n=2000, seed=int(checks.rng().integers(2**31)))
+    acc = heldout.program_accuracy("cnn_model.pt2", n=2000, seed=int(checks.shared_rng("q6 held-out images").integers(2**31)))
     checks.at_least("held-out accuracy", acc, 0.5)
 
 
@@ -743,7 +743,7 @@ def test_q6_heldout_accuracy_at_least_50():
 def test_q6_heldout_accuracy_at_least_70():
     from cnnkit import checks, heldout
 
-    acc = heldout.program_accuracy("cnn_model.pt2", n=2000, seed=int(checks.rng().integers(2**31)))
+    acc = heldout.program_accuracy("cnn_model.pt2", n=2000, seed=int(checks.shared_rng("q6 held-out images").integers(2**31)))
     checks.at_least("held-out accuracy", acc, 0.7)
 
 
@@ -751,7 +751,7 @@ def test_q6_heldout_accuracy_at_least_70():
 def test_q6_heldout_accuracy_at_least_85():
     from cnnkit import checks, heldout
 
-    acc = heldout.program_accuracy("cnn_model.pt2", n=2000, seed=int(checks.rng().integers(2**31)))
+    acc = heldout.program_accuracy("cnn_model.pt2", n=2000, seed=int(checks.shared_rng("q6 held-out images").integers(2**31)))
     checks.at_least("held-out accuracy", acc, 0.85)
 
 
@@ -759,5 +759,5 @@ def test_q6_heldout_accuracy_at_least_85():
 def test_q6_heldout_accuracy_at_least_90():
     from cnnkit import checks, heldout
 
-    acc = heldout.program_accuracy("cnn_model.pt2", n=2000, seed=int(checks.rng().integers(2**31)))
+    acc = heldout.program_accuracy("cnn_model.pt2", n=2000, seed=int(checks.shared_rng("q6 held-out images").integers(2**31)))
     checks.at_least("held-out accuracy", acc, 0.9)
