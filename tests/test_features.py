@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torchvision.models import mobilenet_v2, resnet18
+from torchvision.models import MobileNet_V2_Weights, mobilenet_v2, resnet18
 
 from cnnkit import features, transfer
 
@@ -240,8 +240,6 @@ def _pretrained_available():
 @pytest.mark.slow
 @pytest.mark.skipif(not _pretrained_available(), reason="offline MobileNetV2 weights not seeded")
 def test_head_accuracy_round_trip(tmp_path):
-    from torchvision.models import MobileNet_V2_Weights
-
     from cnnkit.training import save_checkpoint
 
     weights = MobileNet_V2_Weights.IMAGENET1K_V1
@@ -278,18 +276,33 @@ def test_heldout_features_are_kept_and_read_back(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     cache.mkdir()
     monkeypatch.setenv(features.HELDOUT_CACHE_ENV, str(cache))
-    feats, y = features.heldout_features(n, 9, size)  # computed, then kept
+    features.heldout_features(n, 9, size)  # computed; kept only when the grader says so
+    assert list(cache.iterdir()) == []
+    monkeypatch.setenv(features.HELDOUT_KEEP_ENV, "1")
+    feats, y = features.heldout_features(n, 9, size)
     assert feats.shape == (n * len(features.PHOTOS), 1280) and feats.dtype == np.float32
     assert np.array_equal(y, np.repeat(np.arange(len(features.PHOTOS)), n))
     (kept,) = cache.iterdir()
     # the kept file is what is read: the same accuracy as computed fresh; a planted value shows
     # that the backbone did not run again
     assert features.head_accuracy(path, n_per_class=n, seed=9) == fresh
+    # and it is the head on the backbone's features of the draw, computed here in one go
+    weights = MobileNet_V2_Weights.IMAGENET1K_V1
+    X, _, _ = features.photo_task(n, "test", seed=9, size=size)
+    pre = weights.transforms(crop_size=size, resize_size=size)
+    with torch.no_grad():
+        direct = features.Backbone(mobilenet_v2(weights=weights).eval())(pre(torch.from_numpy(X)))
+    np.testing.assert_allclose(feats, direct.numpy(), rtol=1e-4, atol=1e-5)
+    assert fresh == pytest.approx(features.accuracy(head(direct), y))
     planted = np.zeros_like(feats)
     with open(kept, "wb") as f:
         np.savez(f, feats=planted, y=y)
     assert np.array_equal(features.heldout_features(n, 9, size)[0], planted)
-    # a file of another shape is not trusted: recomputed (and replaced)
-    with open(kept, "wb") as f:
-        np.savez(f, feats=planted[:3], y=y[:3])
-    assert np.array_equal(features.heldout_features(n, 9, size)[0], feats)
+    # a file of another shape, or one that does not load, is not used: recomputed (and replaced)
+    for bad in ({"feats": planted[:3], "y": y[:3]}, None):
+        with open(kept, "wb") as f:
+            if bad:
+                np.savez(f, **bad)
+            else:
+                f.write(b"PK\x03\x04 cut short")
+        assert np.array_equal(features.heldout_features(n, 9, size)[0], feats)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -110,7 +112,29 @@ def test_program_runs_once_per_file_and_draw(tmp_path, monkeypatch):
         with pytest.raises(ValueError, match=r"not \(batch, 10\)"):
             heldout.program_accuracy(seven, n=20, seed=3)
     assert len(loads) == 3
-    # a replaced file is a new program
+    # a replaced file is a new program (a later mtime, whatever the filesystem's clock resolution)
+    st = path.stat()
     _export(_Constant(k=7), path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     with pytest.raises(ValueError, match=r"not \(batch, 10\)"):
         heldout.program_accuracy(path, n=50, seed=3)
+
+
+def test_a_timeout_is_not_kept(tmp_path, monkeypatch):
+    runs = []
+    real = heldout._program_accuracy
+
+    def slow(*args):
+        runs.append(args)
+        raise TimeoutError("the case ran past 5 s")  # the case's alarm, mid-run
+
+    path = _export(_Constant(), tmp_path / "cnn_model.pt2")
+    monkeypatch.setattr(heldout, "_program_accuracy", slow)
+    for _ in range(2):
+        with pytest.raises(TimeoutError):
+            heldout.program_accuracy(path, n=50, seed=8)
+    assert len(runs) == 2  # each case gets a clock of its own
+    monkeypatch.setattr(heldout, "_program_accuracy", real)
+    assert heldout.program_accuracy(path, n=50, seed=8) == pytest.approx(
+        np.mean(data.shapes.generate(50, seed=8)[1] == C)
+    )

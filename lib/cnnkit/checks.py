@@ -145,7 +145,9 @@ def rng() -> np.random.Generator:
 def shared_rng(label: str) -> np.random.Generator:
     """A numpy Generator that every case passing the same `label` gets, seeded as `rng()` is but from
     the label instead of the test name: cases that grade one artifact at several thresholds draw one
-    held-out set, which the grader then computes once (cnnkit.heldout keeps the result).
+    held-out set, which the grader then computes once (cnnkit.heldout keeps the result). Seeded as
+    `rng()` is, public cases from the label alone and hidden ones from the run's seed too: a public
+    and a hidden case with one label draw differently under `cnnkit grade`.
 
     Inputs:
     - label: names the draw, e.g. "q6 held-out images".

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from toystage import CASES, STAGE, make_root, samples  # noqa: E402
 
-from cnnkit.features import HELDOUT_CACHE_ENV  # noqa: E402
+from cnnkit.features import HELDOUT_CACHE_ENV, HELDOUT_KEEP_ENV  # noqa: E402
 from cnnkit.grading import grade as grade_mod  # noqa: E402
 from cnnkit.grading import runs as runs_mod  # noqa: E402
 from cnnkit.grading.build import build  # noqa: E402
@@ -24,8 +24,8 @@ from cnnkit.grading.sandbox import Limits  # noqa: E402
 pytestmark = pytest.mark.slow
 
 LIMITS = Limits(timeout=120, cell_timeout=15)
-# kept by the first run that may write (the reference), read by the others; a run that finds no
-# folder, or a folder without the file, fails the case
+# written by the reference run (told so by CNNKIT_HELDOUT_KEEP), read by the others, which must not be
+# able to write there; a run that finds no folder, or a folder without the file, fails the case
 HELDOUT_CASE = """
 
 @case("q3", points=1, hidden=True)
@@ -38,9 +38,11 @@ def test_heldout_kept_by_the_reference():
 
     folder = os.environ.get("CNNKIT_HELDOUT_CACHE", "")
     path = os.path.join(folder, "toy-heldout.npz")
-    if folder and os.access(folder, os.W_OK) and not os.path.exists(path):
+    if os.environ.get("CNNKIT_HELDOUT_KEEP") == "1":  # the reference run
         with open(path, "wb") as f:
             np.savez(f, v=np.arange(3.0))
+    else:
+        checks.true("read-only", not os.access(folder, os.W_OK), "a submission could write there")
     with np.load(path, allow_pickle=False) as f:
         v = f["v"]
     checks.close("kept values", v, lambda: np.arange(3.0), msg="wrong")
@@ -88,12 +90,13 @@ def test_reference_keeps_heldout_features_for_the_artifact_cases_only(tmp_path, 
     # the reference's artifact run writes into its own work dir; the submissions' read the batch's
     # copy, shown read-only and not covered; the kernels get neither the folder nor the variable
     (ref, *graded) = checks
-    assert ref[1][HELDOUT_CACHE_ENV] in ref[2]
+    assert ref[1][HELDOUT_CACHE_ENV] in ref[2] and ref[1][HELDOUT_KEEP_ENV] == "1"
     assert len(graded) == 2
     for limits, env, writable in graded:
         folder = env[HELDOUT_CACHE_ENV]
         assert folder in limits.read_only and folder not in limits.hide
         assert folder not in writable and Path(folder).name == "heldout"
+        assert HELDOUT_KEEP_ENV not in env
     assert len(kernels) == 3 and all(HELDOUT_CACHE_ENV not in env for _, env in kernels)
     for limits, _ in kernels[1:]:  # the students' (the reference's trusted kernel hides nothing)
         assert folder in limits.hide and folder not in limits.read_only

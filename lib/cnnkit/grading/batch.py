@@ -211,7 +211,7 @@ def grade_batch(
         shown = sorted({*limits.read_only, *data_paths})
         # the held-out features the reference run leaves (runs.run_artifact_cases): covered in every
         # kernel, shown to the artifact cases only
-        hide.append(str(tmp / "heldout"))
+        hide.append(os.path.realpath(tmp / "heldout"))
         limits = Limits(**{**asdict(limits), "hide": sorted(hide), "read_only": shown})
         gated = gated_copy(stage, tmp / "gated", library=pkg).parent
         plan = Plan(

@@ -14,12 +14,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cnnkit.features import HELDOUT_CACHE_ENV
+from cnnkit.features import HELDOUT_CACHE_ENV, HELDOUT_KEEP_ENV
 from cnnkit.grading.autograder import Autograder, Case
 from cnnkit.grading.contract import CaseSpec, Limits, ProbeSpec
 from cnnkit.grading.errors import PreflightError
@@ -176,7 +177,7 @@ def run_artifact_cases(plan: Plan, files: Path, work: Path, fill: bool = False) 
     env, limits, writable = dict(plan.data_env), plan.limits, [records]
     if fill:  # the trusted solution's run computes the held-out features and keeps them
         writable.append(box / "heldout")
-        env[HELDOUT_CACHE_ENV] = str(box / "heldout")
+        env.update({HELDOUT_CACHE_ENV: os.path.realpath(box / "heldout"), HELDOUT_KEEP_ENV: "1"})
     elif plan.heldout:
         env[HELDOUT_CACHE_ENV] = plan.heldout
         limits = replace(
@@ -268,7 +269,7 @@ def _keep_heldout(plan: Plan, source: Path | None) -> None:
         shutil.copyfile(f, dest / f.name)
         (dest / f.name).chmod(0o644)
     dest.chmod(0o755)
-    plan.heldout = str(dest)
+    plan.heldout = os.path.realpath(dest)  # the path the sandbox binds
 
 
 def _reference_artifacts(samples: Path, files: Path) -> None:
