@@ -1325,7 +1325,7 @@ def test_q8_init_public(init_gain, init_weights):
 # every layer's activations, for three schemes and two activations. The standard deviation per layer
 # is the plot to read (log scale); the histograms show the whole distribution of a few layers.
 
-# %%
+# %% tags=["otter_ignore"]
 def deep_activations(X, scheme, nonlinearity, weight_scale=1e-2, depth=10, width=500, seed=SEED):
     """The activations of each layer of a `depth`-layer stack of affine + activation layers."""
     rng = np.random.default_rng(seed)
@@ -1357,7 +1357,7 @@ plt.tight_layout()
 for (s, nl), (stds, _) in runs.items():
     print(f"{nl:>4} {s:>8}: std per layer " + " ".join(f"{v:.1e}" for v in stds))
 
-# %%
+# %% tags=["otter_ignore"]
 fig, axes = plt.subplots(len(runs), 4, figsize=(12, 1.6 * len(runs)), sharey="row")
 for row, ((s, nl), (stds, samples)) in zip(axes, runs.items()):
     for ax, k in zip(row, (0, 3, 6, 9)):
@@ -1374,7 +1374,7 @@ plt.tight_layout()
 # Misreading "Xavier/2" as *half of Xavier's standard deviation* shrinks it by $1/(2\sqrt2)$ per layer
 # instead. Computed:
 
-# %%
+# %% tags=["otter_ignore"]
 z = np.random.default_rng(SEED).standard_normal(200_000)
 print(f"mean of relu(z)^2 for z ~ N(0, 1): {np.mean(relu_forward(z)[0] ** 2):.4f}   (Var(z) / 2 = {z.var() / 2:.4f})")
 half_std, _ = layer_summary(deep_activations(X_deep, "small", "relu", weight_scale=0.5 / np.sqrt(500)))

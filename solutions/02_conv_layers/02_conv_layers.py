@@ -323,7 +323,7 @@ def test_conv_as_matrix_public(conv_as_matrix):
 # The lecture's left-to-right edge detector `[[-1, 0, 1]] x 3` and a Gaussian blur, on a real photo
 # (scikit-image's cat, in grayscale).
 
-# %%
+# %% tags=["otter_ignore"]
 photos = data.photos()
 cat = photos["chelsea"].mean(axis=2) / 255.0
 edge = np.array([[-1.0, 0.0, 1.0]] * 3)
@@ -343,7 +343,7 @@ plt.show()
 # gives the negated edge map; a symmetric kernel (the Gaussian) gives the same either way. Deep-learning
 # libraries compute cross-correlation and call it convolution: the learned kernel simply comes out flipped.
 
-# %%
+# %% tags=["otter_ignore"]
 print("edge: convolve == -correlate:", np.allclose(convolve2d(cat, edge), -correlate2d(cat, edge)))
 print("blur: convolve == correlate: ", np.allclose(convolve2d(cat, blur), correlate2d(cat, blur)))
 
@@ -351,7 +351,7 @@ print("blur: convolve == correlate: ", np.allclose(convolve2d(cat, blur), correl
 # **Translation equivariance** (lecture [004]): shifting the input shifts the output by the same amount,
 # except near the borders, where the shifted image wrapped around.
 
-# %%
+# %% tags=["otter_ignore"]
 dy, dx_ = 5, 12
 shifted_then_filtered = correlate2d(np.roll(cat, (dy, dx_), axis=(0, 1)), edge)
 filtered_then_shifted = np.roll(correlate2d(cat, edge), (dy, dx_), axis=(0, 1))
@@ -704,7 +704,7 @@ for name in sorted(tiny.params):
 # `(N, 1, 28, 28)` in [0, 1]. **Feed the images exactly like this** (no extra normalization): the grader
 # evaluates your saved parameters on held-out test images in this format.
 
-# %%
+# %% tags=["otter_ignore"]
 n_train = 10_000 if CI else None
 X_train, y_train, class_names = data.load("fashion_mnist", "train", n=n_train)
 X_val, y_val, _ = data.load("fashion_mnist", "val", n=1000 if CI else None)

@@ -103,7 +103,7 @@ DEVICE = cnnkit.get_device()  # cuda -> mps -> cpu; never write 'cuda' into your
 # `torch.autograd.gradcheck` compares your backward with centered differences; it needs float64 inputs
 # (in float32 the rounding error of a difference quotient swamps the check, as in notebook 01).
 
-# %%
+# %% tags=["otter_ignore"]
 L, grads = sigmoid_circuit_autograd(2.0, -1.0, -3.0, -2.0, -3.0)
 print(f"L = {L:.6f}", {k: round(v, 6) for k, v in grads.items()})
 x64 = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
@@ -407,7 +407,7 @@ def test_q2_three_levels_agree(convnet_params, convnet_forward, ConvNet, convnet
 # the lecture's 62.4M. Dropout has no parameters: AlexNet's two dropout layers sit before FC6 and
 # FC7 (printed below), none before the last layer.
 
-# %%
+# %% tags=["otter_ignore"]
 from torchvision.models import alexnet, vgg16
 
 # drawing VGG-16's 138M random weights takes seconds; on the meta device the modules hold no storage
@@ -788,7 +788,7 @@ def train(model, loaders, epochs=1, lr=3e-3, weight_decay=5e-4, time_limit=None,
 # close to `log(10) = 2.30` (ten classes, nothing learned yet). If not, something is wrong with the
 # model, the loss or the step — much cheaper to find out now.
 
-# %%
+# %% tags=["otter_ignore"]
 xb, yb = xb_all[:64], yb_all[:64]
 vis.image_grid(Xs[:16], ys[:16], class_names=class_names, ncols=8)
 plt.show()
