@@ -654,27 +654,6 @@ def heldout_features(n_per_class: int, seed: int, size: int, batch_size: int = 6
                 np.savez(f, feats=feats, y=y)
             os.replace(tmp, path)
     return feats, y
-    import torch
-    from torchvision.models import MobileNet_V2_Weights, mobilenet_v2
-
-    weights = MobileNet_V2_Weights.IMAGENET1K_V1
-    backbone = Backbone(mobilenet_v2(weights=weights).eval())
-    X, y, _ = photo_task(n_per_class, "test", seed=seed, size=size)
-    preprocess = weights.transforms(crop_size=size, resize_size=size)
-    # the grader's own forward pass (students write extract_features; the gated library stubs it)
-    with torch.inference_mode():
-        feats = torch.cat(
-            [
-                backbone(preprocess(torch.from_numpy(X[i : i + batch_size])))
-                for i in range(0, len(X), batch_size)
-            ]
-        ).numpy()
-    if folder and os.access(folder, os.W_OK):
-        tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, feats=feats, y=y)
-        os.replace(tmp, path)
-    return feats, y
 
 
 def head_accuracy(path, n_per_class: int = 20, seed: int = 0, batch_size: int = 64) -> float:
