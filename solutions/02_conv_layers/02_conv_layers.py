@@ -776,17 +776,17 @@ plt.show()
 # %% [markdown]
 # ## Question 7 — Spatial batch normalization (and group normalization)
 #
-# Notebook 01's batch normalization gives each of `D` features its own mean and variance, computed
+# Notebook 01b's batch normalization gives each of `D` features its own mean and variance, computed
 # over the `N` examples of a minibatch. A conv layer's output `(N, C, H, W)` has `C` features, but each
 # is the *same filter* applied at every position, so its statistics should not depend on the position:
 # **spatial batch normalization** keeps one mean, one variance, one `gamma` and one `beta` per
 # **channel**, computed over the `N * H * W` values of that channel (axes 0, 2 and 3). Train and test
-# mode, `bn_param` and the running averages are exactly notebook 01's.
+# mode, `bn_param` and the running averages are exactly notebook 01b's.
 #
 # 1. `spatial_batchnorm_forward(x, gamma, beta, bn_param)` and `spatial_batchnorm_backward(dout,
 #    cache)`: see the `(N, C, H, W)` array as `N * H * W` examples of `C` features (a transpose and a
 #    reshape, then back) and reuse the library's `batchnorm_forward` and `batchnorm_backward_alt`
-#    (notebook 01's, imported below).
+#    (notebook 01b's, imported below).
 # 2. `spatial_groupnorm_forward(x, gamma, beta, G, gn_param)` and `spatial_groupnorm_backward(dout,
 #    cache)`: group normalization does not use the batch at all: each example's `C` channels are split
 #    into `G` groups of `C // G` channels and each group is normalized over its channels and all `H *
@@ -955,7 +955,7 @@ def test_convnet_bn_ladder_and_modes(ThreeLayerConvNetBN):
 # Your `spatial_batchnorm_forward` keeps one mean and one variance per channel, over axes 0, 2 and 3.
 # (a) For a conv layer's output of shape `(50, 16, 14, 14)`, how many means does it compute, and how
 # many numbers does each one average? (b) Why one set of statistics (and one `gamma`, `beta`) per
-# channel rather than one per (channel, row, column), which notebook 01's `batchnorm_forward` would
+# channel rather than one per (channel, row, column), which notebook 01b's `batchnorm_forward` would
 # give if you flattened each feature map into `16 * 14 * 14` features? Argue from what a conv filter
 # computes at each position. (c) The public check of question 7 compares per-channel means and
 # standard deviations: which bug does it catch when `x.reshape(-1, C)` is used without the transpose,
@@ -1139,7 +1139,7 @@ print(f"ConvNet - MLP, same seconds: {100 * gap:+.1f} points")
 # (best validation accuracy; held-out test accuracy at full size: ConvNet 90.0%, ConvNet + BN 89.4%,
 # MLP 85.8%, MLP with the same seconds 87.4%; at CI size ConvNet 84.2–85.9%, ConvNet + BN
 # 84.3–86.2%, MLP 81.9–82.5%). Batch norm changes little here: one conv layer is not deep enough for
-# the problems it solves (notebook 01's deep nets show them); at CI size the search picks a smaller
+# the problems it solves (notebook 01b's deep nets show them); at CI size the search picks a smaller
 # learning rate for it (1e-3 or 2e-3, where the plain ConvNet takes 4e-3). An epoch with it costs
 # 1.4–1.9 times the plain ConvNet's: the normalization's transposes and reductions over
 # `N * 28 * 28` values per channel.

@@ -129,9 +129,11 @@ def test_the_guard_notes_what_the_student_code_calls(name, found):
 def test_the_stage_says_which_stages_are_numpy_only():
     assert [
         s.name
-        for s in map(Stage.named, ("01_backprop", "02_conv_layers", "03_pytorch_cnn"))
+        for s in map(
+            Stage.named, ("01_backprop", "01b_deep_nets", "02_conv_layers", "03_pytorch_cnn")
+        )
         if s.numpy_only
-    ] == ["01_backprop", "02_conv_layers"]
+    ] == ["01_backprop", "01b_deep_nets", "02_conv_layers"]
 
 
 def _spec(out, source=CASE, numpy_only_stage=True, case_seconds=30):

@@ -19,7 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import gradebooks  # noqa: E402
 
-STAGES = ["01_backprop", "02_conv_layers", "03_pytorch_cnn", "04_transfer_learning"]
+STAGES = ["01_backprop", "01b_deep_nets", "02_conv_layers", "03_pytorch_cnn", "04_transfer_learning"]
 
 
 @pytest.fixture(scope="module", params=STAGES)

@@ -60,6 +60,7 @@ PLACEHOLDER_NOTE = (
 )
 STAGE_TITLES = {
     "01_backprop": "Backpropagation: from gates to a trained two-layer net (numpy)",
+    "01b_deep_nets": "Training deeper networks: initialization, dropout, normalization (numpy)",
     "02_conv_layers": "Convolution and pooling layers in numpy",
     "03_pytorch_cnn": "CNNs in PyTorch on a GPU",
     "04_transfer_learning": "Transfer learning with a pretrained network",
@@ -74,7 +75,8 @@ def stage_name(stage: int | str) -> str:
     """The stage name for `cnnkit release --stage K` (1-based) or a name given as is.
 
     Inputs:
-    - stage: 1..4, "1".."4" or a stage name such as "02_conv_layers".
+    - stage: its place in the course (1-based, as `cnnkit.grading.stage.get`) or a stage name such as
+      "02_conv_layers".
 
     Returns:
     - name: e.g. "02_conv_layers".
@@ -375,7 +377,7 @@ def release(
     """Write the student repository for stage `stage` into `out` (see the module docstring).
 
     Inputs:
-    - stage: 1..4 (as `cnnkit release --stage K`) or a stage name.
+    - stage: its place in the course (as `cnnkit release --stage K`) or a stage name.
     - out: the folder to write; an existing non-empty folder is replaced only if it is a release.
     - root: the kit's checkout (solutions/, assignments/, lib/).
     - repo_url, ref: where students install the release from (see release_settings()).

@@ -13,9 +13,12 @@ from pathlib import Path
 
 from cnnkit.grading.paths import StageDirs, stage_dirs
 
-# (name, title), in lecture order
+# (name, title), in lecture order. A stage's work may come in several notebooks, each an entry of its
+# own (stage 01: 01_backprop, then 01b_deep_nets, released once 01_backprop is due): each is built,
+# released and graded on its own, and a later entry's gated library holds the earlier ones' code.
 COURSE = (
     ("01_backprop", "Backpropagation: from gates to a trained two-layer net"),
+    ("01b_deep_nets", "Training deeper networks: initialization, dropout, normalization"),
     ("02_conv_layers", "Convolution and pooling layers in numpy"),
     ("03_pytorch_cnn", "CNNs in PyTorch"),
     ("04_transfer_learning", "Transfer learning"),
@@ -23,7 +26,7 @@ COURSE = (
 # Stages whose graded functions may use numpy and the standard library only: a case whose student
 # code calls torch or scipy's convolutions earns nothing (cnnkit/numpy_only.py), and every
 # test of the stage starts with `checks.numpy_only()` so that `grader.check` says so too (build).
-NUMPY_ONLY = ("01_backprop", "02_conv_layers")
+NUMPY_ONLY = ("01_backprop", "01b_deep_nets", "02_conv_layers")
 
 
 class StageError(ValueError):
@@ -103,7 +106,7 @@ def get(stage: int | str) -> Stage:
     """A course stage by number (1-based, int or digit string) or name.
 
     Inputs:
-    - stage: 1..4, "1".."4" or a name such as "02_conv_layers".
+    - stage: its place in `COURSE` (1-based, int or digit string: 2 is 01b_deep_nets) or a name such as "02_conv_layers".
 
     Returns:
     - stage: the Stage; raises StageError for anything else.

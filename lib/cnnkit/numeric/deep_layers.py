@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# BEGIN EXERCISE 01_backprop
+# BEGIN EXERCISE 01b_deep_nets
 
 
 def tanh_forward(x):

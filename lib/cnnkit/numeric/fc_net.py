@@ -1,6 +1,6 @@
 """Fully connected networks built from the layers of `cnnkit.numeric.layers`.
 
-TwoLayerNet is the two-layer net of notebook 01; FullyConnectedNet (issue 16) stacks any number of
+TwoLayerNet is the two-layer net of notebook 01; FullyConnectedNet (notebook 01b) stacks any number of
 hidden layers with optional batch/layer normalization and dropout (`cnnkit.numeric.deep_layers`) and
 initializes them by a scheme of `cnnkit.numeric.weight_init`.
 
@@ -114,7 +114,7 @@ class TwoLayerNet:
 
 # END EXERCISE
 
-# BEGIN EXERCISE 01_backprop
+# BEGIN EXERCISE 01b_deep_nets
 
 
 class FullyConnectedNet:

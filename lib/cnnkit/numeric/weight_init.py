@@ -19,7 +19,7 @@ from cnnkit.numeric.layers import relu_forward
 SCHEMES = ("small", "xavier", "kaiming")
 NONLINEARITIES = ("relu", "tanh", "leaky_relu", "linear")
 
-# BEGIN EXERCISE 01_backprop
+# BEGIN EXERCISE 01b_deep_nets
 
 
 def init_gain(nonlinearity, alpha=0.01):
