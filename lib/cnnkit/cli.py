@@ -175,17 +175,18 @@ def cmd_gradebook(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from cnnkit.grading.release import release
+    from cnnkit.grading.release import release, stage_name
 
+    name = stage_name(args.stage)  # a name or a place in COURSE; ReleaseError names the choices
     out = release(
-        args.stage,
+        name,
         Path(args.out),
         root=_repo_root(),
         repo_url=args.repo_url,
         ref=args.ref,
         archive=True if args.zip else None,
     )
-    print(f"cnnkit: released stage {args.stage} to {out}")
+    print(f"cnnkit: released {name} (and the notebooks before it) to {out}")
     return 0
 
 
@@ -308,7 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_gradebook)
 
     s = sub.add_parser("release", help="write the student repository for a point in the term")
-    s.add_argument("--stage", type=int, required=True, choices=range(1, len(_stage_names()) + 1))
+    s.add_argument(
+        "--stage",
+        required=True,
+        metavar="NOTEBOOK",
+        help="the notebook students get now, by name (02_conv_layers) or place K in the course "
+        f"(1..{len(_stage_names())}: {', '.join(_stage_names())})",
+    )
     s.add_argument("--out", required=True)
     s.add_argument("--repo-url", help="student repository students install from (Colab links)")
     s.add_argument("--ref", help="git tag or branch of the release (default: main)")

@@ -29,7 +29,8 @@
 #
 # Stage 01 has two notebooks: this one, then notebook 01b (deeper nets: tanh and leaky ReLU, weight
 # initialization, inverted dropout, batch and layer normalization, and a fully connected net of any
-# depth built from them), released once this one is due. Its questions go on from this one's (Q7–Q11).
+# depth built from them), released once this one is due. Notebook 01b's questions continue this
+# numbering (Q7–Q11, written questions 3–4).
 #
 # **Time.** About 4–5 hours (Q1–Q6 and written questions 1–2). Everything is numpy: a laptop CPU is all
 # you need (a GPU does not help here). The whole notebook ran in 27 s on a 2-core cloud VM with one

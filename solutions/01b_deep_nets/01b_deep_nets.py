@@ -64,7 +64,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import cnnkit
-from cnnkit import data, vis
+from cnnkit import data
 from cnnkit.numeric.gradcheck import (
     eval_numerical_gradient,
     eval_numerical_gradient_array,
@@ -489,7 +489,7 @@ print(f"share of units kept: {np.mean(masks_out != 0):.3f} (p = {p_keep})")
 #
 # 1. `batchnorm_backward`: walk back through the computational graph node by node: stage the forward
 #    pass as small steps ($\mu$, $x - \mu$, $\sigma^2$, $\sqrt{\sigma^2 + \epsilon}$, its inverse,
-#    $\hat x$, $y$), cache them, and apply Q1's gate rules in reverse. Each $x_{ij}$ reaches the output
+#    $\hat x$, $y$), cache them, and apply the gate rules of notebook 01's Q1 in reverse. Each $x_{ij}$ reaches the output
 #    directly and through $\mu_j$ and $\sigma^2_j$: the three paths add up.
 # 2. `batchnorm_backward_alt`: work the sums out on paper first. The result fits on one line:
 #    $dx = \frac{\gamma}{N\sqrt{\sigma^2+\epsilon}}\left(N\,dy - \sum_i dy_i - \hat x \sum_i dy_i\,\hat x_i\right)$.
@@ -727,7 +727,7 @@ def test_q11_loss_and_numeric_gradients_public(FullyConnectedNet):
 
 # %% [markdown]
 # ### The sanity ladder, for a deep net
-# The same three rungs as for the two-layer net: the initial loss of a 5-layer net with small weights,
+# The same three rungs as for notebook 01's two-layer net: the initial loss of a 5-layer net with small weights,
 # a float64 gradient check with batch normalization, dropout (its seed fixes the mask) and
 # regularization on, then overfitting 50 images. A hidden bias right before batch norm gets a zero
 # gradient (the mean subtraction cancels it), so the check prints absolute differences for those.

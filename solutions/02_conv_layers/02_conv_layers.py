@@ -1043,8 +1043,8 @@ def test_convnet_bn_ladder_and_modes(ThreeLayerConvNetBN):
 #   on the first 2,000 training images, the best by validation accuracy.
 #
 # The MLP is notebook 01's best: one hidden layer of 200 units with L2 strength `1e-4` (notebook 01's
-# question-6 settings), Kaiming initialization, as the library's `FullyConnectedNet` (which holds your
-# notebook-01 answers now that notebook 01 is behind you). The ConvNets are yours: question 5's, with
+# question-6 settings), Kaiming initialization, as the library's `FullyConnectedNet` (notebook 01b's question 11,
+# filled in now that stage 01 is behind you). The ConvNets are yours: question 5's, with
 # the training cell's architecture, and the same with your question-7 spatial batch norm
 # (`ThreeLayerConvNetBN`), given the same search and budget. Nothing here is graded; the two cells
 # take about five times the training cell's time (about 10 s in CI mode, 5 minutes at full size on

@@ -22,7 +22,7 @@ def test_real_library_helpers_hold_no_solution():
 def test_default_step_is_gated_with_notebook_03():
     """training.default_step is notebook 03's train_step: stages 01-03 get a stub, 04 the code."""
     source = (repo_root() / "lib" / "cnnkit" / "training.py").read_text(encoding="utf-8")
-    for stage in ("01_backprop", "02_conv_layers", "03_pytorch_cnn"):
+    for stage in ("01_backprop", "01b_deep_nets", "02_conv_layers", "03_pytorch_cnn"):
         gated = gate.gate_source(source, stage)
         ns: dict = {}
         exec(compile(gated, "training.py", "exec"), ns)

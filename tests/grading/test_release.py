@@ -40,7 +40,7 @@ def _listing(tree: Path) -> list[str]:
 def released(request, tmp_path_factory) -> tuple[str, Path]:
     stage = request.param
     out = tmp_path_factory.mktemp("release") / f"course-{stage}"
-    release(STAGES.index(stage) + 1, out, ROOT, repo_url=REPO, ref=f"stage-{stage[:2]}")
+    release(STAGES.index(stage) + 1, out, ROOT, repo_url=REPO, ref=stage)
     return stage, out
 
 
@@ -121,9 +121,9 @@ def test_student_pyproject_installs_the_gated_lib_without_instructor_tools(relea
 
 def test_colab_settings_reach_notebooks_library_and_readme(released):
     stage, out = released
-    settings = release_settings(REPO, f"stage-{stage[:2]}")
+    settings = release_settings(REPO, stage)
     spec = settings["install_spec"]
-    assert spec == f"cnnkit @ git+{REPO}@stage-{stage[:2]}"
+    assert spec == f"cnnkit @ git+{REPO}@{stage}"
     assert f"INSTALL_SPEC = {spec!r}" in (out / "lib" / "cnnkit" / "colab.py").read_text()
     readme = (out / "README.md").read_text()
     for s in STAGES[: STAGES.index(stage) + 1]:
@@ -614,3 +614,23 @@ def test_student_cli_lists_only_what_works(first_release, fresh_venv):
         proc = subprocess.run(cli + [command], capture_output=True, text=True, env=env)
         assert proc.returncode == 2 and "invalid choice" in proc.stderr
         assert "ModuleNotFoundError" not in proc.stderr
+
+
+def test_cli_release_takes_a_notebook_name_or_its_place(tmp_path, capsys):
+    """`cnnkit release --stage` names the notebook (or its place in COURSE) and says which it wrote;
+    stage 01's second notebook brings the first along, and nothing later."""
+    from cnnkit.cli import main
+
+    if "01b_deep_nets" not in BUILT:
+        pytest.skip("01b_deep_nets is not built")
+    out = tmp_path / "by-name"
+    assert main(["release", "--stage", "01b_deep_nets", "--out", str(out)]) == 0
+    assert "released 01b_deep_nets" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / "assignments").iterdir()) == [
+        "01_backprop",
+        "01b_deep_nets",
+    ]
+    bad = tmp_path / "bad"
+    assert main(["release", "--stage", str(len(STAGES) + 1), "--out", str(bad)]) != 0
+    assert f"stage must be 1..{len(STAGES)}" in capsys.readouterr().err
+    assert not bad.exists()

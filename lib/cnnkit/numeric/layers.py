@@ -2,8 +2,8 @@
 
 Every layer has `out, cache = <layer>_forward(...)` and `<layer>_backward(dout, cache)`, which returns
 the gradients of the loss with respect to each input, shaped like that input. The functions inside the
-exercise region are what students write in notebook 01_backprop; later stages (the ConvNet of
-02_conv_layers) build on them.
+exercise region are what students write in notebook 01_backprop; later notebooks (the deep nets of
+01b_deep_nets, the ConvNet of 02_conv_layers) build on them.
 """
 
 from __future__ import annotations

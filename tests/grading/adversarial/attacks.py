@@ -267,6 +267,17 @@ def affine_backward(dout, cache):
     out.backward(torch.tensor(np.asarray(dout, dtype=dt)))
     return xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
 """
+TORCH_BN_BACKWARD_ALT = """
+def batchnorm_backward_alt(dout, cache):
+    import torch
+
+    _, _, inv_std, x_hat, gamma = cache
+    d, xh, g, s = (torch.from_numpy(np.asarray(a, dtype=float)) for a in (dout, x_hat, gamma, inv_std))
+    n = d.shape[0]
+    dbeta, dgamma = d.sum(0), (d * xh).sum(0)
+    dx = (g * s / n) * (n * d - dbeta - xh * dgamma)
+    return dx.numpy(), dgamma.numpy(), dbeta.numpy()
+"""
 TORCH_CONV_FAST = """
 def conv_forward_fast(x, w, b, conv_param):
     import torch
@@ -511,6 +522,42 @@ def _stage_01(root: Path, sol, stu) -> dict[str, tuple]:
     }
 
 
+def _stage_01b(root: Path, sol, stu) -> dict[str, tuple]:
+    """Notebook 01b shares stage 01's kernel, gate and numpy-only guard (the many sandbox attacks of
+    _stage_01 cover them); here: its own gated reference and torch inside its numpy exercises."""
+    full = {"*": "full"}
+    return {
+        "solution": (sol, False, full),
+        # the library's batchnorm_forward is a stub while 01b is current
+        "imports-reference": (
+            replace(
+                sol,
+                "batchnorm_forward",
+                "from cnnkit.numeric.deep_layers import batchnorm_forward\n",
+            ),
+            False,
+            {
+                "q10": "less",
+                "q11": None,  # FullyConnectedNet normalizes with the same batchnorm_forward
+                "*": "full",
+                "failed": ["test_q10_batchnorm_forward_hidden"],
+                "error": {"test_q10_batchnorm_forward_hidden": "NotImplementedError"},
+            },
+        ),
+        "torch-closed-form": (
+            replace(sol, "batchnorm_backward_alt", TORCH_BN_BACKWARD_ALT),
+            False,
+            {
+                "q10": "less",
+                "q11": None,  # FullyConnectedNet's backward runs the same closed form
+                "*": "full",
+                "failed": ["test_q10_batchnorm_backward_alt_hidden"],
+                "error": {"test_q10_batchnorm_backward_alt_hidden": NUMPY_ONLY},
+            },
+        ),
+    }
+
+
 def _stage_03(root: Path, sol, stu) -> dict[str, tuple]:
     q1 = "\n".join(
         [_stub("Multiply", "class"), _stub("Sigmoid", "class"), _stub("sigmoid_circuit_autograd")]
@@ -684,12 +731,14 @@ def _foreign(nb):
 
 BUILDERS = {
     "01_backprop": _stage_01,
+    "01b_deep_nets": _stage_01b,
     "02_conv_layers": _stage_02,
     "03_pytorch_cnn": _stage_03,
     "04_transfer_learning": _stage_04,
 }
 OTHER = {
     "01_backprop": "03_pytorch_cnn",
+    "01b_deep_nets": "01_backprop",  # stage 01's other notebook, handed in to the wrong assignment
     "02_conv_layers": "01_backprop",
     "03_pytorch_cnn": "01_backprop",
     "04_transfer_learning": "02_conv_layers",
