@@ -67,12 +67,15 @@ def execute(master: Path, work: Path):
 
 
 def text(nb) -> str:
-    """Every stream output of the notebook, joined."""
-    out = []
+    """Every stream output of the notebook: a cell's pieces joined as printed (the kernel may send
+    one print's words in several messages under load), cells one per line."""
+    cells = []
     for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            out.append(o.get("text", "") if o.get("output_type") == "stream" else "")
-    return "\n".join(out)
+        streams = [
+            o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream"
+        ]
+        cells.append("".join(streams))
+    return "\n".join(cells)
 
 
 def probe_result(nb) -> tuple[int, str]:
