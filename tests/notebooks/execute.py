@@ -1,7 +1,7 @@
 """Runs a master's solution top to bottom in CI mode, then calls every test function of the notebook
 the way `grader.check` does (arguments looked up by name) and prints which ran and which failed.
 
-Shared by the notebook tests of stage 01's two notebooks (test_01_backprop.py, test_01b_deep_nets.py).
+Shared by the notebook tests of 01_backprop, 01b_deep_nets and 04_transfer_learning.
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ print("RAN", len(_ran), "FAILED", _failures)
 """
 
 
-def execute(master: Path, work: Path):
+def execute(master: Path, work: Path, timeout: int = 300):
     """The master's notebook executed in `work` with CNNKIT_CI=1, the probe cell last.
 
     Inputs:
     - master: solutions/<stage>/<stage>.py.
     - work: the kernel's working folder (the notebook's saved files land here).
+    - timeout: seconds a cell may run.
 
     Returns:
     - nb: the executed notebook (also written to work/executed.ipynb).
@@ -53,7 +54,7 @@ def execute(master: Path, work: Path):
     os.environ.update(env_keys)
     try:
         client = nbclient.NotebookClient(
-            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(work)}}
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(work)}}
         )
         client.execute()
     finally:
