@@ -2,9 +2,9 @@
 
 What it runs (the stage-03 reference: cnnkit.models' build_cnn / build_mlp, cnnkit.training.fit with
 AdamW, weight decay 5e-4 and OneCycle, data kept on the device, AMP and channels_last on CUDA):
-- shapes (50k train, 32x32 RGB): the notebook's CNN vs MLP experiment with its GPU budget (15 epochs, 120 s);
+- shapes (50k train, 32x32 RGB): notebook 03b's CNN vs MLP experiment with its GPU budget (15 epochs, 120 s);
 - fashion_mnist (60k train, 28x28 grey): the same pair on real images, 60 s each;
-- the notebook's CIFAR-10 configuration (channels 64-128-256, two convs per block) timed per epoch on
+- notebook 03b's CIFAR-10 configuration (channels 64-128-256, two convs per block) timed per epoch on
   50k CIFAR-shaped images (shapes with augmentation), to say how many epochs a 120 s budget buys.
   CIFAR-10 itself is not reachable where this ran (no internet there): its accuracy is not measured.
 

@@ -67,7 +67,7 @@ EVAL_SECONDS = 60.0
 
 
 def load_program(path):
-    """Load an exported model (cnn_model.pt2, notebook 03: `torch.export.save`'s graph and weights)
+    """Load an exported model (cnn_model.pt2, notebook 03b: `torch.export.save`'s graph and weights)
     as a module on the CPU, within the grader's limits. Only ever called inside the sandbox.
 
     Inputs:
@@ -100,7 +100,7 @@ def load_program(path):
 def program_accuracy(
     path, n: int, seed: int, batch_size: int = 500, time_limit: float = EVAL_SECONDS
 ) -> float:
-    """Accuracy of an exported model (cnn_model.pt2, notebook 03) on fresh `shapes` images, fed as
+    """Accuracy of an exported model (cnn_model.pt2, notebook 03b) on fresh `shapes` images, fed as
     raw [0, 1] pixels.
 
     Inputs:

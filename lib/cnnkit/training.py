@@ -2,8 +2,8 @@
 history, progress bar and live curves.
 
 Notebook 03's students write their own loop; `fit` and `default_step` are its reference and sit in
-notebook 03's exercise region, so the library of stages 01-03 stubs them (stage 04, instructors and
-`cnnkit demo` get the full library). `History`, `LivePlot`, `evaluate` and the checkpoint helpers
+notebook 03's exercise region, so the library of notebooks 01 to 03 (not 03b) stubs them (03b,
+stage 04, instructors and `cnnkit demo` get the full library). `History`, `LivePlot`, `evaluate` and the checkpoint helpers
 are for everybody.
 
 The same call trains on a laptop CPU, Apple MPS and a CUDA GPU: the device comes from
@@ -108,7 +108,7 @@ def _autocast(device, enabled, dtype):
 
 
 # default_step is notebook 03's train_step with loss scaling: it is gated with that notebook's
-# exercises, so the library of stages 01-03 stubs it (fit then needs its step_fn).
+# exercises, so the library of notebooks 01 to 03 (not 03b) stubs it (fit then needs its step_fn).
 # BEGIN EXERCISE 03_pytorch_cnn
 def default_step(model, batch, optimizer, loss_fn, scaler=None, autocast=None):
     """One optimisation step on one batch: forward, loss, zero_grad, backward, update.
@@ -280,7 +280,7 @@ class LivePlot:
 
 
 # fit is the reference of notebook 03's own training loop (students write `train` there): it is
-# gated with that notebook's exercises, so the library of stages 01-03 stubs it; instructors, the
+# gated with that notebook's exercises, so the library of notebooks 01 to 03 (not 03b) stubs it; instructors, the
 # demo and stage 04 use the full library.
 # BEGIN EXERCISE 03_pytorch_cnn
 def fit(
@@ -306,7 +306,7 @@ def fit(
 ):
     """Train a classifier; keep the weights with the best validation accuracy.
 
-    Notebook 03's students write this loop themselves: in the library of stages 01-03 fit (and
+    Notebook 03's students write this loop themselves: in the library of notebooks 01 to 03 (not 03b) fit (and
     default_step) is a stub.
 
     Inputs:

@@ -173,6 +173,8 @@ ORACLE_FREE = {
         "test_q4_predict_hidden",
         "test_q4_evaluate_hidden",
         "test_q4_train_hidden",
+    ],
+    "03b_cnn_experiments": [
         "test_q5_channel_stats_hidden",
     ],
     "04_transfer_learning": [

@@ -20,7 +20,8 @@ def test_real_library_helpers_hold_no_solution():
 
 
 def test_default_step_is_gated_with_notebook_03():
-    """training.default_step is notebook 03's train_step: stages 01-03 get a stub, 04 the code."""
+    """training.default_step is notebook 03's train_step: notebooks 01-03 get a stub, 03b and 04 the
+    code."""
     source = (repo_root() / "lib" / "cnnkit" / "training.py").read_text(encoding="utf-8")
     for stage in ("01_backprop", "01b_deep_nets", "02_conv_layers", "03_pytorch_cnn"):
         gated = gate.gate_source(source, stage)
@@ -29,12 +30,28 @@ def test_default_step_is_gated_with_notebook_03():
         with pytest.raises(NotImplementedError, match="default_step .* notebook 03_pytorch_cnn"):
             ns["default_step"](None, (None, None), None, None)
         assert "(scores.detach().argmax(dim=1) == y).sum()" not in gated
-    assert "(scores.detach().argmax(dim=1) == y).sum()" in gate.gate_source(
-        source, "04_transfer_learning"
-    )
+    for stage in ("03b_cnn_experiments", "04_transfer_learning"):
+        assert "(scores.detach().argmax(dim=1) == y).sum()" in gate.gate_source(source, stage)
     # and the region's lines are secrets again: no public library line vouches for them
     secrets = leaks.collect_secrets(repo_root())
     assert "n_correct = (scores.detach().argmax(dim=1) == y).sum()" in secrets.lines
+
+
+def test_notebook_03s_loops_are_stubbed_until_03b():
+    """cnnkit.loops holds notebook 03's question 4 (its exercise cell names it): notebooks 01-03 get
+    stubs, 03b (which trains with them) and 04 the code."""
+    source = (repo_root() / "lib" / "cnnkit" / "loops.py").read_text(encoding="utf-8")
+    names = ("train_step", "predict", "evaluate", "save_model", "load_model", "train")
+    for stage in ("01_backprop", "02_conv_layers", "03_pytorch_cnn"):
+        ns: dict = {}
+        exec(compile(gate.gate_source(source, stage), "loops.py", "exec"), ns)
+        for name in names:
+            assert "NotImplementedError" in ns[name].__code__.co_names, (stage, name)
+        assert "lr_scheduler.OneCycleLR(" not in gate.gate_source(source, stage)
+    for stage in ("03b_cnn_experiments", "04_transfer_learning"):
+        ns = {}
+        exec(compile(gate.gate_source(source, stage), "loops.py", "exec"), ns)
+        assert all("NotImplementedError" not in ns[n].__code__.co_names for n in names), stage
 
 
 def test_fit_is_gated_with_notebook_03():

@@ -279,7 +279,7 @@ AWAITING_MASTER: set[str] = set()  # every library exercise is named by a master
 # own data pipeline (a Dataset, crop and flip as tensor ops, portable DataLoader settings).
 GATED_REFERENCES = {
     "fit",  # lib/cnnkit/training.py, 03_pytorch_cnn
-    "ArrayDataset",  # lib/cnnkit/data/torch.py, 03_pytorch_cnn (ImageDataset in the master)
+    "ArrayDataset",  # lib/cnnkit/data/torch.py, 03b_cnn_experiments (ImageDataset in the master)
     "augment_batch",  # random_crop + random_flip
     "default_num_workers",  # make_loaders' portable num_workers
 }

@@ -130,7 +130,14 @@ def test_the_stage_says_which_stages_are_numpy_only():
     assert [
         s.name
         for s in map(
-            Stage.named, ("01_backprop", "01b_deep_nets", "02_conv_layers", "03_pytorch_cnn")
+            Stage.named,
+            (
+                "01_backprop",
+                "01b_deep_nets",
+                "02_conv_layers",
+                "03_pytorch_cnn",
+                "03b_cnn_experiments",
+            ),
         )
         if s.numpy_only
     ] == ["01_backprop", "01b_deep_nets", "02_conv_layers"]

@@ -13,7 +13,7 @@ def test_stages_are_numbered_in_course_order_and_found_by_number_or_name():
     assert tuple(s.name for s in S.STAGES) == S.NAMES
     assert list(S.NAMES) == sorted(S.NAMES)  # the folders list in lecture order
     # a stage's notebooks share its number: stage 01 is 01_backprop, then 01b_deep_nets
-    assert [s.name[:2] for s in S.STAGES] == ["01", "01", "02", "03", "04"]
+    assert [s.name[:2] for s in S.STAGES] == ["01", "01", "02", "03", "03", "04"]
     assert S.get(2) is S.get("2") is S.get(S.NAMES[1])
     assert [s.name for s in S.get(3).earlier()] == list(S.NAMES[:3])
 
@@ -51,5 +51,9 @@ def test_config_reads_the_stage_keys_of_samples_yml(tmp_path):
 def test_course_stages_declare_their_artifacts():
     root = repo_root()
     assert S.get(1).artifacts(root) == ["twolayer_params.npz"]
-    # 01b_deep_nets is graded on its cells alone; every other notebook saves what it trained
-    assert [s.name for s in S.STAGES if not s.artifacts(root)] == ["01b_deep_nets"]
+    assert S.get("03b_cnn_experiments").artifacts(root) == ["cnn_model.pt2"]
+    # these are graded on their cells alone; every other notebook saves what it trained
+    assert [s.name for s in S.STAGES if not s.artifacts(root)] == [
+        "01b_deep_nets",
+        "03_pytorch_cnn",
+    ]

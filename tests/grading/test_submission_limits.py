@@ -97,7 +97,7 @@ def test_a_zip_that_unpacks_past_the_limit_is_refused(tmp_path):
     "stage, names",
     [
         ("01_backprop", ["twolayer_params.npz"]),
-        ("03_pytorch_cnn", ["cnn_model.pt2"]),
+        ("03b_cnn_experiments", ["cnn_model.pt2"]),
         ("04_transfer_learning", ["transfer_head.pt"]),
     ],
 )

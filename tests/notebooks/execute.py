@@ -1,7 +1,8 @@
 """Runs a master's solution top to bottom in CI mode, then calls every test function of the notebook
 the way `grader.check` does (arguments looked up by name) and prints which ran and which failed.
 
-Shared by the notebook tests of 01_backprop, 01b_deep_nets and 04_transfer_learning.
+Shared by the notebook tests of 01_backprop, 01b_deep_nets, 03_pytorch_cnn, 03b_cnn_experiments and
+04_transfer_learning.
 """
 
 from __future__ import annotations

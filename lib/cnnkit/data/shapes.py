@@ -4,7 +4,7 @@
 a foreground colour that differs from it by 0.35-0.65 in every channel (so colour says nothing about the
 class), a random size, position and rotation, and Gaussian pixel noise. What identifies the class is only
 the local arrangement of edges and corners anywhere in the image: a small CNN with pooling learns it,
-an MLP on raw pixels does not, which is the point of notebook 03. Measured at CI size (10k train images,
+an MLP on raw pixels does not, which is the point of notebook 03b. Measured at CI size (10k train images,
 2k test, one CPU thread): a 3x[conv-BN-ReLU-pool] CNN (32-64-128 channels, random crop + flip, AdamW
 3e-3 OneCycle) reached 93.6 % after 4 epochs, a 3072-512-256-10 MLP 12 % after 6 epochs.
 

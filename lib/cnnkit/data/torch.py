@@ -41,9 +41,9 @@ def standard_transform(size: int, pad: int, flip: bool):
     return transforms.Compose(steps) if steps else None
 
 
-# BEGIN EXERCISE 03_pytorch_cnn
-# Notebook 03's students write a Dataset, crop/flip augmentation as tensor ops and portable DataLoader
-# settings themselves (their own design): stages 01-03 get these stubbed, stage 04 the code.
+# BEGIN EXERCISE 03b_cnn_experiments
+# Notebook 03b's students write a Dataset, crop/flip augmentation as tensor ops and portable DataLoader
+# settings themselves (their own design): notebooks 01 to 03b get these stubbed, stage 04 the code.
 
 
 class ArrayDataset(torch.utils.data.Dataset):

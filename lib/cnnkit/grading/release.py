@@ -62,7 +62,8 @@ STAGE_TITLES = {
     "01_backprop": "Backpropagation: from gates to a trained two-layer net (numpy)",
     "01b_deep_nets": "Training deeper networks: initialization, dropout, normalization (numpy)",
     "02_conv_layers": "Convolution and pooling layers in numpy",
-    "03_pytorch_cnn": "CNNs in PyTorch on a GPU",
+    "03_pytorch_cnn": "CNNs in PyTorch: modules and your own training loop",
+    "03b_cnn_experiments": "A data pipeline, a CNN-against-MLP experiment and the challenge (GPU optional)",
     "04_transfer_learning": "Transfer learning with a pretrained network",
 }
 

@@ -14,13 +14,15 @@ from pathlib import Path
 from cnnkit.grading.paths import StageDirs, stage_dirs
 
 # (name, title), in lecture order. A stage's work may come in several notebooks, each an entry of its
-# own (stage 01: 01_backprop, then 01b_deep_nets, released once 01_backprop is due): each is built,
-# released and graded on its own, and a later entry's gated library holds the earlier ones' code.
+# own (stage 01: 01_backprop, then 01b_deep_nets, released once 01_backprop is due; stage 03:
+# 03_pytorch_cnn, then 03b_cnn_experiments): each is built, released and graded on its own, and a
+# later entry's gated library holds the earlier ones' code.
 COURSE = (
     ("01_backprop", "Backpropagation: from gates to a trained two-layer net"),
     ("01b_deep_nets", "Training deeper networks: initialization, dropout, normalization"),
     ("02_conv_layers", "Convolution and pooling layers in numpy"),
     ("03_pytorch_cnn", "CNNs in PyTorch"),
+    ("03b_cnn_experiments", "A data pipeline, a fair experiment and the challenge"),
     ("04_transfer_learning", "Transfer learning"),
 )
 # Stages whose graded functions may use numpy and the standard library only: a case whose student

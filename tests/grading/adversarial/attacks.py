@@ -615,6 +615,53 @@ def _stage_03(root: Path, sol, stu) -> dict[str, tuple]:
     }
 
 
+def _pickled_module() -> bytes:
+    """cnn_model.pt2 as `torch.save(model)` writes it (a pickle, not an exported program), with a
+    payload that runs if anything unpickles it: the grader must refuse it without unpickling."""
+    import io
+
+    import torch
+
+    class Payload:
+        def __reduce__(self):
+            return (exec, ("open('PICKLE_PAYLOAD_RAN', 'w').write('x')",))
+
+    buf = io.BytesIO()
+    torch.save({"model": Payload()}, buf)
+    return buf.getvalue()
+
+
+def _stage_03b(root: Path, sol, stu) -> dict[str, tuple]:
+    """Notebook 03b: its gated data pipeline, and what a submission's exported model may be."""
+    full = {"*": "full"}
+    bands = [f"test_q6_heldout_accuracy_at_least_{b}" for b in (50, 70, 85, 90)]
+    q6_zero = {"q6": "zero", "*": "full", "failed": ["test_q6_exported_model_file", *bands]}
+    return {
+        "solution": (sol, True, full),
+        # the library's ArrayDataset is a stub while 03b is current; the other functions are gone
+        "imports-reference": (
+            replace(
+                sol,
+                "ImageDataset",
+                "from cnnkit.data.torch import ArrayDataset as ImageDataset, augment_batch\n",
+            ),
+            True,
+            {
+                "q5": "zero",
+                "*": "full",
+                "error": {"test_q5_dataset_hidden": "NotImplementedError"},
+            },
+        ),
+        "no-model-file": (sol, False, q6_zero),
+        # torch.save(model) named .pt2: refused by torch.export.load, its pickle never loaded
+        "pickled-model-file": (
+            sol,
+            {"cnn_model.pt2": _pickled_module()},
+            {**q6_zero, "error": {"test_q6_heldout_accuracy_at_least_50": "torch.export.load"}},
+        ),
+    }
+
+
 def _stage_02(root: Path, sol, stu) -> dict[str, tuple]:
     return {
         "solution": (sol, True, {"*": "full"}),
@@ -734,6 +781,7 @@ BUILDERS = {
     "01b_deep_nets": _stage_01b,
     "02_conv_layers": _stage_02,
     "03_pytorch_cnn": _stage_03,
+    "03b_cnn_experiments": _stage_03b,
     "04_transfer_learning": _stage_04,
 }
 OTHER = {
@@ -741,6 +789,7 @@ OTHER = {
     "01b_deep_nets": "01_backprop",  # stage 01's other notebook, handed in to the wrong assignment
     "02_conv_layers": "01_backprop",
     "03_pytorch_cnn": "01_backprop",
+    "03b_cnn_experiments": "03_pytorch_cnn",  # stage 03's other notebook
     "04_transfer_learning": "02_conv_layers",
 }
 
@@ -763,7 +812,10 @@ def make_samples(stage: str, root: Path, dest: Path) -> dict[str, tuple[Path, di
         d = dest / name
         d.mkdir(parents=True)
         nbformat.write(nb, d / f"{stage}.ipynb")
-        if with_artifacts:
+        if isinstance(with_artifacts, dict):  # files of the attack's own
+            for file_name, content in with_artifacts.items():
+                (d / file_name).write_bytes(content)
+        elif with_artifacts:
             for a in arts:
                 shutil.copy(a, d / a.name)
         out[name] = (d, expect)
