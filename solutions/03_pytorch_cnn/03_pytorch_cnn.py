@@ -23,7 +23,8 @@
 # **Time.** About 6–7 hours of work for a careful first pass: question 1 about 45 minutes,
 # question 2 (three levels) 1.5–2 hours, question 3 about 1 hour, question 4 (the loops) 2–2.5
 # hours, the two written questions about 30 minutes. The models here are small: the notebook runs
-# top to bottom on a laptop CPU in about a minute (a GPU is not needed).
+# top to bottom on a CPU in well under a minute (10 s on a 2-core cloud VM with one thread); a GPU
+# is not needed.
 #
 # **How to submit.** Run the notebook top to bottom, then hand in this notebook
 # (`03_pytorch_cnn.ipynb`, on Colab: *File > Download > Download .ipynb*).
