@@ -3,7 +3,8 @@
 #
 # The first of stage 03's two notebooks. Notebook 03b, released once this one is due, feeds your
 # networks through a data pipeline you write, runs a fair CNN-against-MLP experiment with the loop
-# you write here, and ends in the challenge whose exported model is graded on fresh images.
+# you write here (the course library's copy of it, same signatures), and ends in the challenge
+# whose exported model is graded on fresh images.
 #
 # **What you'll learn**
 # - how PyTorch's autograd relates to the gates you wrote by hand in notebook 01, and how to write

@@ -59,8 +59,8 @@ from cnnkit.grading.stage import StageConfig, read_config
 AUTOGRADER_SOURCE = "/autograder/source"
 EXPORT_INSTRUCTIONS = (
     "Submit the `.ipynb` file itself (File > Download on Colab or JupyterLab){artifacts}. "
-    "On a local Jupyter the cell below also writes a zip that holds both; on Colab it does not "
-    "work, so download the files by hand."
+    "On a local Jupyter the cell below also writes a zip that holds {holds}; on Colab it does not "
+    "work, so download {files} by hand."
 )
 
 
@@ -94,7 +94,9 @@ def common_config(stage: str, artifacts: list[str]) -> dict:
         # True would re-run the whole notebook (training included) inside export.
         "run_tests": False,
         "instructions": EXPORT_INSTRUCTIONS.format(
-            artifacts=f" together with {names}, which your training cell saves" if names else ""
+            artifacts=f" together with {names}, which your training cell saves" if names else "",
+            holds="both" if names else "it",
+            files="the files" if names else "the notebook",
         ),
     }
     if artifacts:
