@@ -49,3 +49,21 @@ def test_the_exported_model_is_what_a_grader_can_use(executed):
     # What the artifact cases do: load the exported program (no class), fresh images, its limits.
     acc = heldout.program_accuracy(program, n=1000, seed=12345)
     assert acc >= 0.9, f"solution's exported model reaches only {acc:.3f} on fresh shapes"
+
+
+def test_the_student_can_edit_the_challenge_cell():
+    """Question 6 asks for the student's own network, epochs and augmentation, and written question
+    4 for a second run: the cell that sets them must stay editable in the student notebook (otter
+    assign locks the code cells of a question's block that are not solution cells)."""
+    import json
+
+    nb = json.loads(
+        (ROOT / "assignments" / "03b_cnn_experiments" / "03b_cnn_experiments.ipynb").read_text()
+    )
+    cells = [
+        c
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and "CHALLENGE_AUGMENT = " in "".join(c["source"])
+    ]
+    assert len(cells) == 1
+    assert cells[0]["metadata"].get("editable", True) is not False
