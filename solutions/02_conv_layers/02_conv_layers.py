@@ -511,6 +511,48 @@ print(f"dx error {rel_error(dx, dx_num):.2e}, dw error {rel_error(dw, dw_num):.2
 # paddings, and that your layers are vectorized: forward+backward within 50x of `F.conv2d` /
 # `F.max_pool2d`, measured in the same run (loops over pixels are ~1000x slower).
 
+# %% [markdown]
+# ### col2im, worked on one 4x4 image
+#
+# The backward pass of the im2col convolution is the step most people get wrong, so here it is on
+# the smallest case worth drawing: one 4x4 image, one 3x3 kernel, stride 1, no padding, so four
+# windows (a 2x2 output). Number the pixels 0..15. im2col copies each window into a row: the rows
+# below say which pixels each output position reads, and pixels 5, 6, 9 and 10 are read by all four
+# windows. The forward pass is `cols @ w.ravel()`; its gradient with respect to `cols` is
+# `dout` (one value per row) times `w.ravel()` (one value per column). col2im sends every entry of
+# that gradient back to the pixel it was copied from, and **adds** where windows overlap.
+#
+# Two ways to do the adding. One per window: four adds of a 3x3 block (a loop over output pixels,
+# slow when there are thousands of them). One per kernel offset `(i, j)`: that offset of every
+# window read the 2x2 block `x[i:i+2, j:j+2]` (with stride `s`: `x[i : i + s*H_out : s, ...]`), so
+# nine adds of a whole block, however large the output — what your vectorized backward does, with
+# the batch and channel axes along for the ride. Both give the same `dx`, and with `dcols` of ones
+# `dx` counts how many windows read each pixel.
+
+# %% tags=["otter_ignore"]
+image = np.arange(16.0).reshape(4, 4)
+cols_4x4 = sliding_window_view(image, (3, 3)).reshape(4, 9)  # im2col: row = output position
+print("pixels each window reads (rows: output positions (0,0), (0,1), (1,0), (1,1)):")
+print(cols_4x4.astype(int))
+rng_4x4 = np.random.default_rng(SEED)
+kernel, grad_out = rng_4x4.standard_normal((3, 3)), rng_4x4.standard_normal((2, 2))
+for name, dcols_4x4 in (("ones", np.ones((4, 9))), ("dout * w", grad_out.reshape(4, 1) * kernel.reshape(1, 9))):
+    by_window = np.zeros((4, 4))  # one add per window: 4 adds of 3x3
+    for r in range(2):
+        for c in range(2):
+            by_window[r : r + 3, c : c + 3] += dcols_4x4[2 * r + c].reshape(3, 3)
+    by_offset = np.zeros((4, 4))  # one add per kernel offset: 9 adds of 2x2
+    grid = dcols_4x4.reshape(2, 2, 3, 3)  # (output row, output col, kernel row, kernel col)
+    for i in range(3):
+        for j in range(3):
+            by_offset[i : i + 2, j : j + 2] += grid[:, :, i, j]
+    print(f"col2im of {name}: the two ways agree: {np.allclose(by_window, by_offset)}")
+    if name == "ones":
+        print(by_offset.astype(int))
+_, cache_4x4 = conv_forward_naive(image[None, None], kernel[None, None], np.zeros(1), {"stride": 1, "pad": 0})
+dx_4x4 = conv_backward_naive(grad_out[None, None], cache_4x4)[0][0, 0]
+print("relative error against your conv_backward_naive:", rel_error(by_offset, dx_4x4))
+
 # %%
 # EXERCISE cnnkit.numeric.fast_layers.conv_forward_fast
 

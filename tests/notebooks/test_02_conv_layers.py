@@ -65,3 +65,13 @@ def test_solution_runs_in_ci_mode_and_passes_its_cases(tmp_path):
     failed = {name: err for name, err in results.items() if err}
     assert not failed, failed
     assert seconds < BUDGET_S, f"the CI-mode run took {seconds:.0f} s"
+    # the worked col2im of question 4: both ways of adding agree, ones count the covering windows,
+    # and the result is the naive backward pass's dx
+    worked = next(
+        "".join(o.get("text", "") for o in c.outputs if o.get("name") == "stdout")
+        for c in nb.cells
+        if c.cell_type == "code" and "by_offset" in c.source
+    )
+    assert worked.count("the two ways agree: True") == 2, worked
+    assert "[[1 2 2 1]\n [2 4 4 2]\n [2 4 4 2]\n [1 2 2 1]]" in worked, worked
+    assert float(worked.rsplit("conv_backward_naive: ", 1)[1].split()[0]) < 1e-12, worked
