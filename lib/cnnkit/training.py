@@ -108,7 +108,7 @@ def _autocast(device, enabled, dtype):
 
 
 # default_step is notebook 03's train_step with loss scaling: it is gated with that notebook's
-# exercises, so the library of notebooks 01 to 03 (not 03b) stubs it (fit then needs its step_fn).
+# exercises, so the library of notebooks 01 to 03 stubs it, as it stubs fit (03b on get both).
 # BEGIN EXERCISE 03_pytorch_cnn
 def default_step(model, batch, optimizer, loss_fn, scaler=None, autocast=None):
     """One optimisation step on one batch: forward, loss, zero_grad, backward, update.

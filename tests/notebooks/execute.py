@@ -85,3 +85,21 @@ def probe_result(nb) -> tuple[int, str]:
     tail = text(nb).split("RAN ", 1)[1]
     ran, rest = tail.split(" FAILED ", 1)
     return int(ran), rest.splitlines()[0]
+
+
+def executed_notebook(master: Path, timeout: int = 300):
+    """A module-scoped pytest fixture: the master executed once (`execute`), as (nb, work folder)."""
+
+    @pytest.fixture(scope="module")
+    def executed(tmp_path_factory):
+        work = tmp_path_factory.mktemp(master.stem)
+        return execute(master, work, timeout), work
+
+    return executed
+
+
+def assert_passes_its_cases(nb, at_least: int) -> None:
+    """Every test function of the executed notebook passed, and at least `at_least` ran."""
+    ran, failed = probe_result(nb)
+    assert failed == "{}", failed
+    assert ran >= at_least

@@ -9,24 +9,19 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from execute import execute, probe_result, text  # noqa: E402
+from execute import assert_passes_its_cases, executed_notebook, text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = ROOT / "solutions" / "03b_cnn_experiments" / "03b_cnn_experiments.py"
 
 
-@pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    work = tmp_path_factory.mktemp("nb03b")
-    return execute(MASTER, work, timeout=600), work
+executed = executed_notebook(MASTER, timeout=600)
 
 
 @pytest.mark.slow
 def test_solution_passes_all_its_test_cases(executed):
     nb, _ = executed
-    ran, failed = probe_result(nb)
-    assert failed == "{}", failed
-    assert ran >= 10  # every question's public and hidden cases
+    assert_passes_its_cases(nb, at_least=10)  # every question's public and hidden cases
 
 
 @pytest.mark.slow
