@@ -3,8 +3,8 @@ history, progress bar and live curves.
 
 Notebook 03's students write their own loop; `fit` and `default_step` are its reference and sit in
 notebook 03's exercise region, so the library of notebooks 01 to 03 (not 03b) stubs them (03b,
-stage 04, instructors and `cnnkit demo` get the full library). `History`, `LivePlot`, `evaluate` and the checkpoint helpers
-are for everybody.
+stage 04, instructors and `cnnkit demo` get the full library). `History`, `LivePlot`, `evaluate`
+and the checkpoint helpers are for everybody.
 
 The same call trains on a laptop CPU, Apple MPS and a CUDA GPU: the device comes from
 `cnnkit.get_device()` (never a hard-coded 'cuda'), the model and every batch follow it. On CUDA, fit

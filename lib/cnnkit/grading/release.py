@@ -58,14 +58,6 @@ PLACEHOLDER_NOTE = (
     "the folder you were given (the pip route below, inside it) and ask your course staff for the "
     "repository before using Colab: the Colab notebooks install cnnkit from it.\n"
 )
-STAGE_TITLES = {
-    "01_backprop": "Backpropagation: from gates to a trained two-layer net (numpy)",
-    "01b_deep_nets": "Training deeper networks: initialization, dropout, normalization (numpy)",
-    "02_conv_layers": "Convolution and pooling layers in numpy",
-    "03_pytorch_cnn": "CNNs in PyTorch: modules and your own training loop",
-    "03b_cnn_experiments": "A data pipeline, a CNN-against-MLP experiment and the challenge (GPU optional)",
-    "04_transfer_learning": "Transfer learning with a pretrained network",
-}
 
 
 class ReleaseError(RuntimeError):
@@ -305,7 +297,7 @@ def student_readme(stage: str, root: Path, settings: dict) -> str:
         current = " **(current)**" if s == stage else ""
         submit = f"`{s}.ipynb`{_artifact_note(s, root)}"
         rows.append(
-            f"| {s}{current} | {STAGE_TITLES.get(s, s)} | [`{nb}`]({nb}) | {colab} | {submit} |"
+            f"| {s}{current} | {Stage.named(s).title or s} | [`{nb}`]({nb}) | {colab} | {submit} |"
         )
     template = string.Template((TEMPLATES / "student-README.md").read_text(encoding="utf-8"))
     return template.substitute(

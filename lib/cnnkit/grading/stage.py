@@ -18,12 +18,15 @@ from cnnkit.grading.paths import StageDirs, stage_dirs
 # 03_pytorch_cnn, then 03b_cnn_experiments): each is built, released and graded on its own, and a
 # later entry's gated library holds the earlier ones' code.
 COURSE = (
-    ("01_backprop", "Backpropagation: from gates to a trained two-layer net"),
-    ("01b_deep_nets", "Training deeper networks: initialization, dropout, normalization"),
+    ("01_backprop", "Backpropagation: from gates to a trained two-layer net (numpy)"),
+    ("01b_deep_nets", "Training deeper networks: initialization, dropout, normalization (numpy)"),
     ("02_conv_layers", "Convolution and pooling layers in numpy"),
-    ("03_pytorch_cnn", "CNNs in PyTorch"),
-    ("03b_cnn_experiments", "A data pipeline, a fair experiment and the challenge"),
-    ("04_transfer_learning", "Transfer learning"),
+    ("03_pytorch_cnn", "CNNs in PyTorch: modules and your own training loop"),
+    (
+        "03b_cnn_experiments",
+        "A data pipeline, a CNN-against-MLP experiment and the challenge (GPU optional)",
+    ),
+    ("04_transfer_learning", "Transfer learning with a pretrained network"),
 )
 # Stages whose graded functions may use numpy and the standard library only: a case whose student
 # code calls torch or scipy's convolutions earns nothing (cnnkit/numpy_only.py), and every
