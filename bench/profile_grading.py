@@ -6,7 +6,10 @@ Usage: python bench/profile_grading.py [--stage 01_backprop ...] [--root .] [--o
 Per stage it grades the bundled "solution" sample alone (`--workers 1`, so nothing overlaps) with the
 sandbox calls timed, and runs two empty jobs through the same sandbox for the fixed costs: a
 one-cell notebook (sandbox + runner + kernel start and shutdown) and an artifact step with no case
-(sandbox + `python -I` + the probe's imports). Writes bench/results/grading_profile.json.
+(sandbox + `python -I` + the probe's imports). It also times the solution's import cell (the first
+code cell with two or more import lines) in a fresh interpreter, median of three: what every graded
+kernel pays before the student's first line, and what a kernel forked from a pre-imported process
+would not. Writes bench/results/grading_profile.json.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -78,6 +82,33 @@ def _fixed_costs(work: Path, lib: Path) -> dict:
     }
 
 
+def _import_cell_seconds(solution: Path, work: Path, runs: int = 3) -> float:
+    """Median seconds of a fresh interpreter running the notebook's import cell (the grader's
+    kernel environment: CNNKIT_GRADING, Agg, one thread), less a bare interpreter's start."""
+    import statistics
+
+    import nbformat
+
+    nb = nbformat.read(str(solution), as_version=4)
+    cell = next(
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code"
+        and sum(ln.startswith(("import ", "from ")) for ln in c.source.splitlines()) >= 2
+    )
+    env = {**os.environ, "CNNKIT_GRADING": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+
+    def median(code: str) -> float:
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], env=env, cwd=work, check=True)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    return round(median(cell) - median("pass"), 2)
+
+
 def profile_stage(stage: str, root: Path, work: Path) -> dict:
     from cnnkit.grading import batch as batch_mod
     from cnnkit.grading import grade as grade_mod
@@ -115,6 +146,7 @@ def profile_stage(stage: str, root: Path, work: Path) -> dict:
         "submission_artifact_step_s": round(
             sum(s for label, s in sub if label == "execute_checks"), 2
         ),
+        "import_cell_s": _import_cell_seconds(sample / f"{stage}.ipynb", work),
     }
 
 

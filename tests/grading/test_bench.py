@@ -35,7 +35,7 @@ def test_profile_grading_times_the_preflight_and_the_submission(toy, tmp_path):
     row = _bench("profile_grading").profile_stage(STAGE, toy, tmp_path)
     assert row["score"] == _full(toy)
     # each timed step was reached through the patched name: none is left at zero
-    for key in ("gated_copy_s", "preflight_s", "submission_notebook_s"):
+    for key in ("gated_copy_s", "preflight_s", "submission_notebook_s", "import_cell_s"):
         assert row[key] > 0, (key, row)
     assert row["batch_s"] > row["preflight_s"] + row["submission_notebook_s"]
 

@@ -2,8 +2,8 @@
 
 Two batches, graded one after the other: the first with one worker (shadowing modules in a folder
 and in a zip, a writer/reader pair, a sparse file), the second with two (the pair again, and a
-snooper looking for the host's /tmp, /dev/shm, /proc, a sibling submission and the first batch's
-output). Each sample must get the score its honest work earns, and nothing it created may remain on
+snooper looking for the host's /tmp, /dev/shm, /proc, a sibling submission, the first batch's
+output and the grader's preflight store). Each sample must get the score its honest work earns, and nothing it created may remain on
 the host: no file with the run's token in /tmp, /dev/shm or the output folders, no process with the
 run's mark. The token and mark are unique per run, so graders running beside these tests (pytest -n 2,
 other checkouts) neither disturb nor are disturbed by the checks.
@@ -34,6 +34,7 @@ from escapes import (  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 import gradebooks  # noqa: E402
 
+from cnnkit.grading import preflight_cache  # noqa: E402
 from cnnkit.grading.contract import Limits  # noqa: E402
 from cnnkit.grading.grade import grade, load_autograder  # noqa: E402
 
@@ -137,6 +138,7 @@ def second(host, first, tmp_path_factory):
         sibling=str(subs["pair-a-writer"]),
         previous=str(first[2]),
         grader_pid=os.getpid(),
+        store=str(preflight_cache.store_dir()),  # holds the first batch's preflight by now
     )
     gradetmp = tmp_path_factory.mktemp("escape-tmp-2")
     result = _grade(list(subs.values()), out, 2, gradetmp)
@@ -178,6 +180,7 @@ def test_a_writer_cannot_hand_its_work_to_a_later_or_parallel_reader(first, seco
 
 def test_a_snooper_sees_nothing_of_the_host(second):
     result, rows, _, _ = second
+    assert any(preflight_cache.store_dir().iterdir())  # something to see there
     row = rows["snoop"]
     for case in SIGMOID_CASES:
         assert not row["cases"][case]["passed"]

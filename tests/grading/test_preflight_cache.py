@@ -1,6 +1,7 @@
-"""The preflight's result is reused across batches of one output folder while nothing that decides it
-changed (preflight_cache.py), on the toy stage of test_grade.py (conftest.py's `toy`)."""
+"""The preflight's result is reused across batches, whatever their output folder, while nothing that
+decides it changed (preflight_cache.py), on the toy stage of test_grade.py (conftest.py's `toy`)."""
 
+import os
 import shutil
 import sys
 import zipfile
@@ -15,6 +16,7 @@ from toystage import STAGE, samples  # noqa: E402
 from cnnkit.grading import grade as grade_mod  # noqa: E402
 from cnnkit.grading import preflight_cache  # noqa: E402
 from cnnkit.grading import runs as runs_mod  # noqa: E402
+from cnnkit.grading.errors import GradingError  # noqa: E402
 from cnnkit.grading.sandbox import Limits  # noqa: E402
 
 LIMITS = Limits(timeout=120, cell_timeout=15)
@@ -56,9 +58,56 @@ def test_a_stored_entry_with_a_failing_case_is_not_reused(tmp_path):
     records = tmp_path / "records"
     records.mkdir()
     (records / "records.json").write_text('{"t": {"error": "boom", "records": []}}')
-    preflight_cache.store(tmp_path / "cache", "k", records)
-    assert preflight_cache.load(tmp_path / "cache", "k") is None
-    assert preflight_cache.load(tmp_path / "cache", "other") is None
+    preflight_cache.store(tmp_path / "store", "k", records)
+    assert preflight_cache.load(tmp_path / "store", "k") is None
+    assert preflight_cache.load(tmp_path / "store", "other") is None
+
+
+def test_the_store_keeps_the_most_recently_used_entries(tmp_path, monkeypatch):
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "records.json").write_text('{"t": {"error": "", "records": []}}')
+    store = tmp_path / "store"
+    monkeypatch.setattr(preflight_cache, "KEEP", 3)
+    for k in "abc":
+        preflight_cache.store(store, k, records)
+    for age, k in enumerate("abc"):  # a is the oldest
+        os.utime(store / k, (1000 + age, 1000 + age))
+    assert preflight_cache.load(store, "a") is not None  # used: now the newest
+    preflight_cache.store(store, "d", records)
+    preflight_cache.store(store, "d", records)  # stored again (a batch beside): kept once
+    assert sorted(p.name for p in store.iterdir()) == ["a", "c", "d"]
+
+
+def test_the_store_is_private_and_follows_its_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv(preflight_cache.STORE_ENV, str(tmp_path / "s" / "preflight"))
+    store = preflight_cache.store_dir()
+    assert store == tmp_path / "s" / "preflight"
+    assert store.stat().st_mode & 0o777 == 0o700
+    monkeypatch.delenv(preflight_cache.STORE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert preflight_cache.store_dir() == tmp_path / "xdg" / "cnnkit-grading" / "preflight"
+    (tmp_path / "file").write_text("")  # a store that cannot be made: no store, no crash
+    monkeypatch.setenv(preflight_cache.STORE_ENV, str(tmp_path / "file" / "preflight"))
+    assert preflight_cache.store_dir() is None
+
+
+def test_a_store_inside_the_data_the_sandbox_shows_is_refused(toy, tmp_path, monkeypatch):
+    data = tmp_path / "data"  # the kit's dataset cache: bound read-only into every sandbox
+    data.mkdir()
+    monkeypatch.setenv("CNNKIT_DATA", str(data))
+    monkeypatch.setenv(preflight_cache.STORE_ENV, str(data / "preflight"))
+    with pytest.raises(GradingError, match="lies inside data the sandbox shows"):
+        grade_mod.grade(
+            STAGE,
+            [samples(toy)["solution"]],
+            tmp_path / "out",
+            workers=1,
+            root=toy,
+            limits=LIMITS,
+            progress=False,
+        )
+    assert not (tmp_path / "out" / "final_grades.csv").exists()
 
 
 @pytest.mark.slow
@@ -67,6 +116,8 @@ def test_a_second_batch_reuses_the_preflight_and_a_changed_build_redoes_it(
 ):
     toy = shutil.copytree(toy, tmp_path / "toy")  # its autograder zip is rebuilt below
     solution = samples(toy)["solution"]
+    store = tmp_path / "store"
+    monkeypatch.setenv(preflight_cache.STORE_ENV, str(store))
     reference_runs = []
     real = runs_mod.run_kernel_cases
 
@@ -78,11 +129,11 @@ def test_a_second_batch_reuses_the_preflight_and_a_changed_build_redoes_it(
     monkeypatch.setattr(runs_mod, "run_kernel_cases", counting)
     out = tmp_path / "out"
 
-    def batch(**kw):
+    def batch(folder=out, **kw):
         return grade_mod.grade(
             STAGE,
             [solution],
-            out,
+            folder,
             workers=1,
             root=toy,
             limits=LIMITS,
@@ -92,16 +143,23 @@ def test_a_second_batch_reuses_the_preflight_and_a_changed_build_redoes_it(
 
     first = batch()
     assert len(reference_runs) == 1
-    assert len(list((out / ".cache" / preflight_cache.FOLDER).iterdir())) == 1
+    assert len(list(store.iterdir())) == 1
     # a forced regrade into the same folder (same seed, build, grader): the stored preflight
     again = batch(force=True)
     assert len(reference_runs) == 1 and again.graded_now == 1
     assert again.rows[0]["cases"] == first.rows[0]["cases"]
     assert sum(again.rows[0]["scores"].values()) == 9
-    # a rebuilt stage (another autograder zip): the preflight runs again, and replaces the entry
+    # another folder with the same --seed (a shard, a regrade elsewhere): the stored preflight too
+    elsewhere = batch(tmp_path / "elsewhere", seed=first.seed)
+    assert len(reference_runs) == 1 and elsewhere.graded_now == 1
+    assert elsewhere.rows[0]["cases"] == first.rows[0]["cases"]
+    # a new folder without --seed draws a fresh seed: its own preflight
+    batch(tmp_path / "fresh")
+    assert len(reference_runs) == 2 and reference_runs[1] != first.seed
+    # a rebuilt stage (another autograder zip): the preflight runs again
     with zipfile.ZipFile(toy / "autograder" / STAGE / "autograder.zip", "a") as zf:
         zf.writestr("NOTES.txt", "rebuilt")
     rebuilt = batch(force=True)
-    assert len(reference_runs) == 2
+    assert len(reference_runs) == 3
     assert rebuilt.rows[0]["cases"] == first.rows[0]["cases"]
-    assert len(list((out / ".cache" / preflight_cache.FOLDER).iterdir())) == 1
+    assert len(list(store.iterdir())) == 3

@@ -15,6 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from toystage import STAGE, samples  # noqa: E402
 
+from cnnkit.grading import preflight_cache  # noqa: E402
+from cnnkit.grading import runs as runs_mod  # noqa: E402
 from cnnkit.grading.contract import Limits  # noqa: E402
 from cnnkit.grading.grade import Submission, grade  # noqa: E402
 from cnnkit.grading.shard import BATCH, Shard, ShardError, merge, select  # noqa: E402
@@ -60,18 +62,34 @@ def graded(toy, tmp_path_factory):
     subs = [built[n] for n in NAMES]
     base = tmp_path_factory.mktemp("runs")
     kw = dict(workers=1, root=toy, limits=LIMITS, progress=False, seed=SEED)
-    grade(STAGE, subs, base / "single", **kw)
-    shards = []
-    for k in (1, 2, 3):
-        # each shard sees the command line in another order
-        order = subs[k:] + subs[:k]
-        grade(STAGE, order, base / f"shard{k}", shard=f"{k}/3", **kw)
-        shards.append(base / f"shard{k}")
-    return toy, base / "single", shards, subs
+    preflights = []
+    real = runs_mod.run_kernel_cases
+
+    def counting(plan, files, nb_name, mode, *args, **kw):
+        if mode == "reference":
+            preflights.append(plan.seed)
+        return real(plan, files, nb_name, mode, *args, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(preflight_cache.STORE_ENV, str(base / "store"))  # this module's machine
+        mp.setattr(runs_mod, "run_kernel_cases", counting)
+        grade(STAGE, subs, base / "single", **kw)
+        shards = []
+        for k in (1, 2, 3):
+            # each shard sees the command line in another order
+            order = subs[k:] + subs[:k]
+            grade(STAGE, order, base / f"shard{k}", shard=f"{k}/3", **kw)
+            shards.append(base / f"shard{k}")
+    return toy, base / "single", shards, subs, preflights
+
+
+def test_shards_on_one_machine_share_one_preflight(graded):
+    *_, preflights = graded
+    assert preflights == [SEED]
 
 
 def test_three_shards_merged_equal_one_run(graded, tmp_path):
-    toy, single, shards, subs = graded
+    toy, single, shards, subs, _ = graded
     sizes = [len(json.loads((s / BATCH).read_text())["files"]) for s in shards]
     assert sorted(sizes) == [1, 2, 2]
     merged = tmp_path / "merged"
@@ -114,7 +132,7 @@ def _edit(shard, **changes):
     ],
 )
 def test_merge_refuses_shards_that_do_not_fit(graded, tmp_path, change, message):
-    toy, _, shards, _ = graded
+    toy, _, shards, *_ = graded
     copies = _copy(shards, tmp_path)
     _edit(copies[1], **change)
     with pytest.raises(ShardError, match=message):
@@ -122,7 +140,7 @@ def test_merge_refuses_shards_that_do_not_fit(graded, tmp_path, change, message)
 
 
 def test_merge_refuses_a_missing_shard_and_a_rebuilt_autograder(graded, tmp_path):
-    toy, _, shards, _ = graded
+    toy, _, shards, *_ = graded
     with pytest.raises(ShardError, match="exactly once"):
         merge(shards[:2], tmp_path / "m1", root=toy)
     copies = _copy(shards, tmp_path)

@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cnnkit.grading import preflight_cache
 from cnnkit.grading import shard as shard_mod
 from cnnkit.grading.autograder import Autograder
 from cnnkit.grading.contract import Limits
@@ -195,7 +196,8 @@ def grade_batch(
     """Run the preflight (when anything is to be graded) and every submission; (rows, graded now).
 
     `everyone` is the whole class on the command line: a shard's kernels must not see the others."""
-    hide = [str(out)]
+    store = preflight_cache.store_dir()  # reference values, read by the grader only
+    hide = [str(out), *([str(store)] if store else [])]
     for s in everyone:
         hide.append(str(s.path.resolve().parent if s.kind != "folder" else s.path.resolve()))
     # the whole checkout (its .git holds the library's history, build dirs hold wheels), except the
@@ -209,6 +211,11 @@ def grade_batch(
         # the sandbox shows only what it binds (bwrap), so the data the cases read comes in too
         data_paths, data_env = _sandbox_data(tmp)
         shown = sorted({*limits.read_only, *data_paths})
+        if store and any(_within(store, Path(p)) for p in shown):
+            raise GradingError(
+                f"the preflight store {store} lies inside data the sandbox shows; set "
+                f"{preflight_cache.STORE_ENV} to a folder outside {', '.join(shown)}"
+            )
         # the held-out features the reference run leaves (runs.run_artifact_cases): covered in every
         # kernel, shown to the artifact cases only
         hide.append(os.path.realpath(tmp / "heldout"))

@@ -1,23 +1,29 @@
-"""The preflight's result, kept in the output folder and reused while nothing that decides it changed.
+"""The preflight's result, kept in the machine's store and reused while nothing that decides it changed.
 
 The reference run (the solution graded in "reference" mode, `runs.reference_run`) is both the
 preflight (the solution must score full marks here) and the source of the reference values every
 submission is judged against. It costs a whole notebook run before anyone is graded. Its outcome is
 decided by: the stage's build (the autograder zip, the solution folder), the grader's code
 (`grade.grader_version`), the limits, the grading seed (hidden cases draw their inputs from it), the
-interpreter and its installed packages, and the data the cases read. A batch into the same output
-folder with all of these unchanged (a resumed batch, `--force NAME`, `--append` of late submissions,
-a rerun after a crash) reuses the stored records instead of running the solution again.
+interpreter and its installed packages, and the data the cases read. A batch with all of these
+unchanged reuses the stored records instead of running the solution again, whatever its output
+folder: a resumed batch, `--force NAME`, `--append` of late submissions, a rerun after a crash, the
+shards of one class graded on one machine (one `--seed`), a regrade into a new folder with the
+same `--seed`.
 
-Stored in `OUT/.cache/preflight/<key>/` (the probe's `records.json`, `.npy` files and
-`environment.json`, copied after a passing preflight only). The output folder is covered in every
-sandbox, so no kernel can plant an entry; entries are read back with the probe's own bounded,
-pickle-free readers. A new output folder gets a fresh seed, hence a new key: the first batch of a
-folder always runs the preflight.
+Stored in the machine's store (`store_dir()`: env CNNKIT_PREFLIGHT_STORE, else
+$XDG_CACHE_HOME/cnnkit-grading/preflight, ~/.cache/... by default; 0700), one folder per key (the
+probe's `records.json`, `.npy` files and `environment.json`, copied after a passing preflight only),
+the `KEEP` most recently used kept. It lies outside everything the sandbox shows (bwrap binds an
+allow-list that never holds it; the unshare fallback covers it, as it covers the output folder), so
+no kernel can read a reference value or plant an entry; entries are read back with the probe's own
+bounded, pickle-free readers. A new output folder gets a fresh seed, hence a new key, unless
+`--seed` is given.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -28,8 +34,9 @@ from pathlib import Path
 
 from cnnkit.grading.records import load_environment, load_records
 
-FOLDER = "preflight"
+STORE_ENV = "CNNKIT_PREFLIGHT_STORE"
 HELDOUT = "heldout"
+KEEP = 16  # entries kept: a few stages, seeds and limit sets of one course's current builds
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,27 @@ class Reference:
     records: dict
     pristine: dict
     heldout: Path | None = None  # the artifact cases' held-out features (runs._keep_heldout)
+
+
+def store_dir() -> Path | None:
+    """The machine's store of passing preflights (see the module docstring), created 0700.
+
+    Returns:
+    - store: the folder holding one folder per key; None where it cannot be created (a read-only
+      home): every batch then runs its preflight.
+    """
+    env = os.environ.get(STORE_ENV)
+    if env:
+        store = Path(env).expanduser()
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser()
+        store = base / "cnnkit-grading" / "preflight"
+    try:
+        store.mkdir(parents=True, exist_ok=True, mode=0o700)
+        store.chmod(0o700)
+    except OSError:
+        return None
+    return store
 
 
 def environment_digest() -> str:
@@ -129,46 +157,62 @@ def key(plan, sources: list[Path]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def load(cache: Path, entry_key: str) -> Reference | None:
+def load(store: Path, entry_key: str) -> Reference | None:
     """The stored reference run under `entry_key`, or None (missing or unreadable: run it again).
 
     Inputs:
-    - cache: the output folder's `.cache`.
+    - store: the folder of entries (`store_dir()`).
     - entry_key: from `key`.
 
     Returns:
-    - reference: Reference, or None.
+    - reference: Reference, or None. Its `heldout` folder is to be copied at once: an entry may
+      be evicted by another batch's `store` (see `KEEP`).
     """
-    folder = Path(cache) / FOLDER / entry_key
+    folder = Path(store) / entry_key
     if not (folder / "records.json").is_file():
         return None
     records = load_records(folder)
     if not records or any(r["error"] for r in records.values()):
         return None  # only passing preflights are stored; anything else is not ours
+    with contextlib.suppress(OSError):
+        os.utime(folder)  # most recently used: the last to be evicted
     return Reference(records, load_environment(folder), folder / HELDOUT)
 
 
-def store(cache: Path, entry_key: str, records_dir: Path, heldout: Path | None = None) -> None:
+def store(store: Path, entry_key: str, records_dir: Path, heldout: Path | None = None) -> None:
     """Keep a passing reference run's probe output under `entry_key` (atomically: a copy, then a
-    rename; older entries of the folder are removed, only the latest build's is worth keeping).
+    rename; an entry another batch stored meanwhile under the same key is kept), then evict all but
+    the `KEEP` most recently used entries.
 
     Inputs:
-    - cache: the output folder's `.cache`.
+    - store: the folder of entries (`store_dir()`).
     - entry_key: from `key`.
     - records_dir: the reference probe's output directory (records.json, .npy, environment.json).
     - heldout: the reference artifact cases' held-out features (.npz files), kept in `heldout/`.
     """
-    base = Path(cache) / FOLDER
-    base.mkdir(parents=True, exist_ok=True)
+    base = Path(store)
     tmp = base / f".{entry_key}.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    for src, dest, pattern in ((records_dir, tmp, "*"), (heldout, tmp / HELDOUT, "*.npz")):
-        for f in Path(src).glob(pattern) if src is not None and Path(src).is_dir() else []:
-            if f.is_file() and not f.is_symlink():
-                dest.mkdir(exist_ok=True)
-                shutil.copyfile(f, dest / f.name)
-    for old in base.iterdir():
-        if old.name != tmp.name:
-            shutil.rmtree(old, ignore_errors=True)
-    os.replace(tmp, base / entry_key)
+    try:
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for src, dest, pattern in ((records_dir, tmp, "*"), (heldout, tmp / HELDOUT, "*.npz")):
+            for f in Path(src).glob(pattern) if src is not None and Path(src).is_dir() else []:
+                if f.is_file() and not f.is_symlink():
+                    dest.mkdir(exist_ok=True)
+                    shutil.copyfile(f, dest / f.name)
+        os.replace(tmp, base / entry_key)
+    except OSError:  # a full disk, or the same key stored by a batch beside this one: not kept
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    entries = [e for e in base.iterdir() if not e.name.startswith(".")]
+    entries.sort(key=_last_used, reverse=True)
+    for old in entries[KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _last_used(entry: Path) -> float:
+    try:
+        return entry.stat().st_mtime
+    except OSError:  # evicted meanwhile by a batch beside this one
+        return 0.0

@@ -205,7 +205,8 @@ def reference_run(plan: Plan, root: Path) -> dict:
     from cnnkit.grading import preflight_cache
 
     preflight_key = preflight_cache.key(plan, preflight_cache.data_sources())
-    kept = preflight_cache.load(plan.cache, preflight_key)
+    store = preflight_cache.store_dir()
+    kept = preflight_cache.load(store, preflight_key) if store else None
     if kept is not None:  # the same build, grader, limits, seed and environment passed before
         plan.pristine = kept.pristine
         _keep_heldout(plan, kept.heldout)
@@ -246,7 +247,8 @@ def reference_run(plan: Plan, root: Path) -> dict:
                 "grading environment, so grading would be wrong for everyone. Failing cases:\n  "
                 + "\n  ".join(failing)
             )
-        preflight_cache.store(plan.cache, preflight_key, work / "records", heldout)
+        if store:
+            preflight_cache.store(store, preflight_key, work / "records", heldout)
         _keep_heldout(plan, heldout)
         return got
     finally:

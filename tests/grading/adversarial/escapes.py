@@ -93,6 +93,7 @@ _look("host /dev/shm", {host_shm!r})
 _look("sibling folder", {sibling!r})
 _look("previous batch", {previous!r})
 _look("grader cmdline", "/proc/{grader_pid}/cmdline")
+_look("preflight store", {store!r})  # the reference values of every stored preflight
 for _p in _glob.glob("/proc/[0-9]*/cmdline"):
     try:
         if {token!r}.encode() in open(_p, "rb").read():
@@ -196,7 +197,8 @@ def pair_samples(root: Path, dest: Path, token: str, wait: int) -> dict[str, Pat
 
 
 def snoop_sample(root: Path, dest: Path, token: str, **targets) -> Path:
-    """snoop: see the module docstring; targets: host_tmp, host_shm, sibling, previous, grader_pid."""
+    """snoop: see the module docstring; targets: host_tmp, host_shm, sibling, previous, grader_pid,
+    store (the grader's preflight store)."""
     p = Paths(root)
     nb = _snooping(_read(p.solution), token=token, stage=STAGE, nothing=NOTHING_SEEN, **targets)
     return _folder(dest / "snoop", nb, p.artifacts)
