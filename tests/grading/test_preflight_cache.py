@@ -58,25 +58,44 @@ def test_a_stored_entry_with_a_failing_case_is_not_reused(tmp_path):
     records = tmp_path / "records"
     records.mkdir()
     (records / "records.json").write_text('{"t": {"error": "boom", "records": []}}')
+    (records / "environment.json").write_text("{}")
     preflight_cache.store(tmp_path / "store", "k", records)
-    assert preflight_cache.load(tmp_path / "store", "k") is None
-    assert preflight_cache.load(tmp_path / "store", "other") is None
+    assert (tmp_path / "store" / "k" / "records.json").is_file()
+    assert preflight_cache.load(tmp_path / "store", "k", tmp_path / "a") is None
+    assert preflight_cache.load(tmp_path / "store", "other", tmp_path / "b") is None
+
+
+def test_an_entry_without_its_environment_is_not_reused(tmp_path):
+    # the environment holds the watched functions' digests: without it nothing would be compared
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "records.json").write_text('{"t": {"error": null, "records": []}}')
+    preflight_cache.store(tmp_path / "store", "k", records)
+    assert preflight_cache.load(tmp_path / "store", "k", tmp_path / "a") is None
+    (records / "environment.json").write_text("{}")
+    preflight_cache.store(tmp_path / "store", "j", records)
+    kept = preflight_cache.load(tmp_path / "store", "j", tmp_path / "b")
+    assert kept is not None and kept.records == {"t": {"error": None, "records": []}}
 
 
 def test_the_store_keeps_the_most_recently_used_entries(tmp_path, monkeypatch):
     records = tmp_path / "records"
     records.mkdir()
     (records / "records.json").write_text('{"t": {"error": "", "records": []}}')
+    (records / "environment.json").write_text("{}")
     store = tmp_path / "store"
+    store.mkdir()
     monkeypatch.setattr(preflight_cache, "KEEP", 3)
     for k in "abc":
         preflight_cache.store(store, k, records)
     for age, k in enumerate("abc"):  # a is the oldest
         os.utime(store / k, (1000 + age, 1000 + age))
-    assert preflight_cache.load(store, "a") is not None  # used: now the newest
+    assert preflight_cache.load(store, "a", tmp_path / "used") is not None  # now the newest
+    (store / ".x.killed").mkdir()  # a copy a killed batch left, a day old
+    os.utime(store / ".x.killed", (1000, 1000))
     preflight_cache.store(store, "d", records)
     preflight_cache.store(store, "d", records)  # stored again (a batch beside): kept once
-    assert sorted(p.name for p in store.iterdir()) == ["a", "c", "d"]
+    assert sorted(p.name for p in store.iterdir() if p.name != ".lock") == ["a", "c", "d"]
 
 
 def test_the_store_is_private_and_follows_its_variable(tmp_path, monkeypatch):
@@ -96,18 +115,44 @@ def test_a_store_inside_the_data_the_sandbox_shows_is_refused(toy, tmp_path, mon
     data = tmp_path / "data"  # the kit's dataset cache: bound read-only into every sandbox
     data.mkdir()
     monkeypatch.setenv("CNNKIT_DATA", str(data))
-    monkeypatch.setenv(preflight_cache.STORE_ENV, str(data / "preflight"))
-    with pytest.raises(GradingError, match="lies inside data the sandbox shows"):
-        grade_mod.grade(
-            STAGE,
-            [samples(toy)["solution"]],
-            tmp_path / "out",
-            workers=1,
-            root=toy,
-            limits=LIMITS,
-            progress=False,
-        )
+    for inside in (data / "preflight", Path(sys.prefix) / "cnnkit-preflight-test"):
+        monkeypatch.setenv(preflight_cache.STORE_ENV, str(inside))
+        with pytest.raises(GradingError, match="lies inside what the sandbox shows"):
+            grade_mod.grade(
+                STAGE,
+                [samples(toy)["solution"]],
+                tmp_path / "out",
+                workers=1,
+                root=toy,
+                limits=LIMITS,
+                progress=False,
+            )
+        shutil.rmtree(inside, ignore_errors=True)
     assert not (tmp_path / "out" / "final_grades.csv").exists()
+
+
+@pytest.mark.slow
+def test_the_store_is_covered_in_every_sandbox_and_unused_without_one(toy, tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    monkeypatch.setenv(preflight_cache.STORE_ENV, str(store))
+    seen = []
+    real = runs_mod.execute
+
+    def execute(notebook, workdir, library, limits, **kw):
+        seen.append(limits)
+        return real(notebook, workdir, library, limits, **kw)
+
+    monkeypatch.setattr(runs_mod, "execute", execute)
+    kw = dict(workers=1, root=toy, progress=False)
+    grade_mod.grade(STAGE, [samples(toy)["solution"]], tmp_path / "a", limits=LIMITS, **kw)
+    # the reference's trusted kernel first (it hides nothing), then the student's
+    assert len(seen) == 2 and str(store) in seen[1].hide
+    assert len(list(store.iterdir())) == 2  # the entry and the lock
+    # no namespaces (nothing covers the store): the batch neither reads nor writes it
+    shutil.rmtree(store)
+    off = Limits(**{**vars(LIMITS), "isolate": False})
+    grade_mod.grade(STAGE, [samples(toy)["solution"]], tmp_path / "b", limits=off, **kw)
+    assert not store.exists() or not list(store.iterdir())
 
 
 @pytest.mark.slow
@@ -143,7 +188,7 @@ def test_a_second_batch_reuses_the_preflight_and_a_changed_build_redoes_it(
 
     first = batch()
     assert len(reference_runs) == 1
-    assert len(list(store.iterdir())) == 1
+    assert len([p for p in store.iterdir() if p.is_dir()]) == 1
     # a forced regrade into the same folder (same seed, build, grader): the stored preflight
     again = batch(force=True)
     assert len(reference_runs) == 1 and again.graded_now == 1
@@ -162,4 +207,4 @@ def test_a_second_batch_reuses_the_preflight_and_a_changed_build_redoes_it(
     rebuilt = batch(force=True)
     assert len(reference_runs) == 3
     assert rebuilt.rows[0]["cases"] == first.rows[0]["cases"]
-    assert len(list(store.iterdir())) == 3
+    assert len([p for p in store.iterdir() if p.is_dir()]) == 3

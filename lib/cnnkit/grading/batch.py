@@ -35,6 +35,7 @@ from cnnkit.grading.runs import (
     run_artifact_cases,
     run_kernel_cases,
 )
+from cnnkit.grading.sandbox import always_shown, sandbox_prefix
 
 
 def cache_key(plan: Plan, sub: Submission) -> str:
@@ -196,7 +197,9 @@ def grade_batch(
     """Run the preflight (when anything is to be graded) and every submission; (rows, graded now).
 
     `everyone` is the whole class on the command line: a shard's kernels must not see the others."""
-    store = preflight_cache.store_dir()  # reference values, read by the grader only
+    # the preflight store holds reference values: covered in every sandbox, and not used at all
+    # where no namespace covers it
+    store = preflight_cache.store_dir() if sandbox_prefix(limits, [])[2] else None
     hide = [str(out), *([str(store)] if store else [])]
     for s in everyone:
         hide.append(str(s.path.resolve().parent if s.kind != "folder" else s.path.resolve()))
@@ -211,10 +214,11 @@ def grade_batch(
         # the sandbox shows only what it binds (bwrap), so the data the cases read comes in too
         data_paths, data_env = _sandbox_data(tmp)
         shown = sorted({*limits.read_only, *data_paths})
-        if store and any(_within(store, Path(p)) for p in shown):
+        visible = [*shown, *always_shown(), str(pkg.parent), str(tmp)]
+        if store and any(_within(store, Path(p)) for p in visible if os.path.exists(p)):
             raise GradingError(
-                f"the preflight store {store} lies inside data the sandbox shows; set "
-                f"{preflight_cache.STORE_ENV} to a folder outside {', '.join(shown)}"
+                f"the preflight store {store} lies inside what the sandbox shows; set "
+                f"{preflight_cache.STORE_ENV} to a folder outside {', '.join(visible)}"
             )
         # the held-out features the reference run leaves (runs.run_artifact_cases): covered in every
         # kernel, shown to the artifact cases only
@@ -234,6 +238,7 @@ def grade_batch(
             tmp=tmp,
             data_env=data_env,
             grader=grader_version(pkg),
+            store=store,
         )
         todo = [s for s in subs if forced(s) or not (cache / f"{cache_key(plan, s)}.json").exists()]
         if todo:

@@ -23,12 +23,14 @@ bounded, pickle-free readers. A new output folder gets a fresh seed, hence a new
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
+import platform
 import shutil
 import sys
+import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -57,7 +59,7 @@ def store_dir() -> Path | None:
     """
     env = os.environ.get(STORE_ENV)
     if env:
-        store = Path(env).expanduser()
+        store = Path(env).expanduser().resolve()
     else:
         base = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser()
         store = base / "cnnkit-grading" / "preflight"
@@ -151,38 +153,49 @@ def key(plan, sources: list[Path]) -> str:
             environment_digest(),
             data_digest(sources),
             shutil.which("bwrap"),  # the sandbox the solution ran in
+            os.geteuid() == 0,  # root: the kernel runs as its own uid
+            platform.machine(),  # a store in a home shared by several machines
+            # the kit's switches the kernel inherits (CNNKIT_CI shortens the notebooks)
+            sorted((k, v) for k, v in os.environ.items() if k.startswith("CNNKIT_")),
         ],
         sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def load(store: Path, entry_key: str) -> Reference | None:
-    """The stored reference run under `entry_key`, or None (missing or unreadable: run it again).
+def load(store: Path, entry_key: str, into: Path) -> Reference | None:
+    """The stored reference run under `entry_key`, copied to `into` and read from there, or None
+    (missing, incomplete or unreadable: run it again).
 
     Inputs:
     - store: the folder of entries (`store_dir()`).
     - entry_key: from `key`.
+    - into: a new folder of the batch's own (the copy outlives an eviction by another batch).
 
     Returns:
-    - reference: Reference, or None. Its `heldout` folder is to be copied at once: an entry may
-      be evicted by another batch's `store` (see `KEEP`).
+    - reference: Reference, or None.
     """
     folder = Path(store) / entry_key
-    if not (folder / "records.json").is_file():
+    try:
+        with _locked(store):
+            # stored whole (a rename) and evicted under this lock: both files or no entry
+            if not all((folder / f).is_file() for f in ("records.json", "environment.json")):
+                return None
+            shutil.copytree(folder, into, symlinks=True)
+            os.utime(folder)  # most recently used: the last to be evicted
+        records = load_records(into)
+    except OSError:
         return None
-    records = load_records(folder)
     if not records or any(r["error"] for r in records.values()):
         return None  # only passing preflights are stored; anything else is not ours
-    with contextlib.suppress(OSError):
-        os.utime(folder)  # most recently used: the last to be evicted
-    return Reference(records, load_environment(folder), folder / HELDOUT)
+    return Reference(records, load_environment(into), into / HELDOUT)
 
 
 def store(store: Path, entry_key: str, records_dir: Path, heldout: Path | None = None) -> None:
-    """Keep a passing reference run's probe output under `entry_key` (atomically: a copy, then a
-    rename; an entry another batch stored meanwhile under the same key is kept), then evict all but
-    the `KEEP` most recently used entries.
+    """Keep a passing reference run's probe output under `entry_key` (a copy, then a rename under
+    the store's lock; an entry another batch stored meanwhile under the same key is kept), then
+    evict all but the `KEEP` most recently used entries. A store that cannot be written (a full
+    disk) keeps nothing.
 
     Inputs:
     - store: the folder of entries (`store_dir()`).
@@ -191,23 +204,39 @@ def store(store: Path, entry_key: str, records_dir: Path, heldout: Path | None =
     - heldout: the reference artifact cases' held-out features (.npz files), kept in `heldout/`.
     """
     base = Path(store)
-    tmp = base / f".{entry_key}.{os.getpid()}.tmp"
+    tmp = None
     try:
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
+        tmp = Path(tempfile.mkdtemp(prefix=f".{entry_key}.", dir=base))
         for src, dest, pattern in ((records_dir, tmp, "*"), (heldout, tmp / HELDOUT, "*.npz")):
             for f in Path(src).glob(pattern) if src is not None and Path(src).is_dir() else []:
                 if f.is_file() and not f.is_symlink():
                     dest.mkdir(exist_ok=True)
                     shutil.copyfile(f, dest / f.name)
-        os.replace(tmp, base / entry_key)
-    except OSError:  # a full disk, or the same key stored by a batch beside this one: not kept
-        shutil.rmtree(tmp, ignore_errors=True)
-        return
+        with _locked(base):
+            if not (base / entry_key).exists():
+                os.replace(tmp, base / entry_key)
+            _evict(base)
+    except OSError:
+        pass
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _locked(store: Path):
+    from filelock import FileLock
+
+    return FileLock(str(Path(store) / ".lock"), timeout=120)
+
+
+def _evict(base: Path) -> None:
+    """All but the KEEP most recently used entries, and copies a killed batch left a day ago."""
     entries = [e for e in base.iterdir() if not e.name.startswith(".")]
     entries.sort(key=_last_used, reverse=True)
-    for old in entries[KEEP:]:
+    stale = [e for e in base.iterdir() if e.name.startswith(".") and e.is_dir()]
+    stale = [e for e in stale if _last_used(e) < time.time() - 86400]
+    for old in entries[KEEP:] + stale:
         shutil.rmtree(old, ignore_errors=True)
 
 

@@ -57,6 +57,8 @@ class Plan:
     # the batch's held-out features (features.HELDOUT_CACHE_ENV), filled by the reference run's
     # artifact cases; shown read-only to every submission's artifact cases, to nothing else
     heldout: str = ""
+    # the preflight store (preflight_cache.store_dir), None where it is not used
+    store: Path | None = None
 
 
 def grader_version(package: Path) -> str:
@@ -205,13 +207,14 @@ def reference_run(plan: Plan, root: Path) -> dict:
     from cnnkit.grading import preflight_cache
 
     preflight_key = preflight_cache.key(plan, preflight_cache.data_sources())
-    store = preflight_cache.store_dir()
-    kept = preflight_cache.load(store, preflight_key) if store else None
+    store = plan.store
+    work = Path(tempfile.mkdtemp(prefix="cnnkit-ref-", dir=plan.tmp))
+    kept = preflight_cache.load(store, preflight_key, work / "kept") if store else None
     if kept is not None:  # the same build, grader, limits, seed and environment passed before
         plan.pristine = kept.pristine
         _keep_heldout(plan, kept.heldout)
+        shutil.rmtree(work, ignore_errors=True)  # read: no copy stays beside the kernels
         return kept.records
-    work = Path(tempfile.mkdtemp(prefix="cnnkit-ref-", dir=plan.tmp))
     try:
         files = work / "files"
         files.mkdir()

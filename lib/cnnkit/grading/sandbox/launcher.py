@@ -262,6 +262,13 @@ def sandbox_prefix(limits: Limits, binds: list[tuple[str, bool]]) -> tuple[list[
     return prefix, text + (f" ({why})" if why else ""), "unshare"
 
 
+def always_shown() -> list[str]:
+    """What every sandbox shows of the host besides its binds (bwrap's system folders, /etc files
+    and the interpreter; the unshare fallback shows more): a grader's private store must lie
+    outside all of it."""
+    return [*_SYSTEM, "/etc", *sorted(_interpreter_paths())]
+
+
 def _under(path: str, parent: str) -> bool:
     return path.startswith(parent.rstrip("/") + "/")
 
