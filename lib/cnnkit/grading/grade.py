@@ -4,9 +4,9 @@ For a stage, the grader reads `autograder/<stage>/autograder.zip` (otter's zip; 
 cases, hidden ones included) and the solution notebook `autograder/<stage>/solution/<stage>.ipynb`.
 
 1. Reference (runs.reference_run): once per batch the solution runs in the sandbox with the full
-   library and the probe in "reference" mode with a fresh grading seed. Preflight: it must pass every
-   case, else grading stops. A passing run is kept in OUT/.cache and reused while nothing that
-   decides it changed (preflight_cache.py).
+   library and the probe in "reference" mode with the batch's grading seed. Preflight: it must pass
+   every case, else grading stops. A passing run is kept in the grader's preflight store and reused,
+   by any batch, while nothing that decides it changed (preflight_cache.py).
 2. Each submission (intake.py: an .ipynb, a student's folder with its notebook and artifact files, or
    an otter export zip) runs in its own temp dir and sandboxed kernel (sandbox/) with the stage-gated
    library; the probe (kernel/runtime.py) records plain values in "record" mode with the same seed,
