@@ -71,17 +71,20 @@ def _dotted(node):
     return ".".join([node.id, *reversed(parts)]) if type(node) is ast.Name else None
 
 
-def preimport(sources):
+def preimport(sources, eager_only=False):
     """Import the watched packages that test code imports, before any guard runs.
 
     Under the profiler every Python call of an import is an event: importing torch's optimizer
     machinery inside a guarded case took 5-8 s of a stage-01 submission's 13-15 s (2026-12-06).
     Imported here first, the case finds it in `sys.modules`. What a used name imports lazily
-    (`_LAZY`: an optimizer's torch._dynamo) comes only with code that uses the name. A package that
-    cannot be imported is left for the case to fail on, as it would have.
+    (`_LAZY`: an optimizer's torch._dynamo, 2.2 s) comes only with code that uses the name; with
+    `eager_only` (a student's kernel, which records and never checks) only with code outside the
+    test's lambdas and nested functions: those hold the oracles, which only checking evaluates. A
+    package that cannot be imported is left for the case to fail on, as it would have.
 
     Inputs:
     - sources: the test functions' source texts.
+    - eager_only: count a lazily imported name only where the test's own body uses it.
 
     Returns:
     - names: the modules imported (or already imported), in order.
@@ -93,7 +96,7 @@ def preimport(sources):
         except SyntaxError:
             continue
         used = set()
-        for node in ast.walk(tree):
+        for node in _walk(tree, eager_only):
             if type(node) is ast.Import:
                 found = [a.name for a in node.names]
             elif type(node) is ast.ImportFrom and not node.level and node.module:
@@ -116,6 +119,22 @@ def preimport(sources):
             continue
         done.append(name)
     return done
+
+
+def _walk(tree, eager_only):
+    """Every node of `tree`; with `eager_only`, not those inside a test function's lambdas and
+    nested functions (the test functions themselves are the module's top-level definitions)."""
+    if not eager_only:
+        yield from ast.walk(tree)
+        return
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            nested = type(child) in (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef)
+            if not (nested and type(node) is not ast.Module):
+                todo.append(child)
 
 
 class Guard:

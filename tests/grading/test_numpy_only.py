@@ -239,16 +239,26 @@ def test_preimport_imports_the_watched_packages_the_tests_import():
         ]
         first = numpy_only.preimport(plain)
         dynamo_after_plain = "torch._dynamo" in sys.modules
+        # an optimizer only inside the test's oracle (a lambda, a nested function): a kernel that
+        # records never evaluates it
+        lazy = [
+            "def y(f):\\n    import torch\\n    check(f(), lambda: torch.optim.SGD([], lr=0.1))\\n",
+            "def z(f):\\n    def oracle():\\n        import torch\\n        return torch.optim.Adam\\n",
+        ]
+        recording = numpy_only.preimport(lazy, eager_only=True)
+        dynamo_after_recording = "torch._dynamo" in sys.modules
         optim = ["def x(f):\\n    import torch\\n    opt = torch.optim.SGD([], lr=0.1)\\n"]
-        second = numpy_only.preimport(optim)
-        print(json.dumps([first, dynamo_after_plain, second]))
+        second = numpy_only.preimport(optim, eager_only=True)
+        print(json.dumps([first, dynamo_after_plain, recording, dynamo_after_recording, second]))
         """
     )
-    first, dynamo_after_plain, second = json.loads(got)
+    first, dynamo_after_plain, recording, dynamo_after_recording, second = json.loads(got)
     # numpy is not the guard's concern; a module that does not exist is left for the case to fail on
     assert first == ["torch.nn.functional", "scipy.ndimage"]
-    # torch's optimizers import torch._dynamo on first use: it comes only with a test that uses one
+    # torch's optimizers import torch._dynamo on first use: it comes only with a test that uses one,
+    # and in a recording kernel only with one whose own body does
     assert not dynamo_after_plain
+    assert recording == ["torch"] and not dynamo_after_recording
     assert second == ["torch", "torch._dynamo"]
 
 
@@ -264,10 +274,16 @@ def test_the_probe_imports_them_before_the_first_case(tmp_path):
         "    from cnnkit import checks\n"
         "    checks.true('preimported', present, 'no')\n"
     )
+    # the same optimizer as the test's oracle (a lambda): imported first in the reference kernel,
+    # which evaluates it, not in a student's, which records only
+    oracle = case.replace("    torch.optim.SGD\n", "    (lambda: torch.optim.SGD)\n")
+    assert oracle != case
     seen = {}
-    for numpy_only_stage in (True, False):
-        out = tmp_path / str(numpy_only_stage)
-        spec = _spec(out, case, numpy_only_stage, case_seconds=60)
+    runs = [(case, True, "record"), (case, False, "record")]
+    runs += [(oracle, True, "record"), (oracle, True, "reference")]
+    for source, numpy_only_stage, mode in runs:
+        out = tmp_path / f"{len(seen)}"
+        spec = {**_spec(out, source, numpy_only_stage, case_seconds=60), "mode": mode}
         _fresh(
             f"""
             from cnnkit.grading.kernel.runtime import run_probe
@@ -275,5 +291,10 @@ def test_the_probe_imports_them_before_the_first_case(tmp_path):
             """
         )
         (rec,) = load_records(out)["test_case"]["records"]
-        seen[numpy_only_stage] = rec["value"]
-    assert seen == {True: True, False: False}
+        seen[source is oracle, numpy_only_stage, mode] = rec["value"]
+    assert seen == {
+        (False, True, "record"): True,
+        (False, False, "record"): False,
+        (True, True, "record"): False,
+        (True, True, "reference"): True,
+    }

@@ -135,7 +135,7 @@ def run_probe(nb_globals, spec):
     checks = types.ModuleType("cnnkit.checks")
     results = {}
     if spec.numpy_only:  # imported under the guard they would cost seconds (numpy_only.preimport)
-        numpy_only.preimport([t.source for t in spec.tests])
+        numpy_only.preimport([t.source for t in spec.tests], eager_only=spec.mode == "record")
     # Before the first case: what the notebook left in the watched modules. The reference kernel
     # writes them all; a student's kernel gets from the grader the digests of what its cases
     # depend on ("pristine") and each case's list of them ("depends").
