@@ -1,4 +1,6 @@
 import random
+import subprocess
+import sys
 
 import numpy as np
 import torch
@@ -44,4 +46,21 @@ def test_import_cnnkit_does_not_import_torch():
 
     code = "import sys, cnnkit; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_seed_everything_leaves_torch_unimported_where_nothing_imported_it():
+    """A numpy-only notebook (stages 01-02) does not pay torch's import when it seeds."""
+    code = (
+        "import random, sys\n"
+        "import numpy as np\n"
+        "import cnnkit\n"
+        "cnnkit.seed_everything(5)\n"
+        "first = random.random(), np.random.rand()\n"
+        "cnnkit.seed_everything(5)\n"
+        "assert (random.random(), np.random.rand()) == first\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "False"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 
 import numpy as np
 
@@ -63,6 +64,9 @@ def get_device(prefer: str | None = None, verbose: bool = True):
 def seed_everything(seed: int = 0, deterministic: bool = False) -> int:
     """Seed python's random, numpy's global RNG and torch (CPU and CUDA) with one number.
 
+    Torch is seeded when it has been imported: import it first. A numpy-only notebook that never
+    imports torch does not pay its import here (2-4 s of every graded submission of stages 01-02).
+
     Inputs:
     - seed: the seed.
     - deterministic: also ask cuDNN for deterministic kernels (slower); benchmark mode is off either way
@@ -74,9 +78,8 @@ def seed_everything(seed: int = 0, deterministic: bool = False) -> int:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     os.environ["PYTHONHASHSEED"] = str(seed)
-    try:
-        import torch
-    except ImportError:  # numpy-only installs still seed what they have
+    torch = sys.modules.get("torch")
+    if torch is None:  # not imported (or not installed): nothing of torch to seed
         return seed
     torch.manual_seed(seed)
     if torch.cuda.is_available():

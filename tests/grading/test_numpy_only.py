@@ -64,6 +64,8 @@ STUDENT = textwrap.dedent(
 def _student():
     ns = {"__name__": "__main__"}
     exec(compile(STUDENT, "<notebook cell>", "exec"), ns)
+    import torch  # noqa: F401 - seed_everything seeds torch once it is imported
+
     import cnnkit.runtime as seeding_module  # a library function that calls torch
 
     ns["helper"] = lambda x: (seeding_module.seed_everything(0), 2 * x)[1]
