@@ -9,7 +9,9 @@ frame on the stack that is either the student's (the notebook's globals, `__name
 or the test's (the grader's test code: compiled as `<test NAME>`, or the file `grader.check` runs);
 library frames in between (numpy, cnnkit, the standard library) are looked through. The first call
 the student's code owns is kept in `Guard.found` ("torch.conv2d"); the test's own oracles are not
-counted. A case that switches the profiler off is caught too (`stop` reports it).
+counted. A case that switches the profiler off is caught too (`stop` reports it), and so is one that
+switches it off and on again around its call (its `sys.setprofile` call is seen) or a notebook that
+replaced `sys.setprofile`/`sys.getprofile` before (`start` checks they are the interpreter's own).
 
 Who uses it: the in-kernel probe (`runtime.py`, shipped by its text with this module's text before it,
 see `kernel.probe_cell`) wraps each student case of such a stage and writes what it found as data
@@ -39,6 +41,18 @@ _LAZY = {"torch.optim": ("torch._dynamo",)}
 def watched(module):
     """True for a module name of a watched package ("torch.nn.functional", "scipy.signal")."""
     return type(module) is str and (module in PACKAGES or module.startswith(_PREFIXES))
+
+
+SWITCHED_OFF = "sys.setprofile (the grader's numpy-only check was switched off)"
+
+
+def _genuine(fn, name):
+    """True for the interpreter's own `sys.<name>` (a builtin bound to sys), not a stand-in."""
+    return (
+        type(fn) is types.BuiltinFunctionType
+        and getattr(fn, "__self__", None) is sys
+        and getattr(fn, "__name__", None) == name
+    )
 
 
 def message(found):
@@ -84,7 +98,8 @@ def preimport(sources, eager_only=False):
 
     Inputs:
     - sources: the test functions' source texts.
-    - eager_only: count a lazily imported name only where the test's own body uses it.
+    - eager_only: count only the imports and names of the test's own body, not those of its
+      lambdas and nested functions.
 
     Returns:
     - names: the modules imported (or already imported), in order.
@@ -122,18 +137,17 @@ def preimport(sources, eager_only=False):
 
 
 def _walk(tree, eager_only):
-    """Every node of `tree`; with `eager_only`, not those inside a test function's lambdas and
-    nested functions (the test functions themselves are the module's top-level definitions)."""
-    if not eager_only:
-        yield from ast.walk(tree)
-        return
+    """Every node of `tree`, parents first and in source order; with `eager_only`, not the bodies
+    (nor decorators and defaults: none of the cases has code there) of a test function's lambdas
+    and nested functions (the test functions themselves are the module's top-level definitions)."""
     todo = [tree]
     while todo:
         node = todo.pop()
         yield node
-        for child in ast.iter_child_nodes(node):
+        children = list(ast.iter_child_nodes(node))
+        for child in reversed(children):
             nested = type(child) in (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef)
-            if not (nested and type(node) is not ast.Module):
+            if not (eager_only and nested and type(node) is not ast.Module):
                 todo.append(child)
 
 
@@ -151,6 +165,7 @@ class Guard:
         self.found = None
         self._old = None
         self._on = False
+        self._setprofile = None
 
     def _owner(self, frame):
         """ "student", "test" or None: whose code is nearest on the stack from `frame` up."""
@@ -176,6 +191,9 @@ class Guard:
                     self._hit(frame.f_back, f"{module}.{frame.f_code.co_name}")
             elif event == "c_call":
                 if self.found is None:
+                    # switched off and on again around a watched call (not the guard's own stop)
+                    if arg is self._setprofile and self._on:
+                        self._hit(frame, SWITCHED_OFF)
                     what = _c_name(arg)
                     if what is not None:
                         self._hit(frame, what)
@@ -190,7 +208,12 @@ class Guard:
         return self._on
 
     def start(self):
-        """Install the profiler (this thread and threads started from now on)."""
+        """Install the profiler (this thread and threads started from now on). A notebook that
+        replaced `sys.setprofile` or `sys.getprofile` before (a fake pair can report the profiler as
+        installed while none runs) counts as a watched call."""
+        if not (_genuine(sys.setprofile, "setprofile") and _genuine(sys.getprofile, "getprofile")):
+            self.found = SWITCHED_OFF
+        self._setprofile = sys.setprofile
         self._old = sys.getprofile()
         self._on = True
         threading.setprofile(self._profile)
@@ -210,5 +233,5 @@ class Guard:
         sys.setprofile(self._old)
         threading.setprofile(None)
         if not intact and self.found is None:
-            self.found = "sys.setprofile (the grader's numpy-only check was switched off)"
+            self.found = SWITCHED_OFF
         return self.found

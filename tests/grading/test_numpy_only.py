@@ -57,6 +57,17 @@ STUDENT = textwrap.dedent(
 
         sys.setprofile(None)
         return 2 * x
+
+    def off_and_on_again(x):
+        import sys
+
+        import torch
+
+        hook = sys.getprofile()
+        sys.setprofile(None)
+        y = torch.tensor(x).numpy() * 2
+        sys.setprofile(hook)
+        return y
     """
 )
 
@@ -118,6 +129,7 @@ def _guarded(f, x):
         ("scipy_signal", "scipy.signal."),
         ("via_a_helper", "torch."),
         ("switch_off", "sys.setprofile"),
+        ("off_and_on_again", "sys.setprofile"),
     ],
 )
 def test_the_guard_notes_what_the_student_code_calls(name, found):
@@ -126,6 +138,31 @@ def test_the_guard_notes_what_the_student_code_calls(name, found):
     got = _guarded(_student()[name], np.arange(4.0))
     assert (got is None) if found is None else got.startswith(found), got
     assert sys.getprofile() is None
+
+
+def test_a_notebook_that_replaced_setprofile_is_caught():
+    """A fake setprofile/getprofile pair that reports the profiler installed while none runs."""
+    got = _fresh(
+        """
+        import sys
+        import torch
+        from cnnkit import numpy_only
+
+        installed = []
+        sys.setprofile = installed.append
+        sys.getprofile = lambda: installed[-1] if installed else None
+
+        def student(x):
+            return torch.relu(torch.tensor(x)).numpy()
+
+        test = {"__name__": "__cnnkit_tests__"}
+        exec(compile("def call(f, x):\\n    return f(x)\\n", "<test call>", "exec"), test)
+        guard = numpy_only.Guard().start()
+        test["call"](student, [1.0, -1.0])
+        print(guard.stop())
+        """
+    )
+    assert got.strip().startswith("sys.setprofile"), got
 
 
 def test_the_stage_says_which_stages_are_numpy_only():
