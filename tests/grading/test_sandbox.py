@@ -24,7 +24,7 @@ from cnnkit.grading.sandbox import (
     prepare_notebook,
     sandbox_prefix,
 )
-from cnnkit.grading.sandbox.launcher import _unshare_prefix
+from cnnkit.grading.sandbox.launcher import _font_list, _unshare_prefix
 
 pytestmark = pytest.mark.slow
 
@@ -117,6 +117,22 @@ def test_kernel_sees_gated_library_env_and_limits(tmp_path):
     assert lines[7] == "True"
     if ISOLATED:
         assert lines[8] == "False"
+
+
+def test_kernel_reads_the_graders_font_list_instead_of_scanning_fonts():
+    # a kernel's config dir is fresh: without the grader's list its matplotlib scans the fonts again
+    name = _font_list()[0]
+    cells = [
+        "import os, time\nt0 = time.time()",
+        "import matplotlib, matplotlib.pyplot as plt\n"
+        "fig = plt.figure()\nfig.text(0.5, 0.5, 'text needs a font')\nfig.savefig('f.png')",
+        _say("os.path.basename(matplotlib.get_cachedir())"),
+        _say(f"os.stat(os.path.join(matplotlib.get_cachedir(), {name!r})).st_mtime < t0"),
+        _say("os.path.exists(os.path.expanduser('~/.cache/matplotlib'))"),
+    ]
+    outcome, lines = _run(cells, Limits(timeout=120, cell_timeout=60))
+    assert outcome.status == "ok", outcome
+    assert lines == ["'mpl'", "True", "False"]
 
 
 def test_memory_bomb_and_fork_bomb_are_contained():
@@ -311,7 +327,8 @@ def test_files_and_scratch_space_are_bounded(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_artifact_checks_run_sandboxed_and_their_daemon_dies(backend):
     """execute_checks: python -I, the kernel's uid, cwd holding only what the caller put there, no
-    host /tmp, and a daemon started by a check does not outlive it."""
+    host /tmp, a daemon started by a check does not outlive it, and the process ends once its
+    records are written, without the interpreter's teardown (atexit, torch's cleanup)."""
     mark = f"300.{os.getpid()}{secrets.randbelow(10**6)}"
     work = Path(tempfile.mkdtemp(prefix="cnnkit-sbtest-"))
     host = Path(tempfile.mkdtemp(prefix="cnnkit-sbtest-host-"))
@@ -327,6 +344,8 @@ def test_artifact_checks_run_sandboxed_and_their_daemon_dies(backend):
             "    checks.equal('cwd', sorted(os.listdir('.')), ['art.npz'])\n"
             f"    checks.equal('host tmp', os.path.exists({str(host)!r}), {not ISOLATED})\n"
             f"    subprocess.Popen(['sleep', '{mark}'], start_new_session=True)\n"
+            "    import atexit\n"
+            "    atexit.register(lambda: open('../records/teardown', 'w').close())\n"
         )
         records = work / "records"
         spec = {
@@ -341,12 +360,14 @@ def test_artifact_checks_run_sandboxed_and_their_daemon_dies(backend):
         limits = Limits(timeout=60, backend=backend)
         outcome = execute_checks(spec, work, LIB, limits, writable=[records])
         got = load_records(records)
+        torn_down = (records / "teardown").exists()
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(host, ignore_errors=True)
     assert outcome.status == "ok", outcome
     assert got["test_box"]["error"] is None, got
     assert _gone(b"sleep\x00" + mark.encode() + b"\x00")
+    assert not torn_down
 
 
 def test_without_bwrap_the_grader_falls_back_and_says_so(monkeypatch):

@@ -92,7 +92,12 @@ def main() -> int:
     if cfg.entry == "probe":
         from cnnkit.grading.kernel.runtime import run_checks
 
-        return run_checks(cfg.spec)
+        rc = run_checks(cfg.spec)
+        # the records are written and closed: the interpreter's teardown (torch's ~1 s, measured)
+        # would change nothing the grader reads
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()

@@ -20,7 +20,7 @@ executes the notebook with nbclient in a kernel that
 - holds no privilege: when the grader is root, the boot script first drops to an unprivileged uid of
   its own (`SANDBOX_UID_BASE` + the grader process's pid, no groups), since Linux exempts uid 0 from
   RLIMIT_NPROC and root may read every file. The kernel then owns only its dirs (sub/, tmp/, ipc/,
-  ipython/ and the caller's `writable` ones); the grader's files in the work dir stay root's. Under
+  ipython/, mpl/ and the caller's `writable` ones); the grader's files in the work dir stay root's. Under
   unshare, directories on the way to what it needs that others may not enter (python under a 0700
   /root, a 0700 batch dir) are covered by a tmpfs holding only those paths, bind-mounted back; bwrap
   creates them 0755. A grader that is not root runs the kernel as its own uid, which RLIMIT_NPROC
@@ -342,9 +342,12 @@ def execute_checks(
 
 def _launch(job: RunnerConfig, workdir, library, limits: Limits, extra_env, writable) -> Outcome:
     """Start the runner (runner.py, run as a script from the boot dir) in the sandbox and wait."""
-    own = [workdir / d for d in ("sub", "tmp", "ipc", "ipython")] + list(writable or [])
+    own = [workdir / d for d in ("sub", "tmp", "ipc", "ipython", "mpl")] + list(writable or [])
     for d in [*own, workdir / "runtime", workdir / "boot"]:
         d.mkdir(parents=True, exist_ok=True)
+    fonts = _font_list()
+    if fonts is not None:
+        (workdir / "mpl" / fonts[0]).write_bytes(fonts[1])
     (workdir / "boot").chmod(0o700)
     read_only = [library, *_interpreter_paths(), *(p for p in limits.read_only if Path(p).exists())]
     binds = [(os.path.realpath(workdir), True)] + [(os.path.realpath(p), False) for p in read_only]
@@ -435,6 +438,31 @@ def _launch(job: RunnerConfig, workdir, library, limits: Limits, extra_env, writ
     if cfg.hide and not status.get("hidden", False):
         isolation += " (tmpfs hiding failed)"
     return Outcome(status["status"], status.get("reason", ""), seconds, isolation)
+
+
+@functools.lru_cache(maxsize=1)
+def _font_list() -> tuple[str, bytes] | None:
+    """matplotlib's font list (file name, JSON), for every kernel's fresh MPLCONFIGDIR (runner.py).
+
+    A kernel starts with an empty config dir, so its first `import matplotlib.pyplot` would scan the
+    system's fonts and write the list again: 0.6-1.2 s of every graded kernel, measured in the
+    sandbox. The grader's own matplotlib writes it once per process (matplotlib's `json_dump`, the
+    file its `font_manager` reads at import). It holds font paths only; a font the sandbox cannot
+    see makes that kernel's matplotlib rebuild the list, as every kernel did before.
+
+    Returns:
+    - (name, data), or None where the grader has no matplotlib (kernels then build their own).
+    """
+    try:
+        from matplotlib import font_manager
+    except ImportError:
+        return None
+    import tempfile
+
+    name = f"fontlist-v{font_manager.FontManager.__version__}.json"
+    with tempfile.TemporaryDirectory() as tmp:
+        font_manager.json_dump(font_manager.fontManager, os.path.join(tmp, name))
+        return name, Path(tmp, name).read_bytes()
 
 
 def _give(top: Path, uid: int) -> None:

@@ -260,6 +260,7 @@ def _run(cfg_path: str) -> int:
         "MKL_NUM_THREADS": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "IPYTHONDIR": str(workdir / "ipython"),
+        "MPLCONFIGDIR": str(workdir / "mpl"),  # holds the grader's font list (launcher._font_list)
         "HOME": str(sub),
         **cfg.env,
     }
