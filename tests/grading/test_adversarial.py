@@ -21,6 +21,7 @@ import gradebooks  # noqa: E402
 from cnnkit.grading.contract import Limits  # noqa: E402
 from cnnkit.grading.grade import grade, load_autograder  # noqa: E402
 from cnnkit.grading.slicing import record_source  # noqa: E402
+from cnnkit.numpy_only import preimport  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -200,6 +201,19 @@ ORACLE_TEXT = (
     "softmax",
     "transforms()",
 )
+
+
+@pytest.mark.parametrize("stage", ["01_backprop", "01b_deep_nets"])
+def test_a_recording_kernel_of_stage_01_imports_no_torch(stage):
+    """Stage 01's cases hold their torch oracles in functions only checking evaluates: what a
+    student's kernel imports for its cases before they run (the probe's preimport) has no torch."""
+    if not _built(stage):
+        pytest.skip(f"{stage} is not built")
+    ag = load_autograder(stage, ROOT)
+    cases = [c for c in ag.cases if not c.artifact]
+    assert "torch" in preimport([c.source for c in cases])  # the oracles, counted, do import it
+    sources = [record_source(c.source, c.params) for c in cases]
+    assert not [n for n in preimport(sources, eager_only=True) if n.split(".")[0] == "torch"]
 
 
 @pytest.mark.parametrize("stage", STAGES)
