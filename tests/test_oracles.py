@@ -38,8 +38,9 @@ def test_against_torch_passes_a_right_layer_and_names_a_wrong_gradient(mode):
     mode("check")
     rng = np.random.default_rng(1)
     oracles.against_torch(
-        affine_forward, affine_backward, affine_torch, _inputs(), rng, grads=("dx", "dw", "db")
-    )
+        affine_forward, affine_backward, affine_torch, _inputs(), rng, ("dx", "dw", "db"),
+        out_shape=(4, 5),
+    )  # fmt: skip
 
     def no_batch_sum(dout, cache):
         dx, dw, db = affine_backward(dout, cache)
@@ -48,13 +49,15 @@ def test_against_torch_passes_a_right_layer_and_names_a_wrong_gradient(mode):
     with pytest.raises(checks.CheckFailed, match=r"^case 3 db: wrong$"):
         oracles.against_torch(
             affine_forward, no_batch_sum, affine_torch, _inputs(), rng, ("dx", "dw", "db"),
-            prefix="case 3 ", msg="wrong",
+            prefix="case 3 ", msg="wrong", out_shape=(4, 5),
         )  # fmt: skip
+    with pytest.raises(ValueError, match="out_shape"):
+        oracles.against_torch(affine_forward, affine_backward, affine_torch, _inputs(), rng)
 
 
 def test_against_torch_never_runs_the_oracle_while_recording(mode):
     """In a student's kernel (record mode) no expected value exists while the student's code runs:
-    the oracle only sees shape-only meta tensors (for the upstream gradient's shape)."""
+    the oracle is never called (a drawn upstream gradient takes the given shape)."""
     devices = []
 
     def reference(x, w, b):
@@ -64,18 +67,18 @@ def test_against_torch_never_runs_the_oracle_while_recording(mode):
     mode("record")
     oracles.against_torch(
         affine_forward, affine_backward, reference, _inputs(), np.random.default_rng(1),
-        grads=("dx", "dw", "db"),
+        grads=("dx", "dw", "db"), out_shape=(4, 5),
     )  # fmt: skip
-    assert devices == ["meta"]
+    assert devices == []
     assert [r["name"] for r in checks._records()] == ["out", "dx", "dw", "db"]
     # the reference run (the grader's) records the same names after checking them
     devices.clear()
     mode("reference")
     oracles.against_torch(
         affine_forward, affine_backward, reference, _inputs(), np.random.default_rng(1),
-        grads=("dx", "dw", "db"),
+        grads=("dx", "dw", "db"), out_shape=(4, 5),
     )  # fmt: skip
-    assert devices == ["meta", "cpu"]
+    assert devices == ["cpu"]
     assert [r["name"] for r in checks._records()] == ["out", "dx", "dw", "db"]
 
 
@@ -143,3 +146,22 @@ def test_circuit_against_torch_checks_value_and_gradients_and_records_only_the_s
     )
     assert calls == []
     assert [r["name"] for r in checks._records()] == ["L", "dx", "dy"]
+
+
+def test_conv_against_torch_draws_dout_in_f_conv2d_output_shape(mode):
+    """The upstream gradient's shape is worked out, not asked of torch: it must be F.conv2d's, also
+    where the stride does not divide the span (floor), or the reference's backward refuses it."""
+    from cnnkit.numeric.fast_layers import conv_backward_fast, conv_forward_fast
+
+    cases = [((2, 3, 9, 7), (4, 3, 2, 3), 2, 1), ((1, 2, 10, 7), (3, 2, 3, 3), 3, 0)]
+    mode("check")
+    oracles.conv_against_torch(
+        conv_forward_fast, conv_backward_fast, cases, np.random.default_rng(4)
+    )
+
+    def db_unsummed(dout, cache):
+        dx, dw, db = conv_backward_fast(dout, cache)
+        return dx, dw, db / len(dout)
+
+    with pytest.raises(checks.CheckFailed, match=r"^case 0 db: wrong$"):
+        oracles.conv_against_torch(conv_forward_fast, db_unsummed, cases, np.random.default_rng(4))

@@ -14,10 +14,10 @@ errors.
   differences of the student's own function, so tiny entries do not dominate.
 
 Under `cnnkit grade` the student's kernel records values only (see `cnnkit.checks`): `against_torch`
-then never runs the oracle, so no expected value is in the kernel while the student's code runs (the
-upstream gradient's shape comes from torch's shape-only "meta" tensors), and a kernel whose cases pass
-their upstream gradients and oracles' expressions as arrays and functions never imports torch (stage
-01: 2.4 s of every submission). Holds no exercise's solution.
+then never runs the oracle, so no expected value is in the kernel while the student's code runs, and
+a kernel whose cases pass their upstream gradients as arrays (or a drawn one's shape) and hold their
+torch expressions in functions never imports torch (stages 01 and 02: 2.4 s of every submission).
+Holds no exercise's solution.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def against_torch(
     rtol: float = 1e-9,
     atol: float = 1e-10,
     msg: str | None = None,
+    out_shape: Sequence[int] | None = None,
 ) -> None:
     """Check a layer's forward and backward pass against the same layer in torch, in float64.
 
@@ -77,21 +78,22 @@ def against_torch(
       named in `grads`, in that order (a single array when there is one name).
     - reference: the layer in torch, reference(*tensors) -> tensor (e.g. F.conv2d with its params).
     - inputs: the layer's inputs as numpy arrays; the first len(grads) get gradients.
-    - dout: the upstream gradient, or a numpy Generator to draw it from (standard normal, the
-      reference output's shape; drawn after the student's forward pass).
+    - dout: the upstream gradient, or a numpy Generator to draw it from (standard normal of shape
+      `out_shape`, drawn after the student's forward pass).
     - grads, prefix: the names of the gradients and a prefix for every name (e.g. "case 2 ").
     - rtol, atol, msg: as in `cnnkit.checks.close` (hidden cases: msg="wrong").
+    - out_shape: the reference output's shape; required when dout is drawn. Given, not asked of
+      torch: a recording kernel then never imports torch.
 
     Returns:
     - None; raises CheckFailed (when checking) at the first quantity that differs.
     """
+    if isinstance(dout, np.random.Generator) and out_shape is None:
+        raise ValueError("against_torch: a drawn upstream gradient needs out_shape")
     inputs = [np.asarray(a) for a in inputs]
     out, cache = forward(*inputs)
     if isinstance(dout, np.random.Generator):
-        import torch
-
-        meta = [torch.empty(a.shape, dtype=torch.float64, device="meta") for a in inputs]
-        dout = dout.standard_normal(tuple(reference(*meta).shape))
+        dout = dout.standard_normal(tuple(out_shape))
     oracle: list = []
 
     def expected(k: int) -> np.ndarray:
@@ -186,20 +188,27 @@ def conv_against_torch(
     Returns:
     - None; raises CheckFailed (when checking) at the first quantity that differs.
     """
-    import torch.nn.functional as F
+
+    def conv2d(x, w, b, stride, pad):  # the oracle: only checking calls it
+        import torch.nn.functional as F
+
+        return F.conv2d(x, w, b, stride=stride, padding=pad)
 
     for i, (xs, ws, stride, pad) in enumerate(cases):
         x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
         conv_param = {"stride": stride, "pad": pad}
+        # F.conv2d's output: floor((H + 2 pad - HH) / stride) + 1 rows, likewise columns
+        size = [(n + 2 * pad - k) // stride + 1 for n, k in zip(xs[2:], ws[2:], strict=True)]
         against_torch(
             lambda x, w, b, p=conv_param: forward(x, w, b, p),
             backward,
-            lambda x, w, b, s=stride, p=pad: F.conv2d(x, w, b, stride=s, padding=p),
+            lambda x, w, b, s=stride, p=pad: conv2d(x, w, b, s, p),
             (x, w, b),
             rng,
             grads=("dx", "dw", "db"),
             prefix=f"case {i} ",
             msg=msg,
+            out_shape=(xs[0], ws[0], *size),
         )
 
 

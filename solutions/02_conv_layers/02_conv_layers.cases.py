@@ -73,15 +73,15 @@ def test_trace_vgg16_and_fresh_specs(trace_shapes, vgg16_spec):
 
 @case("q2", points=2, hidden=True)
 def test_correlate_convolve_fresh(correlate2d, convolve2d):
-    import torch
-    import torch.nn.functional as F
-
     from cnnkit import checks
 
     rng = checks.rng()
     image, kernel = rng.standard_normal((11, 8)), rng.standard_normal((2, 5))
 
-    def torch_corr(k):
+    def torch_corr(k):  # the oracle: only checking evaluates it
+        import torch
+        import torch.nn.functional as F
+
         return F.conv2d(torch.tensor(image)[None, None], torch.tensor(k.copy())[None, None])[0, 0].numpy()
 
     checks.close("correlate2d", correlate2d(image, kernel), lambda: torch_corr(kernel), rtol=1e-9, atol=1e-10)
@@ -121,9 +121,12 @@ def test_conv_naive_strides_pads_nonsquare(conv_forward_naive, conv_backward_nai
 
 @case("q3", points=3, hidden=True)
 def test_max_pool_naive_overlap_nonsquare(max_pool_forward_naive, max_pool_backward_naive):
-    import torch.nn.functional as F
-
     from cnnkit import checks, oracles
+
+    def max_pool2d(x, size, stride):  # the oracle: only checking evaluates it
+        import torch.nn.functional as F
+
+        return F.max_pool2d(x, size, stride)
 
     rng = checks.rng()
     for i, (xs, ph, pw, stride) in enumerate(
@@ -132,8 +135,9 @@ def test_max_pool_naive_overlap_nonsquare(max_pool_forward_naive, max_pool_backw
         x = rng.standard_normal(xs)
         oracles.against_torch(
             lambda x: max_pool_forward_naive(x, {"pool_height": ph, "pool_width": pw, "stride": stride}),
-            max_pool_backward_naive, lambda x: F.max_pool2d(x, (ph, pw), stride), (x,), rng,
+            max_pool_backward_naive, lambda x: max_pool2d(x, (ph, pw), stride), (x,), rng,
             prefix=f"case {i} ", rtol=1e-12, atol=1e-12, msg="wrong",
+            out_shape=(*xs[:2], (xs[2] - ph) // stride + 1, (xs[3] - pw) // stride + 1),
         )
 
 
@@ -149,9 +153,13 @@ def test_conv_fast_strides_pads_nonsquare(conv_forward_fast, conv_backward_fast)
 @case("q4", points=3, hidden=True)
 def test_max_pool_fast_overlap_nonsquare(max_pool_forward_fast, max_pool_backward_fast):
     import numpy as np
-    import torch.nn.functional as F
 
     from cnnkit import checks, oracles
+
+    def max_pool2d(x, size, stride):  # the oracle: only checking evaluates it
+        import torch.nn.functional as F
+
+        return F.max_pool2d(x, size, stride)
 
     rng = checks.rng()
     cases = [((2, 3, 9, 7), 3, 3, 2), ((2, 2, 7, 10), 2, 3, 1), ((1, 3, 9, 8), 2, 2, 2), ((2, 2, 10, 9), 3, 2, 3)]
@@ -161,15 +169,15 @@ def test_max_pool_fast_overlap_nonsquare(max_pool_forward_fast, max_pool_backwar
             x = np.maximum(np.round(x), 0.0)
         oracles.against_torch(
             lambda x: max_pool_forward_fast(x, {"pool_height": ph, "pool_width": pw, "stride": stride}),
-            max_pool_backward_fast, lambda x: F.max_pool2d(x, (ph, pw), stride), (x,), rng,
+            max_pool_backward_fast, lambda x: max_pool2d(x, (ph, pw), stride), (x,), rng,
             prefix=f"case {i} ", rtol=1e-12, atol=1e-12, msg="wrong",
+            out_shape=(*xs[:2], (xs[2] - ph) // stride + 1, (xs[3] - pw) // stride + 1),
         )
 
 
 @case("q4", points=2, hidden=True)
 def test_fast_layers_are_vectorized(conv_forward_fast, conv_backward_fast, max_pool_forward_fast, max_pool_backward_fast):
-    import torch
-    import torch.nn.functional as F
+    import numpy as np
 
     from cnnkit import checks
     from cnnkit.timing import compare
@@ -178,37 +186,38 @@ def test_fast_layers_are_vectorized(conv_forward_fast, conv_backward_fast, max_p
     x, w, b = rng.standard_normal((16, 3, 24, 24)), rng.standard_normal((8, 3, 3, 3)), rng.standard_normal(8)
     conv_param = {"stride": 1, "pad": 1}
     dout = rng.standard_normal((16, 8, 24, 24))
-    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    dt = torch.tensor(dout)
     pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
     pdout = rng.standard_normal((16, 3, 12, 12))
-    pdt = torch.tensor(pdout)
+    # The yardstick is numpy's own: the three matrix products an im2col conv layer of these sizes does
+    # (forward, dw, dx), timed beside the layers in the same kernel. Measured with one thread
+    # (2026-12-08, 2-core VM): the reference fast layers take 1.8x (conv) and 0.3x (pool) of it, the
+    # naive loops 990x and 78x, and F.conv2d / F.max_pool2d 1.4x / 0.37x; the bounds (75x, 20x)
+    # allow what the earlier bounds of 50x torch allowed.
+    cols, filters, douts = np.full((16 * 24 * 24, 3 * 3 * 3), 0.5), np.full((3 * 3 * 3, 8), 0.5), np.full((16 * 24 * 24, 8), 0.5)
     r = compare(
         {
-            "torch conv": lambda: F.conv2d(xt, wt, bt, padding=1).backward(dt),
+            "matrix products": lambda: (cols @ filters, cols.T @ douts, douts @ filters.T),
             "your conv": lambda: conv_backward_fast(dout, conv_forward_fast(x, w, b, conv_param)[1]),
-            "torch pool": lambda: F.max_pool2d(xt, 2, 2).backward(pdt),
             "your pool": lambda: max_pool_backward_fast(pdout, max_pool_forward_fast(x, pool_param)[1]),
         },
-        "torch conv",
+        "matrix products",
         repeat=3,
     )
-    conv_ratio = r["your conv"]["seconds"] / r["torch conv"]["seconds"]
-    pool_ratio = r["your pool"]["seconds"] / r["torch pool"]["seconds"]
-    checks.true("conv fwd+bwd within 50x of F.conv2d", conv_ratio <= 50, "conv layers are not vectorized")
-    checks.true("pool fwd+bwd within 50x of F.max_pool2d", pool_ratio <= 50, "pool layers are not vectorized")
+    checks.true("conv fwd+bwd within 75x of its matrix products", r["your conv"]["ratio"] <= 75, "conv layers are not vectorized")
+    checks.true("pool fwd+bwd within 20x of the conv's matrix products", r["your pool"]["ratio"] <= 20, "pool layers are not vectorized")
 
 
 @case("q5", points=3, hidden=True)
 def test_convnet_fresh_dims(ThreeLayerConvNet):
     import numpy as np
-    import torch
-    import torch.nn.functional as F
 
     from cnnkit import checks
 
     def reference(params, X, y, pad, reg):
         """The torch oracle: scores, loss and gradients (run only when the expected values are)."""
+        import torch
+        import torch.nn.functional as F
+
         t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
         h = F.max_pool2d(F.relu(F.conv2d(torch.tensor(X), t["W1"], t["b1"], padding=pad)), 2, 2)
         scores = F.relu(h.flatten(1) @ t["W2"] + t["b2"]) @ t["W3"] + t["b3"]
@@ -296,10 +305,6 @@ def test_heldout_accuracy_at_least_80():
 
 @case("q7", points=2, hidden=True)
 def test_spatial_batchnorm_train_fresh(spatial_batchnorm_forward):
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
     from cnnkit import checks
 
     rng = checks.rng()
@@ -314,6 +319,9 @@ def test_spatial_batchnorm_train_fresh(spatial_batchnorm_forward):
         out, _ = spatial_batchnorm_forward(x.copy(), gamma, beta, bn_param)
 
         def oracle(k, x=x, gamma=gamma, beta=beta, rm0=rm0, rv0=rv0, momentum=momentum, eps=eps):
+            import torch
+            import torch.nn.functional as F
+
             rm, rv = torch.tensor(rm0), torch.tensor(rv0)
             y = F.batch_norm(
                 torch.tensor(x), rm, rv, torch.tensor(gamma), torch.tensor(beta), training=True,
@@ -328,10 +336,6 @@ def test_spatial_batchnorm_train_fresh(spatial_batchnorm_forward):
 
 @case("q7", points=1, hidden=True)
 def test_spatial_batchnorm_test_mode_fresh(spatial_batchnorm_forward):
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
     from cnnkit import checks
 
     rng = checks.rng()
@@ -343,6 +347,9 @@ def test_spatial_batchnorm_test_mode_fresh(spatial_batchnorm_forward):
     out, _ = spatial_batchnorm_forward(x.copy(), gamma, beta, bn_param)
 
     def oracle():
+        import torch
+        import torch.nn.functional as F
+
         return F.batch_norm(
             torch.tensor(x), torch.tensor(rm0), torch.tensor(rv0), torch.tensor(gamma), torch.tensor(beta),
             training=False, eps=1e-5,
@@ -355,10 +362,6 @@ def test_spatial_batchnorm_test_mode_fresh(spatial_batchnorm_forward):
 
 @case("q7", points=2, hidden=True)
 def test_spatial_batchnorm_backward_fresh(spatial_batchnorm_forward, spatial_batchnorm_backward):
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
     from cnnkit import checks
 
     rng = checks.rng()
@@ -369,6 +372,9 @@ def test_spatial_batchnorm_backward_fresh(spatial_batchnorm_forward, spatial_bat
     dx, dgamma, dbeta = spatial_batchnorm_backward(dout.copy(), cache)
 
     def oracle(k):
+        import torch
+        import torch.nn.functional as F
+
         t = {"x": torch.tensor(x, requires_grad=True), "gamma": torch.tensor(gamma, requires_grad=True)}
         t["beta"] = torch.tensor(beta, requires_grad=True)
         y = F.batch_norm(t["x"], None, None, t["gamma"], t["beta"], training=True, eps=1e-5)
@@ -383,13 +389,14 @@ def test_spatial_batchnorm_backward_fresh(spatial_batchnorm_forward, spatial_bat
 @case("q7", points=3, hidden=True)
 def test_convnet_bn_fresh(ThreeLayerConvNetBN):
     import numpy as np
-    import torch
-    import torch.nn.functional as F
 
     from cnnkit import checks
 
     def oracle(params, batches, X_test, pad, reg):
         """torch float64: each training batch's loss and gradients, then test-mode scores."""
+        import torch
+        import torch.nn.functional as F
+
         F1 = params["W1"].shape[0]
         rm, rv = torch.zeros(F1, dtype=torch.float64), torch.ones(F1, dtype=torch.float64)
 
@@ -437,10 +444,6 @@ def test_convnet_bn_fresh(ThreeLayerConvNetBN):
 
 @case("q7", points=2, hidden=True)
 def test_spatial_groupnorm_fresh(spatial_groupnorm_forward, spatial_groupnorm_backward):
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
     from cnnkit import checks
 
     rng = checks.rng()
@@ -452,6 +455,9 @@ def test_spatial_groupnorm_fresh(spatial_groupnorm_forward, spatial_groupnorm_ba
     dx, dgamma, dbeta = spatial_groupnorm_backward(dout.copy(), cache)
 
     def oracle(k):
+        import torch
+        import torch.nn.functional as F
+
         t = {"x": torch.tensor(x, requires_grad=True), "gamma": torch.tensor(gamma, requires_grad=True)}
         t["beta"] = torch.tensor(beta, requires_grad=True)
         y = F.group_norm(t["x"], G, t["gamma"], t["beta"], eps=1e-5)

@@ -6,6 +6,9 @@ expected score, that the batch left no process and no temp dir behind, and what 
 test sources look like (no expected values in them).
 """
 
+import json
+import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -203,10 +206,47 @@ ORACLE_TEXT = (
 )
 
 
-@pytest.mark.parametrize("stage", ["01_backprop", "01b_deep_nets"])
-def test_a_recording_kernel_of_stage_01_imports_no_torch(stage):
-    """Stage 01's cases hold their torch oracles in functions only checking evaluates: what a
-    student's kernel imports for its cases before they run (the probe's preimport) has no torch."""
+# A recording kernel's cases, run on the kit's reference layers in a fresh interpreter: prints the torch
+# modules imported before the first case and after the last.
+_RECORD_ALL = """
+import importlib, json, pkgutil, sys
+from pathlib import Path
+
+import cnnkit.numeric as numeric
+from cnnkit import checks
+from cnnkit.grading.grade import load_autograder
+from cnnkit.grading.slicing import record_source
+
+def torch_modules():
+    return sorted(m for m in sys.modules if m.split(".")[0] == "torch")
+
+ag = load_autograder(sys.argv[1], Path(sys.argv[2]))
+ref = {}
+for info in pkgutil.iter_modules(numeric.__path__):
+    mod = importlib.import_module(f"cnnkit.numeric.{info.name}")
+    ref.update({k: v for k, v in vars(mod).items() if getattr(v, "__module__", None) == mod.__name__})
+before, ran = torch_modules(), []
+for c in ag.cases:
+    if c.artifact or not set(c.params) <= set(ref):
+        continue
+    ns = {}
+    exec(compile(record_source(c.source, c.params), c.name, "exec"), ns)
+    checks._begin(c.name, "record", seed=1)
+    try:
+        ns[c.name](**{p: ref[p] for p in c.params})
+    finally:
+        checks._end()
+    ran.append(c.name)
+print(json.dumps({"before": before, "after": torch_modules(), "ran": ran}))
+"""
+
+
+@pytest.mark.parametrize("stage", ["01_backprop", "01b_deep_nets", "02_conv_layers"])
+def test_a_recording_kernel_of_a_numpy_stage_imports_no_torch(stage):
+    """The numpy stages' cases hold their torch oracles in functions only checking evaluates, and a
+    drawn upstream gradient takes a given shape: neither what a student's kernel imports for its
+    cases before they run (the probe's preimport) nor running them in record mode imports torch
+    (2.4 s of every submission)."""
     if not _built(stage):
         pytest.skip(f"{stage} is not built")
     ag = load_autograder(stage, ROOT)
@@ -214,6 +254,15 @@ def test_a_recording_kernel_of_stage_01_imports_no_torch(stage):
     assert "torch" in preimport([c.source for c in cases])  # the oracles, counted, do import it
     sources = [record_source(c.source, c.params) for c in cases]
     assert not [n for n in preimport(sources, eager_only=True) if n.split(".")[0] == "torch"]
+    run = subprocess.run(
+        [sys.executable, "-c", _RECORD_ALL, stage, str(ROOT)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert got["before"] == [] and got["after"] == [], got
+    # the cases whose parameters are all layers of cnnkit.numeric (every one of stage 02's)
+    assert len(got["ran"]) >= {"01_backprop": 19, "01b_deep_nets": 19}.get(stage, len(cases))
 
 
 @pytest.mark.parametrize("stage", STAGES)
