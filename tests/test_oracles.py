@@ -165,3 +165,27 @@ def test_conv_against_torch_draws_dout_in_f_conv2d_output_shape(mode):
 
     with pytest.raises(checks.CheckFailed, match=r"^case 0 db: wrong$"):
         oracles.conv_against_torch(conv_forward_fast, db_unsummed, cases, np.random.default_rng(4))
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, stride, pad",
+    [
+        ((2, 3, 9, 7), (4, 3, 2, 3), 2, 1),
+        ((1, 2, 10, 7), (3, 2, 3, 3), 3, 0),
+        ((2, 4, 11, 8), (3, 4, 3, 5), 2, 2),
+    ],
+)
+def test_out_shapes_are_torchs(x_shape, w_shape, stride, pad):
+    """The worked-out shapes equal torch's own (meta tensors: shapes only), strides that do not
+    divide the span included."""
+    import torch.nn.functional as F
+
+    x = torch.empty(x_shape, device="meta")
+    w = torch.empty(w_shape, device="meta")
+    assert oracles.conv_out_shape(x_shape, w_shape, stride, pad) == tuple(
+        F.conv2d(x, w, stride=stride, padding=pad).shape
+    )
+    ph, pw = w_shape[2:]
+    assert oracles.max_pool_out_shape(x_shape, ph, pw, stride) == tuple(
+        F.max_pool2d(x, (ph, pw), stride).shape
+    )

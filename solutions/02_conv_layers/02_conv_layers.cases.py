@@ -137,7 +137,7 @@ def test_max_pool_naive_overlap_nonsquare(max_pool_forward_naive, max_pool_backw
             lambda x: max_pool_forward_naive(x, {"pool_height": ph, "pool_width": pw, "stride": stride}),
             max_pool_backward_naive, lambda x: max_pool2d(x, (ph, pw), stride), (x,), rng,
             prefix=f"case {i} ", rtol=1e-12, atol=1e-12, msg="wrong",
-            out_shape=(*xs[:2], (xs[2] - ph) // stride + 1, (xs[3] - pw) // stride + 1),
+            out_shape=oracles.max_pool_out_shape(xs, ph, pw, stride),
         )
 
 
@@ -171,7 +171,7 @@ def test_max_pool_fast_overlap_nonsquare(max_pool_forward_fast, max_pool_backwar
             lambda x: max_pool_forward_fast(x, {"pool_height": ph, "pool_width": pw, "stride": stride}),
             max_pool_backward_fast, lambda x: max_pool2d(x, (ph, pw), stride), (x,), rng,
             prefix=f"case {i} ", rtol=1e-12, atol=1e-12, msg="wrong",
-            out_shape=(*xs[:2], (xs[2] - ph) // stride + 1, (xs[3] - pw) // stride + 1),
+            out_shape=oracles.max_pool_out_shape(xs, ph, pw, stride),
         )
 
 
@@ -189,10 +189,12 @@ def test_fast_layers_are_vectorized(conv_forward_fast, conv_backward_fast, max_p
     pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
     pdout = rng.standard_normal((16, 3, 12, 12))
     # The yardstick is numpy's own: the three matrix products an im2col conv layer of these sizes does
-    # (forward, dw, dx), timed beside the layers in the same kernel. Measured with one thread
-    # (2026-12-08, 2-core VM): the reference fast layers take 1.8x (conv) and 0.3x (pool) of it, the
-    # naive loops 990x and 78x, and F.conv2d / F.max_pool2d 1.4x / 0.37x; the bounds (75x, 20x)
-    # allow what the earlier bounds of 50x torch allowed.
+    # (forward, dw, dx), timed beside the layers in the same kernel (one BLAS thread there:
+    # OMP_NUM_THREADS=1). Measured with one thread, no profiler (2026-12-08, 2-core VM): the reference
+    # fast layers take 1.8x (conv) and 0.3x (pool) of it, the naive loops 990x and 78x, F.conv2d and
+    # F.max_pool2d 1.4x and 0.37x. The bounds (100x, 30x) are at least as generous as the earlier
+    # 50x of torch: 70x and 19x without a profiler, and under the probe's numpy-only profiler torch's
+    # own calls slowed (max pool to 0.61x: 30x) while the products do not.
     cols, filters, douts = np.full((16 * 24 * 24, 3 * 3 * 3), 0.5), np.full((3 * 3 * 3, 8), 0.5), np.full((16 * 24 * 24, 8), 0.5)
     r = compare(
         {
@@ -203,8 +205,8 @@ def test_fast_layers_are_vectorized(conv_forward_fast, conv_backward_fast, max_p
         "matrix products",
         repeat=3,
     )
-    checks.true("conv fwd+bwd within 75x of its matrix products", r["your conv"]["ratio"] <= 75, "conv layers are not vectorized")
-    checks.true("pool fwd+bwd within 20x of the conv's matrix products", r["your pool"]["ratio"] <= 20, "pool layers are not vectorized")
+    checks.true("conv fwd+bwd within 100x of its matrix products", r["your conv"]["ratio"] <= 100, "conv layers are not vectorized")
+    checks.true("pool fwd+bwd within 30x of the conv's matrix products", r["your pool"]["ratio"] <= 30, "pool layers are not vectorized")
 
 
 @case("q5", points=3, hidden=True)

@@ -508,9 +508,9 @@ print(f"dx error {rel_error(dx, dx_num):.2e}, dw error {rel_error(dw, dw_num):.2
 #   call (`np.add.at` does too, many times slower).
 #
 # The hidden tests check against PyTorch in float64 (relative error 1e-9) on other shapes, strides and
-# paddings, and that your layers are vectorized: forward+backward of conv within 75x, and of max pool
-# within 20x, of the time numpy takes for the three matrix multiplies of an im2col conv of the same
-# size, measured in the same run (the naive layers' loops take ~1000x and ~80x).
+# paddings, and that your layers are vectorized: forward+backward of conv within 100x, and of max
+# pool within 30x, of the time numpy takes for the conv's three im2col matrix multiplies (forward, dw,
+# dx), measured in the same run (the naive layers' loops take ~1000x and ~80x).
 
 # %% [markdown]
 # ### col2im, worked on one 4x4 image

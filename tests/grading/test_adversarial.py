@@ -206,37 +206,35 @@ ORACLE_TEXT = (
 )
 
 
-# A recording kernel's cases, run on the kit's reference layers in a fresh interpreter: prints the torch
-# modules imported before the first case and after the last.
+# A recording kernel's cases (their record-mode sources and parameters, as JSON on stdin), run on the
+# kit's reference layers in a fresh interpreter that imports only what a student's kernel has (checks,
+# the layers): prints the torch modules imported before the first case and after the last.
 _RECORD_ALL = """
 import importlib, json, pkgutil, sys
-from pathlib import Path
 
 import cnnkit.numeric as numeric
 from cnnkit import checks
-from cnnkit.grading.grade import load_autograder
-from cnnkit.grading.slicing import record_source
 
 def torch_modules():
     return sorted(m for m in sys.modules if m.split(".")[0] == "torch")
 
-ag = load_autograder(sys.argv[1], Path(sys.argv[2]))
+cases = json.load(sys.stdin)
 ref = {}
 for info in pkgutil.iter_modules(numeric.__path__):
     mod = importlib.import_module(f"cnnkit.numeric.{info.name}")
     ref.update({k: v for k, v in vars(mod).items() if getattr(v, "__module__", None) == mod.__name__})
 before, ran = torch_modules(), []
-for c in ag.cases:
-    if c.artifact or not set(c.params) <= set(ref):
+for name, source, params in cases:
+    if not set(params) <= set(ref):
         continue
     ns = {}
-    exec(compile(record_source(c.source, c.params), c.name, "exec"), ns)
-    checks._begin(c.name, "record", seed=1)
+    exec(compile(source, name, "exec"), ns)
+    checks._begin(name, "record", seed=1)
     try:
-        ns[c.name](**{p: ref[p] for p in c.params})
+        ns[name](**{p: ref[p] for p in params})
     finally:
         checks._end()
-    ran.append(c.name)
+    ran.append(name)
 print(json.dumps({"before": before, "after": torch_modules(), "ran": ran}))
 """
 
@@ -246,7 +244,7 @@ def test_a_recording_kernel_of_a_numpy_stage_imports_no_torch(stage):
     """The numpy stages' cases hold their torch oracles in functions only checking evaluates, and a
     drawn upstream gradient takes a given shape: neither what a student's kernel imports for its
     cases before they run (the probe's preimport) nor running them in record mode imports torch
-    (2.4 s of every submission)."""
+    (2.4 s to import in every submission's kernel)."""
     if not _built(stage):
         pytest.skip(f"{stage} is not built")
     ag = load_autograder(stage, ROOT)
@@ -255,7 +253,8 @@ def test_a_recording_kernel_of_a_numpy_stage_imports_no_torch(stage):
     sources = [record_source(c.source, c.params) for c in cases]
     assert not [n for n in preimport(sources, eager_only=True) if n.split(".")[0] == "torch"]
     run = subprocess.run(
-        [sys.executable, "-c", _RECORD_ALL, stage, str(ROOT)],
+        [sys.executable, "-c", _RECORD_ALL],
+        input=json.dumps([[c.name, src, c.params] for c, src in zip(cases, sources, strict=True)]),
         capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
