@@ -446,9 +446,10 @@ def _font_list() -> tuple[str, bytes] | None:
 
     A kernel starts with an empty config dir, so its first `import matplotlib.pyplot` would scan the
     system's fonts and write the list again: that import took 1.19 s against 0.76 s with the list
-    (sandboxed, idle machine, median of 6), more under load. The grader's own matplotlib writes it once per process (matplotlib's `json_dump`, the
-    file its `font_manager` reads at import). It holds font paths only; a font the sandbox cannot
-    see makes that kernel's matplotlib rebuild the list, as every kernel did before.
+    (sandboxed, idle machine, median of 6), more under load. The grader's own matplotlib writes it
+    once per process (matplotlib's `json_dump`, the file its `font_manager` reads at import). It
+    holds font paths only; a font the sandbox cannot see makes that kernel's matplotlib rebuild the
+    list, as every kernel did before.
 
     Returns:
     - (name, data), or None where the grader has no matplotlib (kernels then build their own).
